@@ -74,16 +74,26 @@ class Control:
 
 @dataclass
 class Panel:
-    """What an explorable shows for one setting: checks (predicted, measured, verdict) and a figure."""
+    """What an explorable shows for one setting: checks (predicted, measured, verdict) and a figure.
+
+    ``figure`` is inline SVG markup (from :mod:`incidental.svgplot`: fast, the default for
+    widgets) or a matplotlib figure (slow to draw: about 0.1-0.2 s).
+    """
 
     checks: list[Check]
-    figure: Figure
+    figure: str | Figure
     note: str = ""
 
 
-def figure(width: float = 6.0, height: float = 3.2) -> Figure:
-    """A new matplotlib figure not tied to pyplot (safe to build in a widget callback)."""
-    return Figure(figsize=(width, height), layout="constrained")
+def figure(width: float = 6.0, height: float = 2.8) -> Figure:
+    """A new matplotlib figure not tied to pyplot (safe to build in a widget callback).
+
+    Fixed margins instead of a layout engine: a layout engine draws the figure twice,
+    which would double the time of every widget update.
+    """
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.18, top=0.95, wspace=0.3)
+    return fig
 
 
 def figure_png(fig: Figure, *, dpi: int = 80) -> str:
@@ -97,10 +107,13 @@ def panel_html(panel: Panel, values: dict[str, Any], controls: Sequence[Control]
     """The HTML of one panel: the setting, the checks table and the figure."""
     setting = ", ".join(f"{c.label} = {values[c.name]}" for c in controls)
     note = f"<div style='font-size:0.85em'>{panel.note}</div>" if panel.note else ""
+    if isinstance(panel.figure, str):
+        image = panel.figure
+    else:
+        image = (f"<img alt='figure for {setting}' style='max-width:100%' "
+                 f"src='data:image/png;base64,{figure_png(panel.figure)}'/>")
     return (f"<div class='incidental-panel'><div style='font-size:0.85em;color:#555'>{setting}</div>"
-            f"{checks_html(panel.checks)}{note}"
-            f"<img alt='figure for {setting}' style='max-width:100%' "
-            f"src='data:image/png;base64,{figure_png(panel.figure)}'/></div>")
+            f"{checks_html(panel.checks)}{note}{image}</div>")
 
 
 @dataclass
