@@ -1,0 +1,91 @@
+"""Checks, exponent fits, the SVG plotter and the explorable widgets."""
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import incidental as inc
+from incidental import svgplot
+from incidental.explore import resolve_mode
+
+
+def test_fit_exponent_interval_has_its_nominal_coverage():
+    sizes = 2.0 ** np.arange(4, 20)
+    covered = []
+    for seed in range(400):
+        noise = np.random.default_rng(seed).normal(0, 0.02, sizes.size)
+        fit = inc.fit_exponent(sizes, 3.0 * sizes**-0.5 * np.exp(noise))
+        covered.append(fit.low < -0.5 < fit.high)
+        assert fit.high - fit.low < 0.02
+        assert fit.prefactor == pytest.approx(3.0, rel=0.1)
+    assert 0.91 < np.mean(covered) < 0.99  # a 95% interval covers the truth about 95% of the time
+
+
+def test_check_exponent_fails_a_wrong_prediction():
+    sizes = 2.0 ** np.arange(4, 12)
+    check, _ = inc.check_exponent("X", "wrong", sizes=sizes, values=sizes**-1.0, predicted=-0.5, regime="r")
+    assert not check.holds
+    with pytest.raises(AssertionError, match="claim X fails"):
+        check.assert_holds()
+
+
+def test_check_close_and_below():
+    assert inc.check_close("A", "s", predicted=1.0, measured=1.04, rtol=0.05, regime="r").holds
+    assert not inc.check_close("A", "s", predicted=1.0, measured=1.06, rtol=0.05, regime="r").holds
+    assert not inc.check_below("B", "s", measured=np.nan, bound=1.0, regime="r").holds
+    html = inc.checks_html([inc.check_below("B", "s<1", measured=0.5, bound=1.0, regime="r")])
+    assert "holds" in html and "s&lt;1" in html
+
+
+def test_svg_is_well_formed_xml():
+    ax = svgplot.Axes([svgplot.Series([1, 10, 100], [1e-3, 1e-2, 1e-1], label="a<b"),
+                       svgplot.Series(*svgplot.histogram(np.random.default_rng(0).normal(size=100)), kind="steps")],
+                      xlabel="x", ylabel="y", xlog=True, ylog=True, hlines=[(0.01, "h")], vlines=[(5, "v")])
+    root = ET.fromstring(svgplot.svg([ax, svgplot.Axes([svgplot.Series([0, 1], [0, 1], kind="points")])]))
+    assert root.tag.endswith("svg")
+
+
+def toy_panel(a: int, b: float) -> inc.Panel:
+    check = inc.check_close("Z", "a*b", predicted=a * b, measured=a * b, atol=1e-12, regime=f"a={a}")
+    return inc.Panel([check], svgplot.svg(svgplot.Axes([svgplot.Series([0, 1], [0, a * b])])))
+
+
+def toy_explorable() -> inc.Explorable:
+    return inc.Explorable(toy_panel, [inc.Control("a", "a", (1, 2, 3), 2),
+                                      inc.Control("b", "b", (0.5, 1.5), 0.5, kind="float")], title="toy")
+
+
+def test_static_widget_precomputes_every_grid_point():
+    import ipywidgets as widgets
+
+    box = toy_explorable().static_widget()
+    stacks = [w for w in box.children if isinstance(w, widgets.Stack)]
+    assert len(stacks) == 1 and len(stacks[0].children) == 3
+    leaves = [leaf for inner in stacks[0].children for leaf in inner.children]
+    assert len(leaves) == 6 and len({leaf.value for leaf in leaves}) == 6
+    assert stacks[0].selected_index == 1  # the default a=2
+
+
+def test_live_widget_recomputes_on_move():
+    box = toy_explorable().live_widget()
+    slider, out = box.children[1], box.children[-1]
+    before = out.value
+    slider.value = 3
+    assert out.value != before and "a = 3" in out.value
+
+
+def test_control_rejects_a_default_off_the_grid():
+    with pytest.raises(ValueError, match="default"):
+        inc.Control("a", "a", (1, 2), 3)
+
+
+def test_mode_resolution(monkeypatch):
+    monkeypatch.delenv("INCIDENTAL_WIDGETS", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert resolve_mode() == "static"
+    monkeypatch.setenv("JPY_SESSION_NAME", "book/01_setup.ipynb")
+    assert resolve_mode() == "live"
+    monkeypatch.setenv("INCIDENTAL_WIDGETS", "static")
+    assert resolve_mode() == "static"
+    with pytest.raises(ValueError, match="mode"):
+        resolve_mode("sometimes")

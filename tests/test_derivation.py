@@ -1,0 +1,65 @@
+"""The quantities of the derivation: identities checked to round-off or by finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import incidental as inc
+
+INTERFERENCE = ("interference",)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 9))
+def test_numerator_rate_is_first_plus_second_order(seed, n):
+    G = (lambda W: W @ W.T)(inc.sample_weights(n, 3 * n, seed=seed))
+    total = inc.numerator_first_order(G) + inc.numerator_second_order(G, relu=True)
+    np.testing.assert_allclose(total, inc.numerator_rate(G), atol=1e-14)
+
+
+def test_relu_free_second_order_is_exact_when_all_pairs_interfere():
+    rng = np.random.default_rng(0)
+    W = np.abs(rng.normal(size=(5, 8)))  # all overlaps positive
+    G = W @ W.T
+    np.testing.assert_allclose(inc.numerator_second_order(G, relu=False), inc.numerator_second_order(G, relu=True),
+                               atol=1e-12)
+
+
+def test_rates_match_finite_differences_along_the_flow():
+    W0 = inc.sample_weights(6, 30, seed=4)
+    t0, h = 0.7, 1e-4
+    Gs = inc.simulate_gram(W0 @ W0.T, [t0 - h, t0, t0 + h], terms=INTERFERENCE, rtol=1e-12)
+    fd = (Gs[2] - Gs[0]) / (2 * h)
+    G = Gs[1]
+    off = ~np.eye(6, dtype=bool)
+    np.testing.assert_allclose(inc.numerator_rate(G)[off], fd[off], atol=1e-7)
+    np.testing.assert_allclose(inc.norm_sq_rate(G), np.diag(fd), atol=1e-7)
+    kfd = (inc.cosine_similarity(Gs[2]) - inc.cosine_similarity(Gs[0])) / (2 * h)
+    np.testing.assert_allclose(inc.kappa_rate(G)[off], kfd[off], atol=1e-7)
+
+
+def test_norm_rate_is_twice_force_dot_weight():
+    W = inc.sample_weights(5, 20, seed=8)
+    F = inc.forces(W, terms=INTERFERENCE)
+    np.testing.assert_allclose(inc.norm_sq_rate(W @ W.T), 2 * np.sum(F * W, axis=1), atol=1e-14)
+    np.testing.assert_allclose(inc.interference_norm_share(W @ W.T), 2 * np.sum(F * W, axis=1), atol=1e-14)
+
+
+def test_expected_relative_norm_rate_matches_sampling():
+    n, m = 16, 256
+    rel = np.concatenate([(lambda G: inc.interference_norm_share(G) / np.diag(G))(inc.sample_gram(n, m, seed=s))
+                          for s in range(400)])
+    assert rel.mean() == pytest.approx(inc.expected_relative_norm_sq_rate(n, m), rel=0.05)
+
+
+def test_kappa_rate_from_weights_agrees_with_gram_form():
+    W = inc.sample_weights(6, 18, seed=3)
+    np.testing.assert_allclose(inc.kappa_rate_from_weights(W, terms=INTERFERENCE), inc.kappa_rate(W @ W.T),
+                               atol=1e-14)
+
+
+def test_gram_schmidt_quantities():
+    W = inc.sample_weights(3, 10, seed=6)
+    G = W @ W.T
+    c = inc.gram_schmidt_coefficient(G)
+    after = W[0] - c[0, 1] * W[1]
+    assert abs(after @ W[1]) < 1e-14
+    assert W[0] @ W[0] - after @ after == pytest.approx(inc.gram_schmidt_norm_loss(G)[0, 1], rel=1e-12)
