@@ -95,7 +95,8 @@ var require = (function () {
   var root = document.documentElement.getAttribute("data-content_root") || "./";
   var base = new URL(root + "vendor/html-manager/", window.location.href).href;
   window.__jupyter_widgets_assets_path__ = base;
-  return {paths: {"@jupyter-widgets/html-manager/dist": base.replace(/\\/$/, "")}};
+  var dir = base.replace(/\\/$/, "");
+  return {paths: {"@jupyter-widgets": dir, "@jupyter-widgets/html-manager/dist": dir}};
 })();
 """
 REQUIREJS_SUFFIX = "vendor/requirejs/require.js"
