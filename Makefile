@@ -1,8 +1,15 @@
-# The two commands of the README, and what they need. Everything installs into .venv.
+# The commands of the README, and what they need. Python packages install into .venv; the
+# book's offline browser assets (MathJax 3, RequireJS, the ipywidgets HTML manager) install
+# from npm with `npm ci` (pinned by package.json and package-lock.json) and are copied to
+# _assets/vendor, which the build publishes as _build/html/vendor.
 PY      ?= python3
+NPM     ?= npm
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.package-lock.json
+ASSETS  := _assets/vendor/MANIFEST.json
+PYTEST  := $(BIN)/python -m pytest -rs
 
 .PHONY: book test lab assets browser-test benchmark clean
 
@@ -12,13 +19,33 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install -r requirements.txt
 	touch $(STAMP)
 
-## book: build the HTML book into _build/html (open _build/html/index.html)
-book: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed to install the book's offline assets (e.g. apt-get install npm)"; exit 1; }
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(ASSETS): $(NODE_STAMP) scripts/vendor_assets.py
+	$(PY) scripts/vendor_assets.py
+
+## assets: install and vendor the offline browser assets (npm ci; scripts/vendor_assets.py)
+assets: $(ASSETS)
+
+## book: build the HTML book into _build/html (open _build/html/index.html); warnings are errors
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-## test: unit tests and nbval over every notebook in book/
-test: $(STAMP)
-	$(BIN)/python -m pytest tests --nbval-lax book -p no:cacheprovider
+## test: unit tests and nbval over every notebook in book/, then build the book and test it in
+## headless Chromium (skipped, saying so, where no Chromium is found)
+test: $(STAMP) $(ASSETS)
+	$(PYTEST) tests --ignore=tests/browser --nbval-lax book
+	$(MAKE) --no-print-directory book
+	@$(BIN)/python tests/browser/browser_support.py >/dev/null || \
+	  echo "*** No Chromium found (looked for \$$CHROMIUM, chromium, chromium-browser, google-chrome): the browser tests in tests/browser will be SKIPPED. Install it (apt-get install chromium) to run them. ***"
+	$(PYTEST) tests/browser
+
+## browser-test: only the browser tests, over the book as built now (built first if missing)
+browser-test: $(STAMP) $(ASSETS)
+	$(PYTEST) tests/browser
 
 ## lab: open the notebooks in JupyterLab with live widgets
 lab: $(STAMP)
@@ -28,4 +55,4 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_flows.py
 
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build $(VENV) node_modules _assets

@@ -25,7 +25,8 @@ REPORT: dict[str, dict[str, Any]] = {}
 
 
 def find_chromium() -> str | None:
-    """The Chromium executable: ``$CHROMIUM``, else the first candidate on ``PATH``."""
+    """The Chromium to drive: ``$CHROMIUM``, else the first candidate on ``PATH``, else
+    Playwright's own Chromium if it was downloaded (``playwright install chromium``)."""
     named = os.environ.get("CHROMIUM")
     if named:
         return named if Path(named).exists() else None
@@ -33,7 +34,14 @@ def find_chromium() -> str | None:
         found = shutil.which(name)
         if found:
             return found
-    return None
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+        return path if path and Path(path).exists() else None
+    except Exception:  # noqa: BLE001 - no playwright, or no browser of its own
+        return None
 
 
 def toc_pages() -> list[str]:
@@ -70,3 +78,11 @@ def built_pages() -> list[str]:
 def all_pages() -> list[str]:
     """The pages to test: those of the toc (built or not: a missing one fails) and all built ones."""
     return sorted(set(toc_pages()) | set(built_pages()) | {"index.html"})
+
+
+if __name__ == "__main__":  # used by the Makefile to say whether the browser tests will run
+    import sys
+
+    found = find_chromium()
+    print(found or "")
+    sys.exit(0 if found else 1)
