@@ -1,7 +1,12 @@
 """Gradient flow of the toy model, in weight space and in Gram space.
 
 Smooth flows (no regularisation) are integrated by ``scipy.integrate.solve_ivp``
-(DOP853, 8th order, adaptive) to a relative tolerance ``rtol``. With L1
+(adaptive Runge-Kutta, ``RK45`` by default) to a relative tolerance ``rtol`` and an
+absolute tolerance ``rtol`` times the root-mean-square entry of the initial state.
+The interference force has a kink wherever an overlap crosses zero (``ReLU``), so
+the flow is only once continuously differentiable there; an 8th-order method
+(``DOP853``) then rejects most of its steps and costs 5-10 times more than
+``RK45`` for the same error (measured with n = 128, m = 2048). With L1
 regularisation the flow is integrated by Strang splitting: half a step of the
 smooth forces (classical RK4), the exact soft-threshold step of the L1 force, and
 another half step. It reaches exact zeros. Its error is second order in the step
@@ -19,6 +24,7 @@ from . import _validate as v
 from .model import ALL_TERMS, interaction_matrix, interference_weights
 
 DEFAULT_RTOL = 1e-11
+DEFAULT_METHOD = "RK45"
 DEFAULT_ATOL = 1e-13
 
 
@@ -29,8 +35,13 @@ def gram_rate(G: np.ndarray, terms: Sequence[str] = v.SMOOTH_TERMS) -> np.ndarra
     return AG + AG.T
 
 
+def rms(a: np.ndarray) -> float:
+    """Root-mean-square entry of ``a``: the scale of the absolute tolerance ``atol = rtol * rms(y0)``."""
+    return float(np.sqrt(np.mean(a**2)))
+
+
 def integrate(rhs: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, times: np.ndarray,
-              *, rtol: float, atol: float) -> np.ndarray:
+              *, rtol: float, atol: float, method: str = DEFAULT_METHOD) -> np.ndarray:
     """Integrate the autonomous ODE ``dy/dt = rhs(y)`` from ``y(0) = y0``; ``(len(times), *y0.shape)``.
 
     ``y0`` is the state at time 0; the solution is reported at ``times`` (``times[0]`` may be 0).
@@ -40,7 +51,7 @@ def integrate(rhs: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, times: np
     if span_end == 0.0:
         return y0[None].copy()
     sol = solve_ivp(lambda _t, y: rhs(y.reshape(shape)).ravel(), (0.0, span_end), y0.ravel(),
-                    method="DOP853", t_eval=times, rtol=rtol, atol=atol)
+                    method=method, t_eval=times, rtol=rtol, atol=atol)
     if not sol.success:  # pragma: no cover - solve_ivp reports its own failure
         raise RuntimeError(f"integration failed: {sol.message}")
     return sol.y.T.reshape((len(times), *shape))
@@ -100,8 +111,7 @@ def simulate(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, lam: float 
         return _strang(W0, t, lam, smooth, max_step)
     if not smooth:
         return np.repeat(W0[None], len(t), axis=0)
-    return integrate(lambda W: interaction_matrix(W @ W.T, smooth) @ W, W0, t,
-                     rtol=rtol, atol=rtol * 1e-3 / np.sqrt(W0.shape[1]))
+    return integrate(lambda W: interaction_matrix(W @ W.T, smooth) @ W, W0, t, rtol=rtol, atol=rtol * rms(W0))
 
 
 def simulate_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
@@ -115,7 +125,7 @@ def simulate_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
     t = v.times(times)
     terms = v.terms(terms, v.SMOOTH_TERMS)
     rtol = v.positive("rtol", rtol)
-    return integrate(lambda G: gram_rate(G, terms), G0, t, rtol=rtol, atol=rtol * 1e-3)
+    return integrate(lambda G: gram_rate(G, terms), G0, t, rtol=rtol, atol=rtol * rms(G0))
 
 
 def simulate_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
@@ -137,5 +147,5 @@ def simulate_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray,
         G = y[:n]
         return np.concatenate([gram_rate(G, terms), interference_weights(G)])
 
-    y = integrate(rhs, np.concatenate([G0, np.zeros_like(G0)]), t, rtol=rtol, atol=rtol * 1e-3)
+    y = integrate(rhs, np.concatenate([G0, np.zeros_like(G0)]), t, rtol=rtol, atol=rtol * rms(G0))
     return y[:, :n], y[:, n:]
