@@ -168,11 +168,6 @@ def regularization_error_curve(n: int, m: int, lams: np.ndarray, *, seed: int) -
 
 # --- widgets -----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=64)
-def _init_gram(n: int, m: int, seed: int) -> np.ndarray:
-    return sample_weights(n, m, seed=seed) @ sample_weights(n, m, seed=seed).T
-
-
 def init_panel(n: int, m: int, seed: int) -> Panel:
     """Widget panel for S2: one draw of ``W``; histogram of ``sqrt(m) W_i . W_j`` against ``N(0, 1)``."""
     W = sample_weights(n, m, seed=seed)
@@ -207,10 +202,15 @@ def init_explorable() -> Explorable:
     ], title="Initial scales: predicted against measured")
 
 
+@lru_cache(maxsize=32)
+def _error_curve(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    lams = np.geomspace(1e-6, 1e-1, 11)
+    return lams, regularization_error_curve(n, m, lams, seed=seed)
+
+
 def regularization_panel(m: int, lam: float, seed: int = 0, n: int = 32) -> Panel:
     """Widget panel for S3: the error of dropping regularisation, across ``lam``, with the chosen one marked."""
-    lams = np.geomspace(1e-6, 1e-1, 11)
-    errs = regularization_error_curve(n, m, lams, seed=seed)
+    lams, errs = _error_curve(n, m, seed)
     check = s3_check(n, m, lam, seed=seed)
     plot = svgplot.svg(svgplot.Axes(
         [svgplot.Series(lams * np.sqrt(m), errs, label=f"measured, m={m}", kind="line")],
@@ -225,3 +225,8 @@ def regularization_explorable() -> Explorable:
         Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=64, high=16384),
         Control("lam", "lam", (1e-5, 1e-4, 1e-3, 1e-2), 1e-4, kind="float", low=0.0, high=0.05, step=1e-4),
     ], title="Low regularisation: when does only interference move κ?")
+
+
+def explorables() -> dict[str, Explorable]:
+    """Fresh instances of this chapter's widgets, by name."""
+    return {"initial scales": init_explorable(), "low regularisation": regularization_explorable()}
