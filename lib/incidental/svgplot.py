@@ -140,6 +140,10 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
         if s.label:
             legend.append((s.label, color, s.kind, s.dashed))
     legend += [(lab, "#444", "line", True) for _, lab in ax.hlines + ax.vlines if lab]
+    if legend:
+        longest = max(len(label) for label, *_ in legend)
+        out.append(f"<rect x='{x0 + left + 4}' y='{top + 2}' width='{min(pw - 8, 26 + 5.6 * longest):.0f}' "
+                   f"height='{12 * len(legend) + 4}' fill='white' fill-opacity='0.85' stroke='#ccc'/>")
     for k, (label, color, kind, dashed) in enumerate(legend):
         Y = top + 10 + 12 * k
         X = x0 + left + 8
