@@ -104,7 +104,9 @@ REQUIREJS_SUFFIX = "vendor/requirejs/require.js"
 
 def page_scripts(app: Sphinx, pagename: str, templatename: str,
                  context: dict[str, Any], doctree: Any) -> None:
-    """Configure RequireJS on pages that load it, then drop duplicated scripts."""
+    """Configure RequireJS on pages that load it, then drop duplicated scripts; no favicon request."""
+    if not context.get("favicon_url"):
+        context["metatags"] = context.get("metatags", "") + '\n<link rel="icon" href="data:,">'
     scripts = context.get("script_files")
     if not isinstance(scripts, list):
         return
