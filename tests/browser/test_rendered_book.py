@@ -454,3 +454,20 @@ def link_problem(book_html: Path, server: str, url: str) -> str | None:
     if fragment and target.suffix == ".html" and fragment not in parsed(target).ids:
         return f"no element with id {fragment!r} in {target.relative_to(book_html)}"
     return None
+
+
+def test_search_works_offline(browser: Any, server: str, book_html: Path) -> None:
+    """The search page finds a word of the book from the local search index, nothing else."""
+    if not (book_html / "search.html").exists():
+        pytest.skip("the build has no search page")
+    context, page, v = open_page(browser, server, "search.html?q=interference")
+    try:
+        page.wait_for_selector("ul.search li", timeout=RENDER_TIMEOUT_MS)
+        hits = page.locator("ul.search li").count()
+        page.screenshot(path=str(SCREENSHOTS / "search__interference.png"), full_page=True)
+    finally:
+        context.close()
+    REPORT.setdefault("search.html", {})["search_hits_for_interference"] = hits
+    assert hits > 0
+    assert not v.blocked, f"the search reached outside the book: {v.blocked}"
+    assert not v.errors, "\n".join(v.errors)
