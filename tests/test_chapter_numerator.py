@@ -111,7 +111,7 @@ def test_flow_track_settles_and_relu_free_overtakes():
 
 def test_flow_track_is_reproducible_and_matches_tight_tolerance():
     a = nm.flow_track(8, 256, 2)
-    b = nm.flow_track(8, 256, 2, rtol=1e-11)
+    b = nm.flow_track(8, 256, 2, rtol=1e-12)
     np.testing.assert_allclose(a.median_error, b.median_error, rtol=1e-4)
     nm.flow_track.cache_clear()
     np.testing.assert_array_equal(nm.flow_track(8, 256, 2).grams, a.grams)
