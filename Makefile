@@ -2,6 +2,11 @@
 # book's offline browser assets (MathJax 3, RequireJS, the ipywidgets HTML manager) install
 # from npm with `npm ci` (pinned by package.json and package-lock.json) and are copied to
 # _assets/vendor, which the build publishes as _build/html/vendor.
+# The book's matrices are small (n <= 512): BLAS threads only add overhead, and on a shared
+# 2-core machine they oversubscribe it (solve_ivp and sample_gram measured 10-100x slower).
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+
 PY      ?= python3
 NPM     ?= npm
 VENV    ?= .venv
