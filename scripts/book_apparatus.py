@@ -10,6 +10,7 @@ the repository and issues buttons. Loaded through ``sphinx.local_extensions`` in
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sphinx.application import Sphinx
@@ -128,8 +129,18 @@ def page_scripts(app: Sphinx, pagename: str, templatename: str,
     context["script_files"] = kept
 
 
+def require_vendored_assets(app: Sphinx, config: Config) -> None:
+    for extra in config.html_extra_path:
+        manifest = Path(app.confdir) / extra / "vendor" / "MANIFEST.json"
+        if str(extra).rstrip("/") == "_assets" and not manifest.exists():
+            raise ConfigError("the book's offline assets (MathJax, RequireJS, the widget manager) are "
+                              f"not vendored: {manifest} is missing. Run `make assets` (npm ci, then "
+                              "python scripts/vendor_assets.py), or build with `make book`.")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", apply_repository_url, priority=100)
+    app.connect("config-inited", require_vendored_assets, priority=100)
     app.connect("builder-inited", add_mathjax2_hub_shim)
     # Late, after every extension that adds per-page scripts (myst-nb's widget scripts).
     app.connect("html-page-context", page_scripts, priority=900)
