@@ -63,3 +63,15 @@ def test_gram_schmidt_quantities():
     after = W[0] - c[0, 1] * W[1]
     assert abs(after @ W[1]) < 1e-14
     assert W[0] @ W[0] - after @ after == pytest.approx(inc.gram_schmidt_norm_loss(G)[0, 1], rel=1e-12)
+
+
+def test_theory_constants_are_consistent():
+    from incidental import theory
+
+    # the ReLU-free terms are sqrt(8/3) larger; the drift is the late relative slowdown
+    assert theory.second_order_ratio(66, 1024, relu=False) / theory.second_order_ratio(66, 1024) == pytest.approx(
+        np.sqrt(8 / 3))
+    assert theory.second_order_mean_slope(10, 100, relu=False) == 2 * theory.second_order_mean_slope(10, 100)
+    assert theory.drift_strength(2, 100) == 0.0
+    with pytest.raises(ValueError, match="m must be >= n"):
+        theory.drift_strength(10, 5)

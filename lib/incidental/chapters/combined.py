@@ -30,6 +30,7 @@ from scipy.integrate import cumulative_trapezoid
 from scipy.optimize import brentq
 
 from .. import _validate as v
+from .. import theory
 from .. import svgplot
 from ..checks import Check, ExponentFit, check_below, check_close, check_exponent
 from ..derivation import kappa_rate, numerator_second_order
@@ -65,17 +66,7 @@ def expected_kappa_rate(G: np.ndarray) -> np.ndarray:
     return out
 
 
-def drift_strength(n: int, m: int) -> float:
-    """Core candidate. ``x = (n - 2) / sqrt(2 pi m)``: the push the negative overlaps give an
-    interfering pair, relative to its own size (a float, dimensionless).
-
-    Each of the ``n - 2`` third encodings ``k`` pushes ``W_i . W_j`` up at rate
-    ``ReLU(W_i . W_k) ReLU(-W_j . W_k)`` (and the same with ``i, j`` swapped), of mean
-    ``1/(2 pi m)`` each: ``(n - 2)/(pi m)`` in all. Divided by the mean interfering overlap
-    ``E[W_i . W_j | W_i . W_j > 0] = sqrt(2/(pi m))`` this is ``x``.
-    """
-    n, m = v.sizes(n, m)
-    return float((n - 2) / np.sqrt(2 * np.pi * m))
+drift_strength = theory.drift_strength
 
 
 def drift_profile(t: np.ndarray | float) -> np.ndarray:
@@ -314,8 +305,10 @@ def fluctuation_scale(n: int, m: int, *, seeds: int = 10) -> tuple[float, float]
 
 
 def predicted_spread(n: int, m: int) -> float:
-    """``sqrt(3 (n - 2) / (2 m))``: the relative spread of the second-order numerator terms."""
-    return float(np.sqrt(1.5 * (n - 2) / m))
+    """``sqrt(3 (n - 2) / (2 m))``: the relative spread of the second-order numerator terms,
+    against a typical overlap: twice :func:`incidental.theory.second_order_ratio` (which compares
+    with the first-order term, about twice the overlap)."""
+    return 2 * theory.second_order_ratio(n, m)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from matplotlib.axes import Axes
 from scipy import stats
 
 from .. import _validate as v
+from .. import theory
 from .. import svgplot
 from ..checks import Check, ExponentFit, check_below, check_close, check_exponent
 from ..derivation import numerator_first_order, numerator_rate, numerator_second_order
@@ -39,28 +40,8 @@ TOLERANCE = 0.1  # a first-order prediction "holds" for a pair if its relative e
 
 # --- derived constants (candidates for the core module ``derivation``) ------------------------
 
-def predicted_second_order_ratio(n: int, m: int, *, relu: bool = True) -> float:
-    """Predicted ``RMS(second order) / RMS(first order)`` over interfering pairs at initialisation.
-
-    With ``X = G_ik``, ``Y = G_jk`` about independent ``N(0, 1/m)``:
-    ``E[(ReLU(X) Y + ReLU(Y) X)^2] = 3/(2 m^2)`` (exact terms) and ``E[(2XY)^2] = 4/m^2``
-    (ReLU-free terms), summed over the ``n - 2`` third encodings; the first-order term is about
-    ``-2 G_ij`` with ``E[G_ij^2 | G_ij > 0] = 1/m``. Hence ``sqrt(3 (n-2) / (8 m))`` with ReLUs,
-    ``sqrt((n-2) / m)`` without. Leading order in ``n/m``; a float.
-    """
-    n, m = v.sizes(n, m)
-    return float(np.sqrt((3.0 if relu else 8.0) * (n - 2) / (8.0 * m)))
-
-
-def predicted_conditional_mean_slope(n: int, m: int, *, relu: bool = True) -> float:
-    """Exact slope ``c`` of ``E[second order_ij | W_i, W_j] = c G_ij`` at initialisation (a float).
-
-    Given ``W_i, W_j``, each ``(G_ik, G_jk)`` is a centred Gaussian pair with covariance
-    ``G_ij / m``, and ``E[ReLU(X) Y] = Cov(X, Y)/2`` for such a pair. So ``c = -(n-2)/m``
-    with ReLUs and ``c = -2 (n-2)/m`` without.
-    """
-    n, m = v.sizes(n, m)
-    return -(1.0 if relu else 2.0) * (n - 2) / m
+predicted_second_order_ratio = theory.second_order_ratio
+predicted_conditional_mean_slope = theory.second_order_mean_slope
 
 
 def predicted_late_error(n: int, m: int) -> float:
@@ -73,8 +54,7 @@ def predicted_late_error(n: int, m: int) -> float:
     ``2 (n-2) * 1/2 * E[|X| ; X < 0] = (n-2) / sqrt(2 pi m)``. Its Perron root ``rho`` slows
     the common decay from ``2`` to ``2 - rho``, a relative error of ``rho / 2``.
     """
-    n, m = v.sizes(n, m)
-    return float((n - 2) / (2.0 * np.sqrt(2.0 * np.pi * m)))
+    return theory.drift_strength(n, m) / 2
 
 
 def predicted_late_relu_free(n: int, m: int) -> float:
@@ -418,7 +398,7 @@ def breakdown(ns: tuple[int, ...] = (16, 64, 256), ms: tuple[int, ...] = (256, 1
     med = [float(np.median(pooled_pair_terms(n, m, seed=seed + 97 * k, pairs=pairs).relative_error))
            for k, (n, m) in enumerate(rows)]
     n_arr, m_arr = (np.array(x) for x in zip(*rows))
-    pred = np.sqrt(3 * (n_arr - 2) / (8 * m_arr))
+    pred = np.array([theory.second_order_ratio(int(n), int(m)) for n, m in rows])
     return Breakdown(n_arr, m_arr, np.asarray(med), pred, 8 * TOLERANCE**2 / 3)
 
 
