@@ -38,7 +38,7 @@ pytestmark = pytest.mark.browser
 
 MAX_PAGE_BYTES = 3_000_000
 VIEWPORT = {"width": 1280, "height": 900}
-RENDER_TIMEOUT_MS = 30_000
+RENDER_TIMEOUT_MS = 90_000  # a limit, not a speed test: a busy 2-core CI machine once needed over 30 s for a page
 MOVE_TIMEOUT_S = 5.0
 RAW_MATH = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\end{")
 
@@ -183,6 +183,7 @@ def open_page(browser: Any, server: str, page_path: str) -> tuple[Any, Any, Visi
 
     context.route("**/*", route)
     page = context.new_page()
+    page.set_default_timeout(RENDER_TIMEOUT_MS)  # every wait below (load, networkidle, MathJax)
     page.on("console", lambda m: m.type == "error" and visit.errors.append(
         f"console error: {m.text} (at {m.location.get('url', '?')}:{m.location.get('lineNumber', '?')})"))
     page.on("pageerror", lambda e: visit.errors.append(f"uncaught exception: {e}"))
@@ -197,16 +198,31 @@ def open_page(browser: Any, server: str, page_path: str) -> tuple[Any, Any, Visi
         target = urljoin(visit.url, refresh.group(1))
         page.wait_for_url(target, timeout=RENDER_TIMEOUT_MS)
         page.wait_for_load_state("load")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.evaluate(WAIT_FOR_MATHJAX)
     if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
         try:
             page.wait_for_function(WIDGET_VIEWS_RENDERED, timeout=RENDER_TIMEOUT_MS)
         except Exception:  # noqa: BLE001 - reported by the widget test, with details
             pass
-    page.wait_for_load_state("networkidle")
+    settle(page)
     visit.final_url = page.url
     return context, page, visit
+
+
+def settle(page: Any, timeout_ms: int = 15_000) -> None:
+    """Wait until no request has been in flight for 0.5 s, for at most ``timeout_ms``.
+
+    Not an assertion: the page's ``load`` event has fired already, and what matters (no
+    outside request, formulas and widgets rendered) is asserted by the tests. In two of
+    several full runs on a 2-core machine, Chromium never reported the network idle on the
+    largest page (04) within 30 s (nor 90 s) after its load event; failing the wait
+    turned the whole page into a failed fixture before any check had looked at it.
+    """
+    try:
+        page.wait_for_load_state("networkidle", timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError; see the docstring
+        pass
 
 
 def page_root(page_path: str) -> Path:
