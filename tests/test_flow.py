@@ -96,3 +96,15 @@ def test_simulate_gram_large_m_stays_symmetric():
     Gs = inc.simulate_gram(G0, [0.0, 1.0, 3.0], terms=INTERFERENCE)
     assert Gs.shape == (3, 32, 32)
     assert np.allclose(Gs[-1], Gs[-1].T, atol=1e-14)
+
+
+def test_gram_phase_loss_and_transport_agree_with_weight_space():
+    """L is the drop of the squared norms from interference; M transports W(0) to W(t)."""
+    W0 = inc.sample_weights(5, 30, seed=11)
+    times = [0.0, 0.5, 2.0]
+    phase = inc.simulate_gram_phase(W0 @ W0.T, times, terms=INTERFERENCE, loss=True, transport=True)
+    Ws = inc.simulate(W0, times, terms=INTERFERENCE)
+    np.testing.assert_allclose(phase.M @ W0, Ws, atol=1e-8)
+    drop = np.diag(phase.G[0])[None] - np.diagonal(phase.G, axis1=1, axis2=2)
+    np.testing.assert_allclose(phase.L.sum(axis=2), drop, atol=1e-9)
+    assert inc.simulate_gram_phase(W0 @ W0.T, times).L is None

@@ -13,7 +13,8 @@ from .derivation import (expected_relative_norm_sq_rate, gram_schmidt_coefficien
 from .exact import (feature_benefit_only, logistic_norm_sq, pair_interference, pair_interference_tau,
                     pair_push_total, regularization_only, symmetric_pair)
 from .explore import Control, Explorable, Panel, figure
-from .flow import gram_rate, simulate, simulate_gram, simulate_gram_with_push, soft_threshold
+from .flow import (GramPhase, gram_rate, simulate, simulate_gram, simulate_gram_phase, simulate_gram_with_push,
+                   soft_threshold)
 from .model import (ALL_TERMS, cosine_similarity, force_components, forces, gram, interaction_matrix,
                     interference_weights, loss, offdiagonal, relu, sample_gram, sample_weights)
 
@@ -25,6 +26,7 @@ __all__ = [
     "interference_weights", "kappa_rate", "kappa_rate_first_order", "logistic_norm_sq", "loss",
     "norm_sq_rate", "numerator_first_order", "numerator_rate", "numerator_second_order", "offdiagonal",
     "pair_interference", "pair_interference_tau", "pair_push_total", "regularization_only", "relu",
-    "sample_gram", "sample_weights", "simulate", "simulate_gram", "simulate_gram_with_push",
+    "GramPhase", "sample_gram", "sample_weights", "simulate", "simulate_gram", "simulate_gram_phase",
+    "simulate_gram_with_push",
     "soft_threshold", "symmetric_pair",
 ]

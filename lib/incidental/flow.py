@@ -16,6 +16,7 @@ another half step. It reaches exact zeros. Its error is second order in the step
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -128,6 +129,64 @@ def simulate_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
     return integrate(lambda G: gram_rate(G, terms), G0, t, rtol=rtol, atol=rtol * rms(G0))
 
 
+class GramPhase(NamedTuple):
+    """What :func:`simulate_gram_phase` integrates, each ``(len(times), n, n)``.
+
+    ``G``: the Gram matrix. ``P``: the push coefficients ``P_ij(t) = int_0^t ReLU(G_ij)``.
+    ``L``: the per-pair loss of squared norm ``L_ij(t) = 2 int_0^t ReLU(G_ij)^2`` (``None`` unless
+    asked). ``M``: the transport ``W(t) = M(t) W(0)``, ``dM/dt = A(G) M`` (``None`` unless asked).
+    """
+
+    G: np.ndarray
+    P: np.ndarray
+    L: np.ndarray | None
+    M: np.ndarray | None
+
+
+def _unpack_symmetric(block: np.ndarray, n: int, idx: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Symmetric ``(..., n, n)`` matrices from packed upper-triangle entries ``block`` ``(..., len(idx[0]))``."""
+    out = np.zeros(block.shape[:-1] + (n, n))
+    out[..., idx[0], idx[1]] = block
+    return out + np.swapaxes(np.triu(out, 1), -1, -2)
+
+
+def simulate_gram_phase(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
+                        terms: Sequence[str] = v.SMOOTH_TERMS, rtol: float = DEFAULT_RTOL,
+                        loss: bool = False, transport: bool = False) -> GramPhase:
+    """The Gram flow from ``G0`` ``(n, n)`` with what accumulates along it (see :class:`GramPhase`).
+
+    Symmetric matrices are integrated as packed upper triangles (half the state). The absolute
+    tolerance is ``rtol`` times the RMS initial overlap, so the push and the loss, which start
+    at 0 and stay of the size of an overlap, are resolved at any ``m``.
+    """
+    G0 = v.gram("G0", G0)
+    t = v.times(times)
+    terms = v.terms(terms, v.SMOOTH_TERMS)
+    rtol = v.positive("rtol", rtol)
+    n = G0.shape[0]
+    iu, iu1 = np.triu_indices(n), np.triu_indices(n, 1)
+    a, b = len(iu[0]), len(iu1[0])
+    c = b if loss else 0
+    overlap = float(np.sqrt(np.mean(G0[iu1] ** 2))) if b else rms(G0)
+
+    def rhs(y: np.ndarray) -> np.ndarray:
+        G = _unpack_symmetric(y[:a], n, iu)
+        R = interference_weights(G)
+        parts = [gram_rate(G, terms)[iu], R[iu1]]
+        if loss:
+            parts.append(2.0 * R[iu1] ** 2)
+        if transport:
+            parts.append((interaction_matrix(G, terms) @ y[a + b + c:].reshape(n, n)).ravel())
+        return np.concatenate(parts)
+
+    y0 = [G0[iu], np.zeros(b + c)] + ([np.eye(n).ravel()] if transport else [])
+    y = integrate(rhs, np.concatenate(y0), t, rtol=rtol, atol=rtol * 1e-3 * max(overlap, 1e-300))
+    return GramPhase(_unpack_symmetric(y[:, :a], n, iu),
+                     _unpack_symmetric(y[:, a:a + b], n, iu1),
+                     _unpack_symmetric(y[:, a + b:a + b + c], n, iu1) if loss else None,
+                     y[:, a + b + c:].reshape(len(t), n, n) if transport else None)
+
+
 def simulate_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
                             terms: Sequence[str] = v.SMOOTH_TERMS,
                             rtol: float = DEFAULT_RTOL) -> tuple[np.ndarray, np.ndarray]:
@@ -135,17 +194,7 @@ def simulate_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray,
 
     The second array is ``P_ij(t) = int_0^t ReLU(G_ij(s)) ds``: the total
     coefficient of ``W_j`` in the interference push that ``W_i`` has received by
-    time ``t`` (integrated with the flow, to the same tolerance).
+    time ``t`` (integrated with the flow; see :func:`simulate_gram_phase`).
     """
-    G0 = v.gram("G0", G0)
-    t = v.times(times)
-    terms = v.terms(terms, v.SMOOTH_TERMS)
-    rtol = v.positive("rtol", rtol)
-    n = G0.shape[0]
-
-    def rhs(y: np.ndarray) -> np.ndarray:
-        G = y[:n]
-        return np.concatenate([gram_rate(G, terms), interference_weights(G)])
-
-    y = integrate(rhs, np.concatenate([G0, np.zeros_like(G0)]), t, rtol=rtol, atol=rtol * rms(G0))
-    return y[:, :n], y[:, n:]
+    phase = simulate_gram_phase(G0, times, terms=terms, rtol=rtol)
+    return phase.G, phase.P

@@ -29,8 +29,8 @@ from ..checks import Check, ExponentFit, check_below, check_close, check_exponen
 from ..derivation import gram_schmidt_coefficient, gram_schmidt_norm_loss
 from ..exact import pair_interference, pair_push_total
 from ..explore import Control, Explorable, Panel
-from ..flow import gram_rate, integrate, simulate, simulate_gram_with_push
-from ..model import (cosine_similarity, interaction_matrix, interference_weights, offdiagonal, sample_gram,
+from ..flow import simulate, simulate_gram_phase, simulate_gram_with_push
+from ..model import (cosine_similarity, interference_weights, offdiagonal, sample_gram,
                      sample_weights)
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
@@ -198,59 +198,14 @@ class PhaseRun:
         return float(np.max(np.abs(self.P[-1] - self.P[k])) / max(np.max(np.abs(self.P[-1])), 1e-300))
 
 
-def _unpack(y: np.ndarray, n: int, iu: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Symmetric ``(n, n)`` matrix from its packed upper triangle (diagonal included)."""
-    M = np.zeros((n, n))
-    M[iu] = y
-    return M + np.triu(M, 1).T
-
-
 def run_phase(G0: np.ndarray, times: np.ndarray, *, terms: tuple[str, ...] = INTERFERENCE,
               rtol: float = RTOL, transport: bool = False, loss: bool = True) -> tuple[np.ndarray, ...]:
-    """Integrate the Gram flow with the push and the per-pair loss: ``(G, P, L)``, each ``(len(times), n, n)``.
-
-    With ``transport=True`` also the ``(len(times), n, n)`` matrices ``M(t)`` with ``W(t) = M(t) W(0)``
-    (``dM/dt = A(G) M``), from which any weight-space quantity follows without ``m``. With
-    ``loss=False`` the loss is not integrated (``L`` is returned as zeros).
-
-    The symmetric matrices are integrated as packed upper triangles (this keeps the state small: the
-    ODE solver's vector norms then stay single-threaded in BLAS, which matters on a busy machine).
-    The absolute tolerance scales with the typical overlap, so ``P`` and ``L`` are resolved at any ``m``.
-    """
-    G0 = v.gram("G0", G0)
-    t = v.times(times)
-    terms = v.terms(terms, v.SMOOTH_TERMS)
-    rtol = v.positive("rtol", rtol)
-    n = G0.shape[0]
-    iu, iu1 = np.triu_indices(n), np.triu_indices(n, 1)
-    a, b = len(iu[0]), len(iu1[0])
-    c = b if loss else 0
-    sigma = float(np.sqrt(np.mean(offdiagonal(G0) ** 2)))
-
-    def rhs(y: np.ndarray) -> np.ndarray:
-        G = _unpack(y[:a], n, iu)
-        R = interference_weights(G)
-        parts = [gram_rate(G, terms)[iu], R[iu1]]
-        if loss:
-            parts.append(2.0 * R[iu1] ** 2)
-        if transport:
-            parts.append((interaction_matrix(G, terms) @ y[a + b + c:].reshape(n, n)).ravel())
-        return np.concatenate(parts)
-
-    y0 = [G0[iu], np.zeros(b + c)] + ([np.eye(n).ravel()] if transport else [])
-    y = integrate(rhs, np.concatenate(y0), t, rtol=rtol, atol=rtol * 1e-3 * sigma)
-
-    def full(block: np.ndarray, idx: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        out = np.zeros((len(t), n, n))
-        out[:, idx[0], idx[1]] = block
-        return out + np.triu(out, 1).transpose(0, 2, 1)
-
-    G = full(y[:, :a], iu)
-    P = full(y[:, a:a + b], iu1)
-    L = full(y[:, a + b:a + b + c], iu1) if loss else np.zeros_like(P)
-    if transport:
-        return G, P, L, y[:, a + b + c:].reshape(len(t), n, n)
-    return G, P, L
+    """This chapter's phase: ``(G, P, L)`` or, with ``transport=True``, ``(G, P, L, M)``, each
+    ``(len(times), n, n)``, from :func:`incidental.flow.simulate_gram_phase` (interference only by
+    default, loss integrated; ``L`` is zeros when ``loss=False``)."""
+    phase = simulate_gram_phase(G0, times, terms=terms, rtol=rtol, loss=loss, transport=transport)
+    L = phase.L if loss else np.zeros_like(phase.P)
+    return (phase.G, phase.P, L, phase.M) if transport else (phase.G, phase.P, L)
 
 
 def phase_times(t_end: float = T_END, count: int = N_TIMES) -> np.ndarray:
@@ -392,6 +347,11 @@ def pair_stats(n: int, m: int, seeds: tuple[int, ...]) -> PairStats:
                      float(np.mean(drop)), float(np.mean(pdrop)), conv)
 
 
+def _column(scan: "MScan | NScan", name: str) -> np.ndarray:
+    """One :class:`PairStats` statistic over a scan's grid, ``(len(grid),)``."""
+    return np.array([getattr(st, name) for st in scan.stats])
+
+
 @dataclass(frozen=True)
 class MScan:
     """:class:`PairStats` over ``m`` at fixed ``n`` (``stats[k]`` at ``m[k]``), with the fitted exponents."""
@@ -406,9 +366,7 @@ class MScan:
     drop_fit: ExponentFit
     checks: tuple[Check, ...]
 
-    def column(self, name: str) -> np.ndarray:
-        """One statistic over the ``m`` grid, ``(len(m),)``."""
-        return np.array([getattr(st, name) for st in self.stats])
+    column = _column
 
     @property
     def large(self) -> np.ndarray:
@@ -481,9 +439,7 @@ class NScan:
     spread_fit: ExponentFit
     checks: tuple[Check, ...]
 
-    def column(self, name: str) -> np.ndarray:
-        """One statistic over the ``n`` grid, ``(len(n),)``."""
-        return np.array([getattr(st, name) for st in self.stats])
+    column = _column
 
 
 def n_scan(m: int = 4**10, ns: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64), *, seed: int = 200) -> NScan:
