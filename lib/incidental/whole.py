@@ -1,0 +1,524 @@
+"""The whole model: feature benefit, interference and L1 together, run to convergence.
+
+Chapter *Whole model* (claims W1-W4). The flow ``dW/dt = A(W W^T) W - lam sign(W)`` is
+integrated by operator splitting with the exact soft-threshold (proximal) step of the L1
+force, which reaches exact zeros:
+
+    W_{k+1} = S_{lam h}( Phi_h(W_k) ),   S_c(x) = sign(x) max(|x| - c, 0),
+
+where ``Phi_h`` is one classical RK4 step of the smooth forces (feature benefit and
+interference). These iterates are the Strang splitting of :func:`incidental.flow.simulate`
+observed just after its soft-threshold step (``Strang = Phi_{h/2} S Phi_{h/2}``, so
+``Strang^k = Phi_{h/2} (S Phi_h)^{k-1} S Phi_{h/2}``): they carry exact zeros at every step,
+and a weight is zero at step ``k`` exactly when the flow has stopped it at zero.
+
+Two integrators compute the same iterates (the same arithmetic up to round-off):
+
+- ``method="dense"``: the plain one, every RK4 stage in weight space (``O(n^2 m)`` per stage);
+- ``method="fast"``: three exact savings.
+  1. *Gram-space stages.* Every RK4 stage is ``Y = M W`` with ``M`` ``(n, n)``: ``k = A(G_Y) Y``
+     with ``G_Y = M G M^T``. So a step costs ``O(n^3)`` for the stages plus one product ``M W``
+     and one Gram matrix ``W W^T`` after the soft threshold (about 1.5 ``n^2 m`` instead of 6).
+  2. *Dead neurons.* A column of ``W`` that is entirely zero stays zero (``A W`` acts on each
+     column separately and ``S`` keeps zeros), so it is dropped.
+  3. *Free features.* Two features interact only if they share a neuron. If, in a connected
+     group of features linked by shared neurons, no neuron carries two weights of the same
+     sign, every overlap in the group is a sum of negative terms: no interference can act,
+     none can start (a zero weight is revived only by interference), and each feature then
+     evolves alone under feature benefit and L1: a radial RK4 factor and a uniform shrink of
+     its magnitudes, ``O(support)`` per step. Such features leave the dense block for good.
+
+Convergence (the honest rule): the run stops at the first step where (i) the support has not
+changed for ``hold`` time units and (ii) the iterate is a fixed point of the step to ``tol``:
+``max |W_{k+1} - W_k| / h <= tol``. The time of that step is ``t_end``; ``t_support`` is the
+time of the last support change.
+"""
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from . import _validate as v
+from .model import interaction_matrix
+
+METHODS = ("fast", "dense")
+DEFAULT_STEP = 0.1
+DEFAULT_TOL = 1e-9
+DEFAULT_HOLD = 10.0
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+def _nonneg(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return float(value)
+
+
+def _method(value: object) -> str:
+    if value not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {value!r}")
+    return str(value)
+
+
+# --- one step ---------------------------------------------------------------------------------
+
+def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
+    """The matrix ``M`` ``(n, n)`` with ``RK4_h(W) = M W`` for the smooth flow ``dW/dt = A(W W^T) W``.
+
+    Computed from ``G = W W^T`` alone in ``O(n^3)``: every stage is ``Y_s = M_s W`` with Gram
+    matrix ``M_s G M_s^T``, and ``k_s = A(M_s G M_s^T) M_s W``.
+    """
+    n = G.shape[0]
+    eye = np.eye(n)
+    K1 = interaction_matrix(G)
+    M2 = eye + (0.5 * h) * K1
+    K2 = interaction_matrix(M2 @ G @ M2.T) @ M2
+    M3 = eye + (0.5 * h) * K2
+    K3 = interaction_matrix(M3 @ G @ M3.T) @ M3
+    M4 = eye + h * K3
+    K4 = interaction_matrix(M4 @ G @ M4.T) @ M4
+    return eye + (h / 6.0) * (K1 + 2.0 * K2 + 2.0 * K3 + K4)
+
+
+def _smooth_rate(W: np.ndarray) -> np.ndarray:
+    return interaction_matrix(W @ W.T) @ W
+
+
+def rk4_step(W: np.ndarray, h: float) -> np.ndarray:
+    """One classical RK4 step of the smooth forces, in weight space (the plain way), ``(n, m)``."""
+    k1 = _smooth_rate(W)
+    k2 = _smooth_rate(W + (0.5 * h) * k1)
+    k3 = _smooth_rate(W + (0.5 * h) * k2)
+    k4 = _smooth_rate(W + h * k3)
+    return W + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def prox(V: np.ndarray, threshold: float) -> np.ndarray:
+    """Soft threshold ``sign(V) max(|V| - threshold, 0)`` (the same numbers as
+    :func:`incidental.flow.soft_threshold`, computed as ``V - clip(V, -threshold, threshold)``: faster)."""
+    return V - np.clip(V, -threshold, threshold)
+
+
+def split_step(W: np.ndarray, lam: float, h: float) -> np.ndarray:
+    """One step ``S_{lam h}(RK4_h(W))`` of the splitting, in weight space, ``(n, m)``."""
+    return prox(rk4_step(W, h), lam * h)
+
+
+def _radial_rk4_factor(r2: np.ndarray, h: float) -> np.ndarray:
+    """RK4 of ``dx/dt = (1 - |x|^2) x`` maps ``x`` to ``c x``; ``c`` for each squared norm ``r2``."""
+    s1 = 1.0 - r2
+    g2 = 1.0 + 0.5 * h * s1
+    s2 = (1.0 - g2 * g2 * r2) * g2
+    g3 = 1.0 + 0.5 * h * s2
+    s3 = (1.0 - g3 * g3 * r2) * g3
+    g4 = 1.0 + h * s3
+    s4 = (1.0 - g4 * g4 * r2) * g4
+    return 1.0 + (h / 6.0) * (s1 + 2.0 * s2 + 2.0 * s3 + s4)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Summary of the weights at one recorded time ``t`` (see :func:`summarize`)."""
+
+    t: float
+    nnz: int                    # number of exactly nonzero weights
+    max_support: int            # largest number of neurons one feature uses
+    single: int                 # features on exactly one neuron
+    max_overlap: float          # largest W_i . W_j over pairs (interference acts where > 0)
+    rms_positive_overlap: float  # root-mean-square of ReLU(W_i . W_j) over all pairs
+    interfering: int            # number of pairs i < j with W_i . W_j > 0
+    norm_sq: np.ndarray         # (n,) squared norms
+    argmax: np.ndarray          # (n,) neuron with the largest |W_ik| (-1 for a dead feature)
+    sign: np.ndarray            # (n,) sign of that weight
+    W: np.ndarray | None = None  # the weights themselves, if asked
+
+
+def summarize(W: np.ndarray, t: float = 0.0, *, keep: bool = False) -> Snapshot:
+    """A :class:`Snapshot` of weights ``W`` ``(n, m)`` at time ``t``."""
+    W = v.finite_array("W", W, 2)
+    G = W @ W.T
+    n = W.shape[0]
+    off = G[~np.eye(n, dtype=bool)]
+    support = np.count_nonzero(W, axis=1)
+    top = np.argmax(np.abs(W), axis=1)
+    sign = np.sign(W[np.arange(n), top]).astype(int)
+    top = np.where(support > 0, top, -1)
+    return Snapshot(float(t), int(np.count_nonzero(W)), int(support.max()), int(np.sum(support == 1)),
+                    float(off.max()), float(np.sqrt(np.mean(np.maximum(off, 0.0) ** 2))), int(np.sum(off > 0)) // 2,
+                    np.diag(G).copy(), top, sign, W.copy() if keep else None)
+
+
+@dataclass(frozen=True)
+class WholeRun:
+    """A run of the whole model to convergence (:func:`whole_flow`)."""
+
+    W: np.ndarray               # (n, m) final weights, with exact zeros
+    t_end: float                # time at which the convergence rule first held
+    t_support: float            # time of the last change of the support
+    steps: int
+    converged: bool
+    residual: float             # max |W_{k+1} - W_k| / h at t_end
+    lam: float
+    h: float                    # step while the weights are dense
+    h_sparse: float             # step once the density has fallen below the switch
+    tol: float
+    hold: float
+    method: str
+    seconds: float              # wall time of the run
+    snapshots: tuple[Snapshot, ...] = ()
+    stats: dict[str, Any] = field(default_factory=dict)  # fast path: when each saving started
+
+
+# --- the fast integrator's state -----------------------------------------------------------------
+
+class _Free:
+    """Features that can no longer interact: magnitudes ``X`` (rows sorted descending at entry,
+    so the alive weights stay a prefix), their neurons and signs, padded to a common width."""
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+        self.rows = np.zeros(0, dtype=int)
+        self.X = np.zeros((0, 1))
+        self.cols = np.zeros((0, 1), dtype=int)
+        self.signs = np.zeros((0, 1))
+
+    def add(self, rows: np.ndarray, block: np.ndarray, cols: np.ndarray) -> None:
+        """Take the rows ``block`` ``(k, c)`` (features ``rows``, neurons ``cols``) out of the dense block."""
+        width = max(int(np.count_nonzero(block, axis=1).max()), self.X.shape[1])
+        order = np.argsort(-np.abs(block), axis=1, kind="stable")[:, :width]
+        if order.shape[1] < width:  # pad: the block has fewer columns than the width
+            pad = width - order.shape[1]
+            order = np.concatenate([order, np.repeat(order[:, -1:], pad, axis=1)], axis=1)
+        vals = np.take_along_axis(block, order, axis=1)
+        keep = np.arange(width)[None, :] < np.count_nonzero(block, axis=1)[:, None]
+        X = np.where(keep, np.abs(vals), 0.0)
+        S = np.where(keep, np.sign(vals), 0.0)
+        C = np.where(keep, cols[order], 0)
+        self.X, self.cols, self.signs = (self._pad(self.X, width), self._pad(self.cols, width),
+                                         self._pad(self.signs, width))
+        self.rows = np.concatenate([self.rows, rows])
+        self.X = np.concatenate([self.X, X])
+        self.cols = np.concatenate([self.cols, C])
+        self.signs = np.concatenate([self.signs, S])
+
+    @staticmethod
+    def _pad(a: np.ndarray, width: int) -> np.ndarray:
+        if a.shape[1] >= width:
+            return a
+        return np.concatenate([a, np.zeros((a.shape[0], width - a.shape[1]), dtype=a.dtype)], axis=1)
+
+    def step(self, lam: float, h: float) -> tuple[bool, float]:
+        """One splitting step for every free feature; returns (support changed, residual)."""
+        if not self.rows.size:
+            return False, 0.0
+        X = self.X
+        c = _radial_rk4_factor(np.einsum("ij,ij->i", X, X), h)
+        new = np.maximum(c[:, None] * X - lam * h, 0.0)
+        changed = bool(np.count_nonzero(new) != np.count_nonzero(X))
+        residual = float(np.max(np.abs(new - X))) / h
+        self.X = new
+        return changed, residual
+
+    def nnz(self) -> int:
+        return int(np.count_nonzero(self.X))
+
+    def compact(self) -> None:
+        """Drop padded columns where no free feature has a weight left."""
+        if self.rows.size:
+            width = max(1, int(np.count_nonzero(self.X, axis=1).max()))
+            self.X, self.cols, self.signs = self.X[:, :width], self.cols[:, :width], self.signs[:, :width]
+
+    def scatter(self, W: np.ndarray) -> None:
+        """Write the free features' weights into the full matrix ``W`` ``(n, m)``."""
+        if self.rows.size:
+            W[self.rows] = 0.0
+            r = np.repeat(self.rows, self.X.shape[1]).reshape(self.X.shape)
+            alive = self.X > 0
+            W[r[alive], self.cols[alive]] = self.signs[alive] * self.X[alive]
+
+
+def _conflicted_components(B: np.ndarray) -> np.ndarray:
+    """For the rows of ``B`` ``(k, c)``: True where the row's group of features (linked by shared
+    columns) contains a column with two weights of the same sign (so interference can act)."""
+    nz = B != 0
+    pos, neg = np.count_nonzero(B > 0, axis=0), np.count_nonzero(B < 0, axis=0)
+    bad_col = (pos >= 2) | (neg >= 2)
+    S = csr_matrix(nz.astype(np.int8))
+    ncomp, label = connected_components(S @ S.T, directed=False)
+    bad_row = np.asarray(S[:, bad_col].sum(axis=1)).ravel() > 0 if bad_col.any() else np.zeros(B.shape[0], bool)
+    bad_comp = np.zeros(ncomp, dtype=bool)
+    bad_comp[label[bad_row]] = True
+    return bad_comp[label]
+
+
+# --- the integrator ------------------------------------------------------------------------------
+
+def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse: float | None = None,
+               switch_density: float = 0.02, tol: float = DEFAULT_TOL,
+               hold: float = DEFAULT_HOLD, t_max: float | None = None, method: str = "fast",
+               record: np.ndarray | list[float] | None = None, keep_weights: bool = False,
+               partition_every: int = 10, sparse_below: float = 0.05) -> WholeRun:
+    """Run the whole model (feature benefit, interference, L1) from ``W0`` ``(n, m)`` to convergence.
+
+    ``lam``: L1 strength (> 0 for the run to end on exact zeros); ``h``: the step (time units);
+    ``tol``: fixed-point tolerance on ``max |W_{k+1} - W_k| / h``; ``hold``: how long (time units)
+    the support must have stayed unchanged; ``t_max``: give up there (default ``200 / lam``),
+    with ``converged=False``. ``method``: ``"fast"`` or ``"dense"`` (same iterates, see the module
+    docstring). ``record``: times at which to keep a :class:`Snapshot` (taken at the first step at
+    or after each; the weights too if ``keep_weights``). ``partition_every`` (steps) and
+    ``sparse_below`` (density of the dense block under which features are split off) tune the fast
+    path only. Returns a :class:`WholeRun`.
+    """
+    W0 = v.weights("W0", W0)
+    lam = v.lam(lam)
+    if lam == 0.0:
+        raise ValueError("lam must be positive for the flow to reach exact zeros and stop, got 0")
+    h = v.positive("h", h)
+    h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
+    switch_density = v.positive("switch_density", switch_density)
+    tol = v.positive("tol", tol)
+    hold = _nonneg("hold", hold)
+    t_max = 200.0 / lam if t_max is None else v.positive("t_max", t_max)
+    method = _method(method)
+    record_t = np.zeros(0) if record is None else v.times(record)
+    partition_every = v.size("partition_every", partition_every, minimum=1)
+    sparse_below = v.positive("sparse_below", sparse_below)
+
+    n, m = W0.shape
+    start = _time.perf_counter()
+    snaps: list[Snapshot] = []
+    stats: dict[str, Any] = {}
+    trace: list[tuple] = []  # (t, block rows, block columns, free features, block nnz, wall seconds)
+    t, k = 0.0, 0
+    t_support = 0.0
+    residual = np.inf
+    next_rec = 0
+
+    # dense block: rows (features) x cols (neurons)
+    rows = np.arange(n)
+    cols = np.arange(m)
+    B = W0.copy()
+    G = B @ B.T
+    free = _Free(m)
+
+    def full() -> np.ndarray:
+        W = np.zeros((n, m))
+        W[np.ix_(rows, cols)] = B
+        free.scatter(W)
+        return W
+
+    def take_snapshots() -> None:
+        nonlocal next_rec
+        while next_rec < record_t.size and record_t[next_rec] <= t + 1e-9 * max(1.0, t):
+            snaps.append(summarize(full(), t, keep=keep_weights))
+            next_rec += 1
+
+    take_snapshots()
+    converged = False
+    nnz_B = int(np.count_nonzero(B))
+    step = h
+    while t < t_max:
+        # --- one step of every part
+        if step != h_sparse and nnz_B + free.nnz() <= switch_density * n * m:
+            step = h_sparse
+            stats["h_sparse_from"] = t
+        changed = False
+        res = 0.0
+        if rows.size:
+            if method == "dense" or B.shape[1] < 2 * B.shape[0]:
+                Bn = split_step(B, lam, step)
+            else:
+                Bn = prox(rk4_map(G, step) @ B, lam * step)
+            nnz_new = int(np.count_nonzero(Bn))
+            changed = nnz_new != nnz_B or bool(np.any((Bn != 0) != (B != 0)))
+            if t - t_support + step >= hold - 1e-9:
+                res = float(np.max(np.abs(Bn - B))) / step
+            B, nnz_B = Bn, nnz_new
+            G = B @ B.T
+        fch, fres = free.step(lam, step)
+        changed = changed or fch
+        res = max(res, fres)
+        k += 1
+        t += step
+        residual = res
+        if changed:
+            t_support = t
+        take_snapshots()
+        if t - t_support >= hold - 1e-9 and residual <= tol:
+            converged = True
+            break
+        # --- the fast path's exact savings
+        if method == "fast" and k % partition_every == 0 and rows.size:
+            live = np.any(B != 0, axis=0)
+            if not live.all():
+                if "columns_dropped_from" not in stats:
+                    stats["columns_dropped_from"] = t
+                B, cols = B[:, live], cols[live]
+            if rows.size and (nnz_B <= sparse_below * B.size or nnz_B <= 4096):
+                bad = _conflicted_components(B)
+                if not bad.all():
+                    stats.setdefault("free_features_from", t)
+                    good = ~bad
+                    free.add(rows[good], B[good], cols)
+                    rows, B = rows[bad], B[bad]
+                    live = np.any(B != 0, axis=0)
+                    B, cols = B[:, live], cols[live]
+                    G = B @ B.T
+                    nnz_B = int(np.count_nonzero(B))
+                    if not rows.size:
+                        stats["dense_block_empty_from"] = t
+            free.compact()
+            trace.append((t, rows.size, B.shape[1], free.rows.size, nnz_B, _time.perf_counter() - start))
+    stats["trace"] = np.array(trace, dtype=float).reshape(-1, 6)
+    return WholeRun(full(), t, t_support, k, converged, residual, lam, h, h_sparse, tol, hold, method,
+                    _time.perf_counter() - start, tuple(snaps), stats)
+
+
+# --- the end state ---------------------------------------------------------------------------------
+
+LAM_CRITICAL = 2.0 / (3.0 * np.sqrt(3.0))  # above it a feature alone on a neuron has no nonzero rest length
+
+
+def final_length(lam: float) -> float:
+    """The length ``w*`` at which a feature alone on one neuron comes to rest (a float).
+
+    Alone on a neuron with weight ``w`` the feature's loss is ``(1 - w^2)^2 / 4 + lam |w|``; its
+    stationary points solve ``w (1 - w^2) = lam``, a depressed cubic whose largest root (the stable
+    one, the other positive root is a maximum) is
+
+        w* = (2 / sqrt(3)) cos( arccos(-(3 sqrt(3) / 2) lam) / 3 ) = 1 - lam/2 - 3 lam^2/8 + O(lam^3).
+
+    It exists for ``lam <= 2 / (3 sqrt(3))`` (:data:`LAM_CRITICAL`); above, 0 is returned (the
+    feature dies).
+    """
+    lam = v.lam(lam)
+    if lam > LAM_CRITICAL:
+        return 0.0
+    return float(2.0 / np.sqrt(3.0) * np.cos(np.arccos(-1.5 * np.sqrt(3.0) * lam) / 3.0))
+
+
+def discrete_final_length(lam: float, h: float) -> float:
+    """The rest length of a lone feature under the integrator's step ``S_{lam h} RK4_h`` (a float).
+
+    The fixed point of ``w -> c(w^2) w - lam h`` (``c`` the radial RK4 factor); it differs from
+    :func:`final_length` by ``-lam h / 2`` to first order in ``h`` (the half-step lag of the splitting).
+    """
+    from scipy.optimize import brentq
+
+    lam, h = v.lam(lam), v.positive("h", h)
+    target = final_length(lam)
+    if target == 0.0:
+        return 0.0
+    g = lambda w: float(_radial_rk4_factor(np.array(w * w), h) * w - lam * h - w)  # noqa: E731
+    return float(brentq(g, 1.0 / np.sqrt(3.0), 1.0, xtol=1e-15, rtol=1e-15))
+
+
+def polysemantic_neurons(W: np.ndarray) -> np.ndarray:
+    """Indices of the polysemantic neurons of ``W`` ``(n, m)``: those on which two or more features
+    have an exactly nonzero weight (no window: the flow reaches exact zeros)."""
+    W = v.finite_array("W", W, 2)
+    return np.flatnonzero(np.count_nonzero(W, axis=0) >= 2)
+
+
+def count_polysemantic(W: np.ndarray) -> int:
+    """Number of polysemantic neurons of ``W`` (see :func:`polysemantic_neurons`)."""
+    return int(polysemantic_neurons(W).size)
+
+
+@dataclass(frozen=True)
+class EndState:
+    """What the weights look like at the end (see :func:`end_state`)."""
+
+    features_per_neuron: np.ndarray   # histogram: entry k = number of neurons used by exactly k features
+    neurons_per_feature: np.ndarray   # histogram: entry k = number of features on exactly k neurons
+    shared: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]  # (neuron, features, signs) if >= 2 features
+    opposite_sign_pairs: int          # polysemantic neurons holding exactly two features of opposite signs
+    same_sign_shared: int             # polysemantic neurons holding two features of the same sign
+    dead_features: int                # features with no weight left
+    lengths: np.ndarray               # (n,) |W_i| (the length each feature ends at)
+
+
+def end_state(W: np.ndarray) -> EndState:
+    """Describe the end state of ``W`` ``(n, m)``: which features share which neuron, with which signs,
+    and at what length."""
+    W = v.finite_array("W", W, 2)
+    nz = W != 0
+    per_neuron = np.count_nonzero(nz, axis=0)
+    per_feature = np.count_nonzero(nz, axis=1)
+    shared = []
+    opposite = same = 0
+    for k in np.flatnonzero(per_neuron >= 2):
+        feats = tuple(int(i) for i in np.flatnonzero(nz[:, k]))
+        signs = tuple(int(np.sign(W[i, k])) for i in feats)
+        shared.append((int(k), feats, signs))
+        if len(feats) == 2 and signs[0] != signs[1]:
+            opposite += 1
+        if len(set(signs)) < len(signs):
+            same += 1
+    return EndState(np.bincount(per_neuron, minlength=3), np.bincount(per_feature, minlength=2), tuple(shared),
+                    opposite, same, int(np.sum(per_feature == 0)), np.linalg.norm(W, axis=1))
+
+
+def init_argmax(W0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each feature, the neuron it is most aligned with (largest ``|W0_ik|``) and that weight's sign."""
+    W0 = v.finite_array("W0", W0, 2)
+    top = np.argmax(np.abs(W0), axis=1)
+    return top, np.sign(W0[np.arange(W0.shape[0]), top]).astype(int)
+
+
+def mechanism_rate(W0: np.ndarray, W: np.ndarray) -> float:
+    """Fraction of the features that end on the neuron they were most aligned with at initialisation
+    (claim W4), among the features that end on exactly one neuron (a float; nan if none)."""
+    W0 = v.finite_array("W0", W0, 2)
+    W = v.finite_array("W", W, 2)
+    if W0.shape != W.shape:
+        raise ValueError(f"W0 and W must have the same shape, got {W0.shape} and {W.shape}")
+    single = np.count_nonzero(W, axis=1) == 1
+    if not single.any():
+        return float("nan")
+    final = np.argmax(np.abs(W), axis=1)
+    return float(np.mean((final == init_argmax(W0)[0])[single]))
+
+
+# --- the prediction -----------------------------------------------------------------------------------
+
+def expected_polysemantic(n: int, m: int) -> float:
+    """Predicted mean number of polysemantic neurons (claim W2), from the book's picture (a float).
+
+    Each feature ends on one neuron, with a sign; two features that end on the same neuron with the
+    same sign interfere (their overlap is the product of their weights, > 0) and interference moves
+    one of them away; with opposite signs the overlap is negative, ReLU silences it, and the pair
+    stays. So the end state puts the ``n`` features into ``2m`` slots (neuron, sign), at most one per
+    slot, and a neuron is polysemantic exactly when both of its slots are taken. If the slots are a
+    uniformly random ``n``-subset (each feature's neuron uniform and independent of the others', its
+    sign a fair coin: the picture's "most aligned neuron at initialisation"), then
+
+        E[#polysemantic] = m * n (n - 1) / (2m (2m - 1)) = n (n - 1) / (2 (2m - 1)) = n^2 / (4m) (1 + O(1/n + 1/m)).
+    """
+    n, m = v.sizes(n, m)
+    return n * (n - 1) / (2.0 * (2 * m - 1))
+
+
+def rival_sign_blind(n: int, m: int) -> float:
+    """Rival prediction: every collision of the initial argmaxes stays, whatever the signs:
+    ``E = m (1 - (1 - 1/m)^n - n/m (1 - 1/m)^(n-1)) ~ n^2 / (2m)`` (neurons with >= 2 features)."""
+    n, m = v.sizes(n, m)
+    q = 1.0 / m
+    return m * (1.0 - (1.0 - q) ** n - n * q * (1.0 - q) ** (n - 1))
+
+
+def rival_no_relocation(n: int, m: int) -> float:
+    """Rival prediction: opposite-sign pairs stay but a same-sign loser has nowhere else to go (its slot
+    is simply lost): a neuron is polysemantic iff it is the initial argmax of at least one positive and
+    one negative feature, ``E = m (1 - (1 - 1/(2m))^n)^2`` about, ``~ n^2/(4m) (1 - n/(2m))``."""
+    n, m = v.sizes(n, m)
+    return m * (1.0 - (1.0 - 0.5 / m) ** n) ** 2

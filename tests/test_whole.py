@@ -1,0 +1,170 @@
+"""The whole model (chapter *Whole model*): the integrator to convergence, its fast path, the end state."""
+import numpy as np
+import pytest
+
+from incidental.model import sample_weights
+from incidental.whole import (LAM_CRITICAL, count_polysemantic, discrete_final_length, end_state,
+                              expected_polysemantic, final_length, init_argmax, mechanism_rate,
+                              polysemantic_neurons, rk4_map, rk4_step, split_step, whole_flow)
+
+
+def lam_for(m: int, c: float = 0.2) -> float:
+    return c / np.sqrt(m)
+
+
+@pytest.fixture(scope="module")
+def small_runs():
+    """Fast and dense runs of two small cases (the fast one through all three of its savings)."""
+    out = {}
+    for n, m, seed in [(6, 40, 0), (10, 64, 3)]:
+        W0 = sample_weights(n, m, seed=seed)
+        lam = lam_for(m)
+        out[(n, m, seed)] = (W0, lam, whole_flow(W0, lam, h=0.2), whole_flow(W0, lam, h=0.2, method="dense"))
+    return out
+
+
+def test_rk4_map_is_the_weight_space_rk4_step():
+    W = sample_weights(7, 30, seed=1)
+    np.testing.assert_allclose(rk4_map(W @ W.T, 0.3) @ W, rk4_step(W, 0.3), atol=1e-14)
+
+
+def test_runs_converge_to_exact_zeros_one_neuron_per_feature(small_runs):
+    for (n, m, _), (_, lam, fast, _) in small_runs.items():
+        assert fast.converged and fast.t_end > fast.t_support + fast.hold - 1e-9
+        assert np.all(np.count_nonzero(fast.W, axis=1) == 1)          # every feature on one neuron
+        assert np.count_nonzero(fast.W) == n                           # the rest exactly zero
+        assert fast.residual <= fast.tol
+
+
+def test_end_point_is_a_fixed_point_of_the_step(small_runs):
+    for _, (_, lam, fast, _) in small_runs.items():
+        again = split_step(fast.W, lam, fast.h_sparse)
+        assert np.array_equal(again != 0, fast.W != 0)
+        assert np.max(np.abs(again - fast.W)) <= 10 * fast.tol * fast.h_sparse
+
+
+def test_fast_path_equals_dense_integrator(small_runs):
+    for _, (_, _, fast, dense) in small_runs.items():
+        assert "free_features_from" in fast.stats and "columns_dropped_from" in fast.stats
+        assert np.array_equal(fast.W != 0, dense.W != 0)
+        np.testing.assert_allclose(fast.W, dense.W, atol=1e-12)
+        assert fast.steps == dense.steps and fast.t_end == dense.t_end
+        assert count_polysemantic(fast.W) == count_polysemantic(dense.W)
+
+
+def test_fast_path_gram_stages_equal_dense_when_m_large():
+    W0 = sample_weights(4, 64, seed=2)  # m > 2n: the fast path uses the Gram-space stages
+    lam = lam_for(64)
+    fast = whole_flow(W0, lam, h=0.25, h_sparse=0.5, switch_density=0.3)
+    dense = whole_flow(W0, lam, h=0.25, h_sparse=0.5, switch_density=0.3, method="dense")
+    assert np.array_equal(fast.W != 0, dense.W != 0)
+    np.testing.assert_allclose(fast.W, dense.W, atol=1e-12)
+
+
+def test_final_lengths_match_the_closed_form(small_runs):
+    for _, (_, lam, fast, _) in small_runs.items():
+        lengths = np.abs(fast.W[fast.W != 0])
+        np.testing.assert_allclose(lengths, discrete_final_length(lam, fast.h_sparse), atol=1e-9)
+        assert abs(lengths.mean() - final_length(lam)) < 0.6 * lam * fast.h_sparse
+
+
+def test_final_length_solves_the_cubic_and_its_series():
+    for lam in (0.0, 1e-4, 0.01, 0.1, 0.3, LAM_CRITICAL):
+        w = final_length(lam)
+        assert w * (1 - w * w) == pytest.approx(lam, abs=1e-12)
+        assert w >= 1 / np.sqrt(3) - 1e-7                    # the stable (largest) root
+    assert final_length(1e-3) == pytest.approx(1 - 1e-3 / 2 - 3e-6 / 8, abs=1e-9)
+    assert final_length(0.5) == 0.0
+    errs = [abs(discrete_final_length(0.01, h) - final_length(0.01)) for h in (0.1, 0.05, 0.025)]
+    assert errs[0] / errs[1] == pytest.approx(2, rel=0.1) and errs[1] / errs[2] == pytest.approx(2, rel=0.1)
+
+
+def test_opposite_signs_share_a_neuron_same_signs_do_not():
+    lam = 0.02
+    opposite = whole_flow(np.array([[0.9, 0.1, 0.05], [-0.8, 0.05, 0.1], [0.05, 0.1, 0.9]]), lam, h=0.2)
+    same = whole_flow(np.array([[0.9, 0.3, 0.05], [0.8, 0.05, 0.3], [0.05, 0.1, 0.9]]), lam, h=0.2)
+    assert opposite.converged and same.converged
+    assert list(polysemantic_neurons(opposite.W)) == [0]
+    state = end_state(opposite.W)
+    assert state.opposite_sign_pairs == 1 and state.same_sign_shared == 0
+    assert state.shared == ((0, (0, 1), (1, -1)),)
+    assert count_polysemantic(same.W) == 0
+    assert end_state(same.W).neurons_per_feature[1] == 3
+
+
+def test_end_state_and_counts_on_a_handmade_matrix():
+    W = np.zeros((5, 6))
+    W[0, 0], W[1, 0], W[2, 1], W[3, 1], W[4, 2] = 0.9, -0.9, 0.9, 0.8, 0.9
+    assert count_polysemantic(W) == 2
+    state = end_state(W)
+    assert state.opposite_sign_pairs == 1 and state.same_sign_shared == 1 and state.dead_features == 0
+    assert list(state.features_per_neuron[:3]) == [3, 1, 2]
+    W0 = np.eye(5, 6)
+    assert mechanism_rate(W0, W) == pytest.approx(1 / 5)  # only feature 0 ends where it started
+    assert list(init_argmax(-W0)[1]) == [-1] * 5
+
+
+def test_expected_count_matches_the_slot_model_by_monte_carlo():
+    """The formula is the mean of the slot model: argmax neuron uniform, sign a fair coin, a
+    same-sign collision's loser moves to a uniformly random free slot."""
+    rng = np.random.default_rng(0)
+    n, m, draws = 40, 60, 4000
+    counts = []
+    for _ in range(draws):
+        taken = np.zeros(2 * m, dtype=bool)
+        for slot in rng.integers(0, 2 * m, size=n):
+            while taken[slot]:
+                slot = rng.integers(0, 2 * m)
+            taken[slot] = True
+        counts.append(np.sum(taken[:m] & taken[m:]))
+    counts = np.asarray(counts)
+    assert abs(counts.mean() - expected_polysemantic(n, m)) < 4 * counts.std() / np.sqrt(draws)
+    assert expected_polysemantic(256, 4096) == pytest.approx(256**2 / (4 * 4096), rel=0.01)
+
+
+def test_same_seed_same_bits():
+    W0 = sample_weights(6, 40, seed=5)
+    a = whole_flow(W0, 0.03, h=0.2, record=[0.0, 5.0])
+    b = whole_flow(sample_weights(6, 40, seed=5), 0.03, h=0.2, record=[0.0, 5.0])
+    assert np.array_equal(a.W, b.W) and a.t_end == b.t_end
+    assert np.array_equal(a.snapshots[1].norm_sq, b.snapshots[1].norm_sq)
+
+
+def test_snapshots_record_the_phases():
+    W0 = sample_weights(6, 40, seed=0)
+    run = whole_flow(W0, lam_for(40), h=0.2, record=[0.0, 2.0, 1e9 - 1])
+    first, second = run.snapshots[:2]
+    assert first.t == 0.0 and second.t == pytest.approx(2.0)
+    assert first.nnz == 240 and second.nnz < 240
+    assert second.max_overlap < first.max_overlap   # interference resolved early
+    assert len(run.snapshots) == 2                  # a time after t_end is never reached
+
+
+W = sample_weights(3, 6, seed=0)
+BAD = [
+    ("lam negative", lambda: whole_flow(W, -0.1), "lam"),
+    ("lam zero", lambda: whole_flow(W, 0.0), "lam"),
+    ("lam infinite", lambda: whole_flow(W, np.inf), "lam"),
+    ("W0 with nan", lambda: whole_flow(np.where(W > 0.3, np.nan, W), 0.1), "W0"),
+    ("W0 one row", lambda: whole_flow(W[:1], 0.1), "W0"),
+    ("W0 m < n", lambda: whole_flow(W.T, 0.1), "W0"),
+    ("W0 one-dimensional", lambda: whole_flow(W[0], 0.1), "W0"),
+    ("h zero", lambda: whole_flow(W, 0.1, h=0.0), "h"),
+    ("h_sparse negative", lambda: whole_flow(W, 0.1, h_sparse=-1.0), "h_sparse"),
+    ("tol nan", lambda: whole_flow(W, 0.1, tol=np.nan), "tol"),
+    ("hold negative", lambda: whole_flow(W, 0.1, hold=-1.0), "hold"),
+    ("t_max zero", lambda: whole_flow(W, 0.1, t_max=0.0), "t_max"),
+    ("method unknown", lambda: whole_flow(W, 0.1, method="euler"), "method"),
+    ("record decreasing", lambda: whole_flow(W, 0.1, record=[2.0, 1.0]), "times"),
+    ("n too small", lambda: expected_polysemantic(1, 5), "n"),
+    ("m < n", lambda: expected_polysemantic(8, 4), "m must be >= n"),
+    ("lam negative (length)", lambda: final_length(-0.1), "lam"),
+    ("W not 2-d", lambda: count_polysemantic(np.ones(3)), "W"),
+    ("shapes differ", lambda: mechanism_rate(W, W[:2]), "W0 and W"),
+]
+
+
+@pytest.mark.parametrize("name,call,word", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_the_argument(name, call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
