@@ -76,7 +76,7 @@ def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
     matrix ``M_s G M_s^T``, and ``k_s = A(M_s G M_s^T) M_s W``.
     """
     n = G.shape[0]
-    eye = np.eye(n)
+    eye = np.eye(n, dtype=G.dtype)
     K1 = interaction_matrix(G)
     M2 = eye + (0.5 * h) * K1
     K2 = interaction_matrix(M2 @ G @ M2.T) @ M2
@@ -87,17 +87,44 @@ def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
     return eye + (h / 6.0) * (K1 + 2.0 * K2 + 2.0 * K3 + K4)
 
 
+def rk_map(G: np.ndarray, h: float, order: int = 4) -> np.ndarray:
+    """Like :func:`rk4_map` for an explicit Runge-Kutta method of ``order`` 2 (midpoint), 3 (Kutta) or 4."""
+    if order == 4:
+        return rk4_map(G, h)
+    n = G.shape[0]
+    eye = np.eye(n, dtype=G.dtype)
+    K1 = interaction_matrix(G)
+    M2 = eye + (0.5 * h) * K1
+    K2 = interaction_matrix(M2 @ G @ M2.T) @ M2
+    if order == 2:
+        return eye + h * K2
+    M3 = eye - h * K1 + (2.0 * h) * K2
+    K3 = interaction_matrix(M3 @ G @ M3.T) @ M3
+    return eye + (h / 6.0) * (K1 + 4.0 * K2 + K3)
+
+
 def _smooth_rate(W: np.ndarray) -> np.ndarray:
     return interaction_matrix(W @ W.T) @ W
 
 
-def rk4_step(W: np.ndarray, h: float) -> np.ndarray:
-    """One classical RK4 step of the smooth forces, in weight space (the plain way), ``(n, m)``."""
+def rk_step(W: np.ndarray, h: float, order: int = 4) -> np.ndarray:
+    """One explicit Runge-Kutta step of the smooth forces in weight space (the plain way), ``(n, m)``:
+    classical RK4 (``order=4``), Kutta's third-order method (3) or the midpoint rule (2)."""
     k1 = _smooth_rate(W)
     k2 = _smooth_rate(W + (0.5 * h) * k1)
+    if order == 2:
+        return W + h * k2
+    if order == 3:
+        k3 = _smooth_rate(W - h * k1 + (2.0 * h) * k2)
+        return W + (h / 6.0) * (k1 + 4.0 * k2 + k3)
     k3 = _smooth_rate(W + (0.5 * h) * k2)
     k4 = _smooth_rate(W + h * k3)
     return W + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def rk4_step(W: np.ndarray, h: float) -> np.ndarray:
+    """One classical RK4 step of the smooth forces, in weight space, ``(n, m)``."""
+    return rk_step(W, h, 4)
 
 
 def prox(V: np.ndarray, threshold: float) -> np.ndarray:
@@ -106,16 +133,23 @@ def prox(V: np.ndarray, threshold: float) -> np.ndarray:
     return V - np.clip(V, -threshold, threshold)
 
 
-def split_step(W: np.ndarray, lam: float, h: float) -> np.ndarray:
-    """One step ``S_{lam h}(RK4_h(W))`` of the splitting, in weight space, ``(n, m)``."""
-    return prox(rk4_step(W, h), lam * h)
+def split_step(W: np.ndarray, lam: float, h: float, order: int = 4) -> np.ndarray:
+    """One step ``S_{lam h}(RK_h(W))`` of the splitting (RK of ``order`` 2, 3 or 4), in weight space, ``(n, m)``."""
+    return prox(rk_step(W, h, order), lam * h)
 
 
-def _radial_rk4_factor(r2: np.ndarray, h: float) -> np.ndarray:
-    """RK4 of ``dx/dt = (1 - |x|^2) x`` maps ``x`` to ``c x``; ``c`` for each squared norm ``r2``."""
+def _radial_rk4_factor(r2: np.ndarray, h: float, order: int = 4) -> np.ndarray:
+    """An RK step (of ``order`` 2, 3 or 4, as :func:`rk_step`) of ``dx/dt = (1 - |x|^2) x`` maps ``x``
+    to ``c x``; ``c`` for each squared norm ``r2``."""
     s1 = 1.0 - r2
     g2 = 1.0 + 0.5 * h * s1
     s2 = (1.0 - g2 * g2 * r2) * g2
+    if order == 2:
+        return 1.0 + h * s2
+    if order == 3:
+        g3 = 1.0 - h * s1 + 2.0 * h * s2
+        s3 = (1.0 - g3 * g3 * r2) * g3
+        return 1.0 + (h / 6.0) * (s1 + 4.0 * s2 + s3)
     g3 = 1.0 + 0.5 * h * s2
     s3 = (1.0 - g3 * g3 * r2) * g3
     g4 = 1.0 + h * s3
@@ -216,12 +250,12 @@ class _Free:
             return a
         return np.concatenate([a, np.zeros((a.shape[0], width - a.shape[1]), dtype=a.dtype)], axis=1)
 
-    def step(self, lam: float, h: float) -> tuple[bool, float]:
+    def step(self, lam: float, h: float, order: int = 4) -> tuple[bool, float]:
         """One splitting step for every free feature; returns (support changed, residual)."""
         if not self.rows.size:
             return False, 0.0
         X = self.X
-        c = _radial_rk4_factor(np.einsum("ij,ij->i", X, X), h)
+        c = _radial_rk4_factor(np.einsum("ij,ij->i", X, X), h, order)
         new = np.maximum(c[:, None] * X - lam * h, 0.0)
         changed = bool(np.count_nonzero(new) != np.count_nonzero(X))
         residual = float(np.max(np.abs(new - X))) / h
@@ -266,7 +300,8 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
                switch_density: float = 0.02, tol: float = DEFAULT_TOL,
                hold: float = DEFAULT_HOLD, t_max: float | None = None, method: str = "fast",
                record: np.ndarray | list[float] | None = None, keep_weights: bool = False,
-               partition_every: int = 10, sparse_below: float = 0.05) -> WholeRun:
+               partition_every: int = 10, sparse_below: float = 0.05, polish: float | None = None,
+               single_above: int | None = None, rk_order: int = 4) -> WholeRun:
     """Run the whole model (feature benefit, interference, L1) from ``W0`` ``(n, m)`` to convergence.
 
     ``lam``: L1 strength (> 0 for the run to end on exact zeros); ``h``: the step (time units);
@@ -276,7 +311,12 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
     docstring). ``record``: times at which to keep a :class:`Snapshot` (taken at the first step at
     or after each; the weights too if ``keep_weights``). ``partition_every`` (steps) and
     ``sparse_below`` (density of the dense block under which features are split off) tune the fast
-    path only. Returns a :class:`WholeRun`.
+    path only. ``polish``: once converged, go on with this (smaller) step until the iterate is again a
+    fixed point to ``tol``, so that the end values carry the step's lag ``O(lam * polish)`` instead of
+    ``O(lam * h_sparse)`` (``t_end`` stays the first convergence time). ``single_above`` (fast path
+    only): while the dense block has more entries than this, compute it in single precision (twice
+    as fast; the fixed-point test and everything after run in double precision). Returns a
+    :class:`WholeRun`.
     """
     W0 = v.weights("W0", W0)
     lam = v.lam(lam)
@@ -284,6 +324,7 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
         raise ValueError("lam must be positive for the flow to reach exact zeros and stop, got 0")
     h = v.positive("h", h)
     h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
+    h_sparse_given = h_sparse
     switch_density = v.positive("switch_density", switch_density)
     tol = v.positive("tol", tol)
     hold = _nonneg("hold", hold)
@@ -291,6 +332,12 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
     method = _method(method)
     record_t = np.zeros(0) if record is None else v.times(record)
     partition_every = v.size("partition_every", partition_every, minimum=1)
+    polish = None if polish is None else v.positive("polish", polish)
+    single_above = None if single_above is None else v.size("single_above", single_above, minimum=1)
+    if rk_order not in (2, 3, 4):
+        raise ValueError(f"rk_order must be 2, 3 or 4, got {rk_order!r}")
+    if method == "dense":
+        single_above = None
     sparse_below = v.positive("sparse_below", sparse_below)
 
     n, m = W0.shape
@@ -307,6 +354,9 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
     rows = np.arange(n)
     cols = np.arange(m)
     B = W0.copy()
+    if single_above is not None and B.size > single_above:
+        B = B.astype(np.float32)
+        stats["single_precision_until"] = np.inf
     G = B @ B.T
     free = _Free(m)
 
@@ -324,8 +374,10 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
 
     take_snapshots()
     converged = False
+    t_end, steps_end = t_max, 0
     nnz_B = int(np.count_nonzero(B))
     step = h
+    t_interfering = 0.0  # last time a pair overlapped positively
     while t < t_max:
         # --- one step of every part
         if step != h_sparse and nnz_B + free.nnz() <= switch_density * n * m:
@@ -335,16 +387,23 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
         res = 0.0
         if rows.size:
             if method == "dense" or B.shape[1] < 2 * B.shape[0]:
-                Bn = split_step(B, lam, step)
+                Bn = split_step(B, lam, step, rk_order)
             else:
-                Bn = prox(rk4_map(G, step) @ B, lam * step)
+                Bn = prox(rk_map(G, step, rk_order).astype(B.dtype, copy=False) @ B, B.dtype.type(lam * step))
             nnz_new = int(np.count_nonzero(Bn))
             changed = nnz_new != nnz_B or bool(np.any((Bn != 0) != (B != 0)))
-            if t - t_support + step >= hold - 1e-9:
+            if B.dtype == np.float32:
+                res = np.inf  # never declare convergence in single precision
+            elif t - t_support + step >= hold - 1e-9:
                 res = float(np.max(np.abs(Bn - B))) / step
             B, nnz_B = Bn, nnz_new
             G = B @ B.T
-        fch, fres = free.step(lam, step)
+            if not np.isfinite(G).all():
+                raise FloatingPointError(f"the integration blew up at t = {t:g} (step {step:g} too large for "
+                                         f"this n, m: try a smaller h)")
+            if G.shape[0] > 1 and np.max(G - np.diag(np.diag(G) + 1.0)) > 0:
+                t_interfering = t + step
+        fch, fres = free.step(lam, step, rk_order)
         changed = changed or fch
         res = max(res, fres)
         k += 1
@@ -352,10 +411,17 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
         residual = res
         if changed:
             t_support = t
+            density = (nnz_B + free.nnz()) / (n * m)
+            for key, level in (("t_density_half", 0.5), ("t_density_tenth", 0.1), ("t_density_hundredth", 0.01)):
+                if key not in stats and density <= level:
+                    stats[key] = t
         take_snapshots()
         if t - t_support >= hold - 1e-9 and residual <= tol:
-            converged = True
-            break
+            if not converged:
+                converged, t_end, steps_end = True, t, k
+            if polish is None or step <= polish:
+                break
+            step, h_sparse, switch_density = polish, polish, np.inf  # same rule, smaller step
         # --- the fast path's exact savings
         if method == "fast" and k % partition_every == 0 and rows.size:
             live = np.any(B != 0, axis=0)
@@ -376,10 +442,18 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
                     nnz_B = int(np.count_nonzero(B))
                     if not rows.size:
                         stats["dense_block_empty_from"] = t
+            if B.dtype == np.float32 and B.size <= single_above:
+                B = B.astype(np.float64)
+                G = B @ B.T
+                stats["single_precision_until"] = t
             free.compact()
             trace.append((t, rows.size, B.shape[1], free.rows.size, nnz_B, _time.perf_counter() - start))
     stats["trace"] = np.array(trace, dtype=float).reshape(-1, 6)
-    return WholeRun(full(), t, t_support, k, converged, residual, lam, h, h_sparse, tol, hold, method,
+    stats["t_interference_end"] = t_interfering
+    if not converged:
+        t_end, steps_end = t, k
+    stats["polish_steps"] = k - steps_end
+    return WholeRun(full(), t_end, t_support, steps_end, converged, residual, lam, h, h_sparse_given, tol, hold, method,
                     _time.perf_counter() - start, tuple(snaps), stats)
 
 
@@ -406,7 +480,7 @@ def final_length(lam: float) -> float:
     return float(2.0 / np.sqrt(3.0) * np.cos(np.arccos(-1.5 * np.sqrt(3.0) * lam) / 3.0))
 
 
-def discrete_final_length(lam: float, h: float) -> float:
+def discrete_final_length(lam: float, h: float, order: int = 4) -> float:
     """The rest length of a lone feature under the integrator's step ``S_{lam h} RK4_h`` (a float).
 
     The fixed point of ``w -> c(w^2) w - lam h`` (``c`` the radial RK4 factor); it differs from
@@ -418,7 +492,7 @@ def discrete_final_length(lam: float, h: float) -> float:
     target = final_length(lam)
     if target == 0.0:
         return 0.0
-    g = lambda w: float(_radial_rk4_factor(np.array(w * w), h) * w - lam * h - w)  # noqa: E731
+    g = lambda w: float(_radial_rk4_factor(np.array(w * w), h, order) * w - lam * h - w)  # noqa: E731
     return float(brentq(g, 1.0 / np.sqrt(3.0), 1.0, xtol=1e-15, rtol=1e-15))
 
 
@@ -522,3 +596,149 @@ def rival_no_relocation(n: int, m: int) -> float:
     one negative feature, ``E = m (1 - (1 - 1/(2m))^n)^2`` about, ``~ n^2/(4m) (1 - n/(2m))``."""
     n, m = v.sizes(n, m)
     return m * (1.0 - (1.0 - 0.5 / m) ** n) ** 2
+
+
+# --- sweeps ----------------------------------------------------------------------------------------------
+
+#: The integrator settings of the book's sweeps (see the chapter for how they were chosen).
+SWEEP_SETTINGS: dict[str, float] = {"h": 0.25, "h_sparse": 1.0, "switch_density": 0.1, "tol": DEFAULT_TOL, "polish": 0.01,
+                                    "hold": DEFAULT_HOLD, "single_above": 2**15, "rk_order": 3}
+
+
+#: Times at which :func:`run_point` looks at the weights, in units of ``1 / (lam sqrt(m))`` (the
+#: sparsification clock: a weight of size ``1/sqrt(m)`` shrinks at rate ``lam``).
+TAU_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+
+
+def argmax_collisions(argmax: np.ndarray, sign: np.ndarray) -> int:
+    """Number of neurons that are the argmax of at least one positive and one negative feature: the
+    polysemantic count the picture predicts if every feature ended on its current argmax."""
+    ok = argmax >= 0
+    pos = np.zeros(argmax.max() + 1 if ok.any() else 1, dtype=bool)
+    neg = pos.copy()
+    pos[argmax[ok & (sign > 0)]] = True
+    neg[argmax[ok & (sign < 0)]] = True
+    return int(np.sum(pos & neg))
+
+
+def run_point(n: int, m: int, seed: int, *, lam: float, method: str = "fast", tau_grid: tuple[float, ...] = TAU_GRID,
+              **settings: float) -> dict[str, Any]:
+    """One run of the whole model from ``sample_weights(n, m, seed=seed)``, as a flat record (a dict of
+    numbers and short lists, ready for JSON): the count, the end state, the mechanism, the time scales,
+    the cost. ``settings`` override :data:`SWEEP_SETTINGS`. At each time ``tau / (lam sqrt(m))`` of
+    ``tau_grid`` it records the density, the largest overlap, the fraction of features whose current
+    argmax is their final neuron (``decided``) and :func:`argmax_collisions`."""
+    from .model import sample_weights
+
+    n, m = v.sizes(n, m)
+    lam = v.lam(lam)
+    W0 = sample_weights(n, m, seed=seed)
+    clock = 1.0 / (lam * np.sqrt(m))
+    run = whole_flow(W0, lam, method=method, record=[tau * clock for tau in tau_grid], **{**SWEEP_SETTINGS, **settings})
+    state = end_state(run.W)
+    final = np.argmax(np.abs(run.W), axis=1)
+    single = np.count_nonzero(run.W, axis=1) == 1
+    order = np.argsort(-np.abs(W0), axis=1)
+    rank = np.argmax(order == final[:, None], axis=1)  # rank of the final neuron at initialisation (0 = argmax)
+    alive = run.W[run.W != 0]
+    rec: dict[str, Any] = {
+        "n": n, "m": m, "seed": int(seed), "lam": lam, "lam_sqrt_m": float(lam * np.sqrt(m)),
+        "polysemantic": count_polysemantic(run.W), "opposite_sign_pairs": state.opposite_sign_pairs,
+        "same_sign_shared": state.same_sign_shared, "max_features_per_neuron": int(state.features_per_neuron.size - 1),
+        "single_neuron_features": int(single.sum()), "dead_features": state.dead_features,
+        "init_collisions": argmax_collisions(*init_argmax(W0)),
+        "mechanism": mechanism_rate(W0, run.W), "rank_mean": float(rank[single].mean()) if single.any() else np.nan,
+        "rank_le_2": float(np.mean(rank[single] <= 2)) if single.any() else np.nan,
+        "mean_length": float(np.mean(np.abs(alive))) if alive.size else 0.0,
+        "t_end": run.t_end, "t_support": run.t_support, "converged": bool(run.converged), "steps": run.steps,
+        "seconds": run.seconds, "method": method}
+    for key in ("t_density_half", "t_density_tenth", "t_density_hundredth", "t_interference_end"):
+        rec[key] = float(run.stats.get(key, np.nan))
+    taus, dens, overlap, decided, coll = [], [], [], [], []
+    for snap in run.snapshots:
+        taus.append(snap.t / clock)
+        dens.append(snap.nnz / (n * m))
+        overlap.append(snap.max_overlap)
+        decided.append(float(np.mean((snap.argmax == final)[single])) if single.any() else np.nan)
+        coll.append(argmax_collisions(snap.argmax, snap.sign))
+    rec.update({"tau": taus, "density": dens, "max_overlap": overlap, "decided": decided, "collisions": coll})
+    return rec
+
+
+@dataclass(frozen=True)
+class CountSummary:
+    """Polysemantic counts of a sweep, per ``(n, m)``: mean, its confidence interval, the prediction."""
+
+    n: np.ndarray
+    m: np.ndarray
+    runs: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    predicted: np.ndarray
+
+
+def summarize_counts(records: list[dict[str, Any]], *, confidence: float = 0.95,
+                     key: str = "polysemantic") -> CountSummary:
+    """Group run records by ``(n, m)``: mean of ``key`` with a Student-t interval, and the prediction
+    :func:`expected_polysemantic`."""
+    from scipy import stats
+
+    groups: dict[tuple[int, int], list[float]] = {}
+    for r in records:
+        groups.setdefault((int(r["n"]), int(r["m"])), []).append(float(r[key]))
+    keys = sorted(groups)
+    out = {f: [] for f in ("n", "m", "runs", "mean", "low", "high", "predicted")}
+    for n, m in keys:
+        x = np.asarray(groups[(n, m)])
+        half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else np.nan
+        for f, val in (("n", n), ("m", m), ("runs", x.size), ("mean", x.mean()), ("low", x.mean() - half),
+                       ("high", x.mean() + half), ("predicted", expected_polysemantic(n, m))):
+            out[f].append(val)
+    return CountSummary(**{f: np.asarray(vals) for f, vals in out.items()})
+
+
+@dataclass(frozen=True)
+class PoissonFit:
+    """``count ~ Poisson(prefactor * m**exponent)`` (quasi-Poisson intervals), fitted to run records."""
+
+    exponent: float
+    low: float
+    high: float
+    prefactor: float
+    dispersion: float   # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
+
+    def __str__(self) -> str:
+        return f"{self.exponent:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def fit_count_exponent(m: np.ndarray, counts: np.ndarray, *, offset: np.ndarray | None = None,
+                       confidence: float = 0.95) -> PoissonFit:
+    """Fit ``log E[count] = log(offset) + a + b log(m)`` by Poisson maximum likelihood (Newton's method;
+    counts may be 0, unlike a fit of log-means), with a Wald interval for ``b`` scaled by the
+    Pearson dispersion (quasi-Poisson). ``m`` and ``counts`` are per run, 1-d, equal length."""
+    from scipy import stats
+
+    x = np.log(v.finite_array("m", m, 1))
+    y = v.finite_array("counts", counts, 1)
+    if x.shape != y.shape or x.size < 3:
+        raise ValueError("m and counts must be 1-d of equal length >= 3")
+    if np.any(y < 0):
+        raise ValueError("counts must be non-negative")
+    off = np.zeros_like(x) if offset is None else np.log(v.finite_array("offset", offset, 1))
+    X = np.column_stack([np.ones_like(x), x - x.mean()])
+    beta = np.array([np.log(max(y.mean(), 1e-3)) - off.mean(), 0.0])
+    for _ in range(100):
+        mu = np.exp(off + X @ beta)
+        grad = X.T @ (y - mu)
+        hess = X.T @ (X * mu[:, None])
+        delta = np.linalg.solve(hess, grad)
+        beta += delta
+        if np.max(np.abs(delta)) < 1e-12:
+            break
+    mu = np.exp(off + X @ beta)
+    dispersion = float(np.sum((y - mu) ** 2 / mu) / max(y.size - 2, 1))
+    cov = np.linalg.inv(X.T @ (X * mu[:, None])) * max(dispersion, 1e-12)
+    half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(cov[1, 1])
+    b = float(beta[1])
+    return PoissonFit(b, b - half, b + half, float(np.exp(beta[0] - b * x.mean())), dispersion)
