@@ -15,8 +15,11 @@ integrator, `incidental.simulate(W0, [0, t_end], lam=lam, max_step=h)` (fixed st
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lam-sqrt-m", type=float, default=0.1)
     p.add_argument("--library", action="store_true", help="also time incidental.simulate (slow)")
+    p.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
 
     lam = args.lam_sqrt_m / np.sqrt(args.m)
@@ -52,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
           f"same count: {count_polysemantic(fast.W) == count_polysemantic(dense.W)}; "
           f"max |W_fast - W_dense| = {np.max(np.abs(fast.W - dense.W)):.1e}")
     print(f"SPEED-UP over the plain dense integrator (same scheme, same accuracy): {dense.seconds / fast.seconds:.1f}x")
+    record = {"command": " ".join(["benchmarks/bench_whole.py", *(argv if argv is not None else sys.argv[1:])]),
+              "n": args.n, "m": args.m, "seed": args.seed, "lam": lam, "settings": SWEEP_SETTINGS,
+              "fast_seconds": fast.seconds, "dense_seconds": dense.seconds, "speedup": dense.seconds / fast.seconds,
+              "same_supports": bool(same), "polysemantic": count_polysemantic(fast.W), "t_end": fast.t_end,
+              "steps": fast.steps}
     if args.library:
         h = SWEEP_SETTINGS["h"]
         start = time.perf_counter()
@@ -61,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"library simulate (Strang, RK4 half steps, fixed step {h}): {lib:.1f} s, polysemantic = "
               f"{count_polysemantic(W)}, same supports as fast: {agree} "
               f"({int(np.sum(((W != 0) != (fast.W != 0)).any(axis=1)))} features differ); speed-up {lib / fast.seconds:.1f}x")
+        record.update({"library_seconds": lib, "library_same_supports": bool(agree),
+                       "library_speedup": lib / fast.seconds})
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.out}")
     return 0 if same else 1
 
 

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from incidental.model import sample_weights
-from incidental.whole import (LAM_CRITICAL, count_polysemantic, discrete_final_length, end_state,
-                              expected_polysemantic, final_length, init_argmax, mechanism_rate,
+from incidental.whole import (LAM_CRITICAL, argmax_collisions, count_polysemantic, discrete_final_length, end_state,
+                              expected_polysemantic, final_length, fit_count_exponent, init_argmax,
+                              mechanism_rate, run_point, summarize_counts,
                               polysemantic_neurons, rk4_map, rk4_step, split_step, whole_flow)
 
 
@@ -168,3 +169,54 @@ BAD = [
 def test_bad_input_names_the_argument(name, call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+def test_third_order_and_single_precision_paths_agree_with_dense():
+    W0 = sample_weights(12, 96, seed=4)
+    lam = lam_for(96, 0.1)
+    settings = dict(h=0.25, h_sparse=1.0, switch_density=0.1, rk_order=3)
+    dense = whole_flow(W0, lam, method="dense", **settings)
+    fast = whole_flow(W0, lam, **settings)
+    single = whole_flow(W0, lam, single_above=256, **settings)
+    assert "single_precision_until" in single.stats
+    np.testing.assert_allclose(fast.W, dense.W, atol=1e-12)
+    assert np.array_equal(single.W != 0, dense.W != 0)
+    assert single.converged and single.residual <= single.tol   # convergence is judged in double precision
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_step_too_large_is_reported():
+    with pytest.raises(FloatingPointError, match="smaller h"):
+        whole_flow(sample_weights(16, 16, seed=0), 0.05, h=3.0, method="dense")
+
+
+def test_argmax_collisions_counts_neurons_with_both_signs():
+    argmax = np.array([0, 0, 1, 1, 2, -1])
+    sign = np.array([1, -1, 1, 1, -1, 0])
+    assert argmax_collisions(argmax, sign) == 1
+
+
+def test_run_point_record_is_consistent():
+    rec = run_point(12, 48, 1, lam=lam_for(48, 0.2))
+    assert rec["converged"] and rec["single_neuron_features"] == 12 and rec["dead_features"] == 0
+    assert rec["polysemantic"] == rec["opposite_sign_pairs"]          # the end state: opposite-sign pairs only
+    assert rec["decided"][-1] == 1.0 and rec["collisions"][-1] == rec["polysemantic"]
+    assert rec["tau"] == sorted(rec["tau"]) and rec["density"][0] == 1.0
+    assert 0.0 <= rec["mechanism"] <= rec["rank_le_2"] <= 1.0
+    assert rec["t_density_half"] <= rec["t_density_tenth"] <= rec["t_support"] <= rec["t_end"]
+
+
+def test_count_summary_and_poisson_exponent_fit():
+    rng = np.random.default_rng(1)
+    ms = np.repeat([64, 128, 256, 512, 1024], 40)
+    counts = rng.poisson(2000.0 / ms)
+    fit = fit_count_exponent(ms, counts)
+    assert fit.low < -1.0 < fit.high and fit.high - fit.low < 0.2
+    assert fit.prefactor == pytest.approx(2000, rel=0.2) and 0.5 < fit.dispersion < 1.5
+    recs = [{"n": 32, "m": int(m), "polysemantic": int(c)} for m, c in zip(ms, counts)]
+    summary = summarize_counts(recs)
+    assert list(summary.m) == [64, 128, 256, 512, 1024] and np.all(summary.runs == 40)
+    assert np.all(summary.low < summary.mean) and np.all(summary.mean < summary.high)
+    np.testing.assert_allclose(summary.predicted, [expected_polysemantic(32, m) for m in summary.m])
+    with pytest.raises(ValueError, match="counts"):
+        fit_count_exponent(ms[:3], [-1, 0, 1])
