@@ -79,3 +79,15 @@ def error_law(values: ArrayLike, predicted_survival: Callable[[np.ndarray], np.n
         grid = np.geomspace(max(x[x > 0].min(), 1e-12), x.max(), 80) if np.any(x > 0) else x
         series.append(Series(grid, predicted_survival(grid), label=predicted_label, color="#000", dashed=True))
     return series
+
+
+# === numerator (chapter 2): add formulas here ===
+
+
+# === denominator (chapter 3): add formulas here ===
+
+
+# === combined rate (chapter 4): add formulas here ===
+
+
+# === total push (chapter 5): add formulas here ===
