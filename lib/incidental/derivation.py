@@ -139,5 +139,68 @@ def gram_schmidt_norm_loss(G: np.ndarray) -> np.ndarray:
 
 # === combined rate (chapter 4): add formulas here ===
 
+from dataclasses import dataclass  # noqa: E402  (here, not at the top: one block per chapter)
+
+
+@dataclass(frozen=True)
+class RateParts:
+    """The exact relative rate ``(dkappa/dt)/kappa`` of each interfering pair, in four parts, all ``(P,)``.
+
+    ``first_order = -(a + b)``; ``numerator = S_ij / g`` (the second-order terms of
+    ``d(W_i . W_j)/dt`` over the overlap ``g``); ``others = sum_{k != i,j} [ReLU(G_ik)^2/a + ReLU(G_jk)^2/b]``
+    (norm loss to third encodings, which raises kappa); ``own = kappa^2 (a + b)`` (the pair's own norm
+    loss). ``total`` is the exact relative rate; ``kappa`` and ``overlap`` the pair's cosine and ``g``;
+    ``i``, ``j`` the pairs (``i < j``, row order), ``a``, ``b`` their squared norms.
+    """
+
+    first_order: np.ndarray
+    numerator: np.ndarray
+    others: np.ndarray
+    own: np.ndarray
+    total: np.ndarray
+    kappa: np.ndarray
+    overlap: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+
+
+def relative_rate_parts(G: np.ndarray) -> RateParts:
+    """Split the exact relative rate of the cosine of every interfering pair of ``G`` ``(n, n)``.
+
+    By the quotient rule, ``kappa'/kappa = G_ij'/G_ij - (G_ii'/G_ii + G_jj'/G_jj)/2``; under
+    interference alone this is ``-(a + b) + numerator + others + own`` (see :class:`RateParts`).
+    """
+    G = v.gram("G", G)
+    n = G.shape[0]
+    d = np.diag(G)
+    i, j = np.triu_indices(n, k=1)
+    keep = G[i, j] > 0
+    i, j = i[keep], j[keep]
+    g = G[i, j]
+    a, b = d[i], d[j]
+    share = interference_weights(G) ** 2 / d[:, None]   # ReLU(G_ik)^2 / G_ii, (n, n)
+    rows = np.arange(i.size)
+    share_i, share_j = share[i], share[j]                # (P, n)
+    share_i[rows, j] = 0.0                               # leave out k = j (the pair's own term) ...
+    share_j[rows, i] = 0.0                               # ... and k = i
+    kappa = g / np.sqrt(a * b)
+    return RateParts(first_order=-(a + b), numerator=numerator_second_order(G)[i, j] / g,
+                     others=share_i.sum(1) + share_j.sum(1), own=g**2 * (1.0 / a + 1.0 / b),
+                     total=kappa_rate(G)[i, j] / kappa, kappa=kappa, overlap=g, i=i, j=j)
+
+
+def expected_kappa_rate(G: np.ndarray) -> np.ndarray:
+    """``E[dkappa_ij/dt | W_i, W_j] = -kappa_ij (a + b)(1 - kappa_ij^2)`` at initialisation, ``(n, n)``.
+
+    The mean over the other encodings ``W_k ~ N(0, I/m)`` for interfering pairs (``a = ||W_i||^2``,
+    ``b = ||W_j||^2``); 0 for the others, whose rate has conditional mean 0. The dropped numerator
+    terms (mean ``-(n-2)/m``) and the norm loss to third encodings (``+(n-2)/m``) cancel exactly;
+    exact for ``n = 2`` (chapter *Combined rate*).
+    """
+    G = v.gram("G", G)
+    d = np.diag(G)
+    kappa = cosine_similarity(G)
+    return _zero_diagonal(-np.maximum(kappa, 0.0) * (d[:, None] + d[None, :]) * (1.0 - kappa**2))
+
 
 # === total push (chapter 5): add formulas here ===

@@ -118,5 +118,57 @@ def regularization_only(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, 
 
 # === combined rate (chapter 4): add formulas here ===
 
+def _pair_gram(G0: np.ndarray) -> tuple[float, float, float]:
+    G0 = v.gram("G0", G0)
+    if G0.shape != (2, 2):
+        raise ValueError(f"G0 must be 2x2, got shape {G0.shape}")
+    return float(G0[0, 0]), float(G0[1, 1]), float(G0[0, 1])
+
+
+def pair_decay_rate(G0: np.ndarray) -> float:
+    """Late decay rate of ``W_1 . W_2`` (and of ``kappa_12``) for two encodings under interference alone.
+
+    ``(a + b)^2 - 4 g^2`` is conserved (it is ``p q`` above), so ``g' = -g sqrt(pq + 4 g^2)`` and the
+    rate tends to ``c = sqrt(s_0^2 - 4 g_0^2)`` (``s_0 = a_0 + b_0``), below the note's ``s_0`` by about
+    ``2 g_0^2 / s_0 = Theta(1/m)``. For ``g_0 <= 0`` nothing moves: ``s_0``, the rate the note assigns.
+    """
+    a, b, g = _pair_gram(G0)
+    s, g = a + b, max(g, 0.0)
+    return float(np.sqrt(s * s - 4 * g * g))
+
+
+def pair_overlap(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Closed form of ``g(t) = W_1(t) . W_2(t)`` for two encodings under interference alone, ``(len(times),)``.
+
+    The invariant ``(a + b)^2 - 4 g^2 = c^2`` (:func:`pair_decay_rate`) makes ``g' = -g sqrt(c^2 + 4 g^2)``
+    separable: ``int dg / (g sqrt(c^2 + 4 g^2)) = -(1/c) arsinh(c / (2 g))``, so
+
+        ``g(t) = c / (2 sinh(c t + arsinh(c / (2 g_0))))``,
+
+    which starts at ``g_0`` with rate ``sqrt(c^2 + 4 g_0^2) = s_0`` and ends like ``e^{-c t}``. It is
+    ``d tau/dt`` of :func:`pair_interference_tau`. For ``g_0 <= 0`` the pair does not move: ``g = g_0``.
+    """
+    a, b, g0 = _pair_gram(G0)
+    t = v.times(times)
+    if g0 <= 0:
+        return np.full_like(t, g0)
+    c = np.sqrt((a + b) ** 2 - 4 * g0 * g0)
+    z = c * t + np.arcsinh(c / (2 * g0))
+    return c * np.exp(-z) / -np.expm1(-2 * z)   # c / (2 sinh z), without overflow at large z
+
+
+def pair_cosine(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Closed form of ``kappa_12(t)`` for two encodings under interference alone, ``(len(times),)``.
+
+    Besides ``(a + b)^2 - 4 g^2``, the difference ``a - b = u . v`` is conserved (``u`` shrinks by
+    ``e^{-tau}`` as ``v`` grows by ``e^{tau}``). So ``a + b = sqrt(c^2 + 4 g^2)``,
+    ``4 a b = (a + b)^2 - (a_0 - b_0)^2`` and ``kappa = 2 g / sqrt((a + b)^2 - (a_0 - b_0)^2)``
+    with ``g`` = :func:`pair_overlap`.
+    """
+    a, b, g0 = _pair_gram(G0)
+    g = pair_overlap(G0, times)
+    c2 = (a + b) ** 2 - 4 * max(g0, 0.0) ** 2
+    return 2 * g / np.sqrt(c2 + 4 * g * g - (a - b) ** 2)
+
 
 # === total push (chapter 5): add formulas here ===
