@@ -245,7 +245,7 @@ def mean_figure(r: Result) -> tuple[Figure, str]:
     """The K1 means as a static figure; caption from ``r``."""
     table = r.data["table"]
     settings = ", ".join(f"({s.n}, {s.m})" for s in table)
-    caption = (f"The parts of the correction to the rate $a+b$, **all in units of $n/m$**, as in the check table "
+    caption = (f"The parts of the correction to the rate $a+b$, all in units of $n/m$ as in the check table "
                f"above (error bars: two standard errors), at $(n, m) \\in$ {{{settings}}}, "
                f"$\\kappa^2$-weighted over the interfering pairs of the draws. Left: the norm loss to third "
                f"encodings $D$, which the note keeps, sits at $+(n-2)/n$ and the numerator terms $N$ it drops "
@@ -509,7 +509,7 @@ def early_figure(r: Result) -> tuple[Figure, str]:
     """The early and late per-pair decay rates as a static figure; caption from ``r``."""
     p = r.params
     outside = int(np.sum(np.concatenate([r.data["early"], r.data["late"]]) < early_axes(r).series[0].x[0]))
-    cut = f" ({outside} slow outliers below the axis are not shown)" if outside else ""
+    cut = f" ({outside} slow outliers left of the plotted range are not shown)" if outside else ""
     caption = (f"Decay rates of $\\kappa$ fitted pair by pair ($n = {p['n']}$, $m = {p['m']}$, seed {p['seed']}, "
                f"interference only). Early, on $t \\in [{p['early'][0]:g}, {p['early'][1]:g}]$ (blue), they peak "
                f"just below the note's $a+b \\approx 2$ (median {r.q.fit_median}); late, on "
@@ -659,7 +659,7 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: int, t_end: fl
     outside = [q for q in points if q not in sel] or points
     numbers = {
         "level_pct": quote(100 * level, ".0f"), "t_err": quote(t_err, ".3f"), "r_err": quote(r_err, ".3f"),
-        "order": quote(order, ".2f"), "n_settings": quote(len(sel), "d"), "all_settings": quote(len(points), "d"),
+        "n_settings": quote(len(sel), "d"), "all_settings": quote(len(points), "d"),
         "big_n": quote(big.n, "d"), "big_m": quote(big.m, "d"), "big_x": quote(big.x, ".3f"),
         "big_tpop": quote(big.t_population, ".2f"), "big_tpred": quote(big.t_predicted, ".2f"),
         "big_tmed": quote(big.t_median, ".2f"), "big_late": quote(big.late_rate, ".3f"),
@@ -677,10 +677,9 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: int, t_end: fl
     }
     for k, p in enumerate(small[:2], start=1):
         numbers.update({f"small{k}_n": quote(p.n, "d"), f"small{k}_m": quote(p.m, "d"), f"small{k}_x": quote(p.x, ".2f"),
-                        f"small{k}_late": quote(p.late_rate, ".2f"), f"small{k}_pred": quote(p.late_predicted, ".2f"),
-                        f"small{k}_short": quote(p.shortfall, ".2f")})
+                        f"small{k}_late": quote(p.late_rate, ".2f"), f"small{k}_pred": quote(p.late_predicted, ".2f")})
     for k in range(len(small[:2]) + 1, 3):
-        numbers.update({f"small{k}_{key}": none for key in ("n", "m", "x", "late", "pred", "short")})
+        numbers.update({f"small{k}_{key}": none for key in ("n", "m", "x", "late", "pred")})
     return Result(params, checks, numbers, dict(points=points))
 
 
@@ -875,7 +874,7 @@ def two_encodings(*, m: int, seed: int, t_end: float, steps: int, flow_rtol: flo
                   rate_rtol=rate_rtol, deficit_ms=tuple(deficit_ms), deficit_draws=deficit_draws,
                   exponent_tolerance=exponent_tolerance)
     numbers = {"g_err": quote(g_err, ".1e"), "k_err": quote(k_err, ".1e"), "inv_err": quote(inv_err, ".1e"),
-               "late": quote(late, ".4f"), "ratio_end": quote(float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), ".3f"), "c": quote(c, ".4f"), "s0": quote(s0, ".4f"), "g0": quote(float(G0[0, 1]), ".4f"),
+               "late": quote(late, ".4f"), "ratio_end": quote(float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), ".3f"), "c": quote(c, ".4f"), "s0": quote(s0, ".4f"),
                "deficit_exp": quote(fit.exponent, ".3f"), "deficit_const": quote(float(np.mean(m_arr * deficits)), ".3f"),
                "deficit_m_min": quote(deficit_ms[0], "d"), "deficit_m_max": quote(deficit_ms[-1], "d")}
     data = dict(times=times, kappa=kap, kappa_sim=ksim, kappa_note=kap[0] * np.exp(-s0 * times), m=m_arr,
