@@ -25,11 +25,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(MAKE) --no-print-directory git-filter
 	touch $(STAMP)
 
+NB_EXTRA_KEYS := cell.metadata.user_expressions cell.metadata.trusted metadata.widgets metadata.language_info
 ## git-filter: keep notebook outputs (and jupyterlab-myst's evaluated {eval} results) out of git:
 ## nbstripout as the clean filter named in .gitattributes; `git status` stays clean after a run
 git-filter:
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout --extra-keys 'cell.metadata.user_expressions cell.metadata.trusted metadata.widgets'"; \
+	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout --extra-keys '$(NB_EXTRA_KEYS)'"; \
 	  git config filter.nbstripout.smudge cat; \
 	  git config filter.nbstripout.required true; \
 	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout -t"; \
@@ -64,12 +65,14 @@ test: $(STAMP) $(ASSETS)
 browser-test: $(STAMP) $(ASSETS)
 	$(PYTEST) tests/browser
 
+# Chapters are saved without outputs (as git stores them), so running one leaves `git status` clean.
+LAB_SAVE_HOOK := --ContentsManager.pre_save_hook=incidental.labhooks.strip_outputs_before_save
 # JupyterLab refuses to start as root (as in most containers) unless told to.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## lab: open the notebooks in JupyterLab (jupyterlab-myst renders the book's MyST) with live widgets
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) book
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_SAVE_HOOK) book
 
 ## lab-test: open every chapter in a real JupyterLab, run all, check what a reader sees
 lab-test: $(STAMP)
