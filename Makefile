@@ -52,14 +52,18 @@ assets: $(ASSETS)
 book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-## test: unit tests and nbval over every notebook in book/, then build the book and test it in
-## headless Chromium (skipped, saying so, where no Chromium is found)
+## test: ruff, unit tests and nbval over every notebook in book/, then build the book and test it
+## in headless Chromium, then run every chapter in a real JupyterLab (browser suites skipped,
+## saying so, where no Chromium is found)
 test: $(STAMP) $(ASSETS)
-	$(PYTEST) tests --ignore=tests/browser --nbval-lax book
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(PYTEST) tests --ignore=tests/browser --ignore=tests/lab --nbval-lax book
 	$(MAKE) --no-print-directory book
 	@$(BIN)/python tests/browser/browser_support.py >/dev/null || \
 	  echo "*** No Chromium found (looked for \$$CHROMIUM, chromium, chromium-browser, google-chrome): the browser tests in tests/browser will be SKIPPED. Install it (apt-get install chromium) to run them. ***"
 	$(PYTEST) tests/browser
+	$(PYTEST) tests/lab
 
 ## browser-test: only the browser tests, over the book as built now (built first if missing)
 browser-test: $(STAMP) $(ASSETS)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 RAW_MARKUP = ("{glue", "{eq}", "{doc}", "{prf:", ":label:", "{cite", "{eval}")
 RUN_TIMEOUT_S = 420
