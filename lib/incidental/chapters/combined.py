@@ -26,8 +26,15 @@ from ..explore import Control, Explorable, Panel
 from ..flow import simulate_gram
 from ..model import cosine_similarity, sample_gram, sample_weights
 from ..plotting import render
-from ..theory import (breakdown_time, drift_profile, drift_strength, late_decay_rate, pair_spread,
-                      second_order_mean_slope, third_encoding_norm_loss)
+from ..theory import (
+    breakdown_time,
+    drift_profile,
+    drift_strength,
+    late_decay_rate,
+    pair_spread,
+    second_order_mean_slope,
+    third_encoding_norm_loss,
+)
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
 FULL: tuple[str, ...] = ("feature_benefit", "interference")
@@ -94,7 +101,7 @@ class Estimate:
     mean: float
     se: float
 
-    def scaled(self, factor: float) -> "Estimate":
+    def scaled(self, factor: float) -> Estimate:
         return Estimate(self.mean * factor, self.se * factor)
 
 
@@ -487,7 +494,8 @@ def early_decay(*, n: int, m: int, seed: int, t_end: float, steps: int, early: t
 
 
 def early_axes(r: Result) -> svgplot.Axes:
-    """Histograms of the per-pair decay rates fitted early and late, with the note's 2 and the drift model's ``2 - x``."""
+    """Histograms of the per-pair decay rates fitted early and late, with the note's 2 and the drift model's
+    ``2 - x``."""
     d, p = r.data, r.params
     both = np.concatenate([d["early"], d["late"]])
     lo, hi = np.quantile(both, [0.005, 1.0])
@@ -636,7 +644,8 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: int, t_end: fl
     regime = (f"n ≥ {n_min} and x = (n−2)/sqrt(2πm) ≤ {x_max:g}: {len(sel)} of {len(points)} settings, "
               f"{seeds} draws each, t ≤ {t_end:g}" + (f" (not {'; '.join(excluded)})" if excluded else ""))
     checks = [
-        check_below("K2", f"time at which the population is {level:.0%} off the note = root of x f(t) = ln(1+{level:g})",
+        check_below("K2", f"time at which the population is {level:.0%} off the note = root of "
+                          f"x f(t) = ln(1+{level:g})",
                     measured=t_err, bound=time_rtol, regime=regime, quantity="max rel. error"),
         check_below("K2", f"late decay rate (t∈[{late_window[0]:g},{late_window[1]:g}]) = 2 − (n−2)/sqrt(2πm): "
                           f"close to 2 only while n ≪ sqrt(m)", measured=r_err, bound=rate_atol, regime=regime,
@@ -676,7 +685,8 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: int, t_end: fl
         "out_med": quote(min(q.t_median / q.t_predicted for q in outside), ".2f"),
     }
     for k, p in enumerate(small[:2], start=1):
-        numbers.update({f"small{k}_n": quote(p.n, "d"), f"small{k}_m": quote(p.m, "d"), f"small{k}_x": quote(p.x, ".2f"),
+        numbers.update({f"small{k}_n": quote(p.n, "d"), f"small{k}_m": quote(p.m, "d"),
+                        f"small{k}_x": quote(p.x, ".2f"),
                         f"small{k}_late": quote(p.late_rate, ".2f"), f"small{k}_pred": quote(p.late_predicted, ".2f")})
     for k in range(len(small[:2]) + 1, 3):
         numbers.update({f"small{k}_{key}": none for key in ("n", "m", "x", "late", "pred")})
@@ -703,8 +713,8 @@ def breakdown_axes(r: Result) -> list[svgplot.Axes]:
     cut = [(p["x_max"], f"x = {p['x_max']:g}")]
     band = [(1 + p["time_rtol"], f"±{p['time_rtol']:.0%}"), (1 - p["time_rtol"], "")]
     late = p["late_window"]
-    return [svgplot.Axes(rate, xlabel=r"$x = (n-2)/\sqrt{2\pi m}$", ylabel=f"late decay rate (t∈[{late[0]:g},{late[1]:g}])",
-                         xlog=True, vlines=cut),
+    return [svgplot.Axes(rate, xlabel=r"$x = (n-2)/\sqrt{2\pi m}$",
+                         ylabel=f"late decay rate (t∈[{late[0]:g},{late[1]:g}])", xlog=True, vlines=cut),
             svgplot.Axes(times, xlabel=r"$x = (n-2)/\sqrt{2\pi m}$",
                          ylabel=f"$t^*$ ({p['level']:.0%} off the note) / drift model", xlog=True, vlines=cut,
                          hlines=band, ylim=(0.0, 1.4))]
@@ -740,14 +750,16 @@ def breakdown_prediction(*, n: int, m: int, level: float) -> Result:
         raise ValueError(f"n and m must be values the widget's sliders offer ({sizes['n']}, {sizes['m']}), "
                          f"got n={n}, m={m}")
     x = drift_strength(n, m)
-    return Result(dict(n=n, m=m, level=level), [], {"x": quote(x, ".3f"), "t_star": quote(breakdown_time(x, level), ".2f"),
-                                                   "level_pct": quote(100 * level, ".0f")})
+    numbers = {"x": quote(x, ".3f"), "t_star": quote(breakdown_time(x, level), ".2f"),
+               "level_pct": quote(100 * level, ".0f")}
+    return Result(dict(n=n, m=m, level=level), [], numbers)
 
 
 # --- K3: the overlap itself ---------------------------------------------------------------------
 
 def overlap_rms(n: int, m: int, times: np.ndarray, *, seeds: int, rtol: float) -> np.ndarray:
-    """RMS of ``W_i(t) . W_j(t)`` over the pairs interfering at ``t = 0`` (pooled over seeds ``0..seeds-1``), ``(T,)``."""
+    """RMS of ``W_i(t) . W_j(t)`` over the pairs interfering at ``t = 0``, pooled over seeds ``0..seeds-1``;
+    ``(T,)``."""
     sq, count = np.zeros(len(times)), 0
     i, j = np.triu_indices(n, k=1)
     for s in range(seeds):
@@ -790,7 +802,8 @@ def overlap_decay(*, n: int, ms: tuple[int, ...], seeds: int, t_end: float, step
 
 
 def overlap_axes(r: Result) -> list[svgplot.Axes]:
-    """Left: RMS interfering overlap against ``m`` at ``t = 0`` and ``t_fixed``. Right: against ``t`` at the largest ``m``."""
+    """Left: RMS interfering overlap against ``m`` at ``t = 0`` and ``t_fixed``. Right: against ``t`` at the
+    largest ``m``."""
     d = r.data
     k, t = d["k"], d["times"]
     tk = float(t[k])
@@ -874,8 +887,10 @@ def two_encodings(*, m: int, seed: int, t_end: float, steps: int, flow_rtol: flo
                   rate_rtol=rate_rtol, deficit_ms=tuple(deficit_ms), deficit_draws=deficit_draws,
                   exponent_tolerance=exponent_tolerance)
     numbers = {"g_err": quote(g_err, ".1e"), "k_err": quote(k_err, ".1e"), "inv_err": quote(inv_err, ".1e"),
-               "late": quote(late, ".4f"), "ratio_end": quote(float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), ".3f"), "c": quote(c, ".4f"), "s0": quote(s0, ".4f"),
-               "deficit_exp": quote(fit.exponent, ".3f"), "deficit_const": quote(float(np.mean(m_arr * deficits)), ".3f"),
+               "late": quote(late, ".4f"), "c": quote(c, ".4f"), "s0": quote(s0, ".4f"),
+               "ratio_end": quote(float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), ".3f"),
+               "deficit_exp": quote(fit.exponent, ".3f"),
+               "deficit_const": quote(float(np.mean(m_arr * deficits)), ".3f"),
                "deficit_m_min": quote(deficit_ms[0], "d"), "deficit_m_max": quote(deficit_ms[-1], "d")}
     data = dict(times=times, kappa=kap, kappa_sim=ksim, kappa_note=kap[0] * np.exp(-s0 * times), m=m_arr,
                 deficits=np.asarray(deficits), fit=fit, s0=s0, c=c)
@@ -883,13 +898,15 @@ def two_encodings(*, m: int, seed: int, t_end: float, steps: int, flow_rtol: flo
 
 
 def two_encodings_axes(r: Result) -> list[svgplot.Axes]:
-    """Left: the closed-form cosine (and the simulated one) against the note. Right: the late-rate deficit against ``m``."""
+    """Left: the closed-form cosine (and the simulated one) over the note's. Right: the late-rate deficit
+    against ``m``."""
     d = r.data
     t = d["times"]
     thin = slice(None, None, max(1, len(t) // 20))
     note = d["kappa_note"]
     left = [svgplot.Series(t, d["kappa"] / note, label="closed form (n = 2)", color=PALETTE[0]),
-            svgplot.Series(t[thin], d["kappa_sim"][thin] / note[thin], label="simulated", kind="points", color=PALETTE[1]),
+            svgplot.Series(t[thin], d["kappa_sim"][thin] / note[thin], label="simulated", kind="points",
+                           color=PALETTE[1]),
             svgplot.Series(t, d["kappa"][-1] / note[-1] * np.exp((d["s0"] - d["c"]) * (t - t[-1])),
                            label=r"late: $\propto e^{(s_0 - c)t}$", color="#000", dashed=True)]
     right = figures.power_law(d["m"], d["deficits"], label=r"mean $1 - c/s_0$", fit=d["fit"],
@@ -995,7 +1012,8 @@ def pair_panel(n: int, m: int, pair: int, time: float, seed: int = 0) -> Panel:
                  f"off the right panel's scale (marker at its edge).")
     crossed = np.nonzero(traj.kappa[:, p] <= 0)[0]
     if crossed.size:
-        note += f" This pair crosses zero at t ≈ {traj.times[crossed[0]]:.2f}; the ReLU then switches its interference off."
+        note += (f" This pair crosses zero at t ≈ {traj.times[crossed[0]]:.2f}; the ReLU then switches its "
+                 f"interference off.")
     return Panel(checks, svgplot.svg(axes), note)
 
 
@@ -1035,7 +1053,8 @@ def ensemble_panel(n: int, m: int, seed: int, time: float) -> Panel:
                     measured=float(np.log(A[k])), rtol=0.25, atol=3 * float(se[k] / A[k]) + 1e-3, regime=regime,
                     kind="approximation"),
     ]
-    note = (f"x = (n−2)/√(2πm) = {x:.3f}; predicted population breakdown at t* = {breakdown_time(x, WIDGET_LEVEL):.2f}; "
+    note = (f"x = (n−2)/√(2πm) = {x:.3f}; predicted population breakdown at "
+            f"t* = {breakdown_time(x, WIDGET_LEVEL):.2f}; "
             f"pairs that have reached zero by t: {traj.crossed_fraction()[k]:.2%}.")
     return Panel(checks, svgplot.svg(ensemble_axes(traj, k)), note)
 
