@@ -83,6 +83,29 @@ def error_law(values: ArrayLike, predicted_survival: Callable[[np.ndarray], np.n
 
 # === numerator (chapter 2): add formulas here ===
 
+def robust_limits(values: ArrayLike, *, quantiles: tuple[float, float] = (0.05, 0.95), include: Sequence[float] = (),
+                  pad: float = 0.15) -> tuple[float, float]:
+    """Linear axis limits that a heavy tail cannot stretch: the ``quantiles`` of ``values``, widened
+    to take in every value of ``include`` (markers the text talks about), padded by ``pad`` of the span."""
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    ends = list(np.quantile(x, quantiles)) if x.size else []
+    lo, hi = min([*ends, *include]), max([*ends, *include])
+    if lo == hi:
+        lo, hi = lo - 1.0, hi + 1.0
+    span = hi - lo
+    return float(lo - pad * span), float(hi + pad * span)
+
+
+def through(sizes: ArrayLike, values: ArrayLike) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``predicted`` curve for :func:`power_law` from its values at ``sizes``: straight between them
+    on log-log axes (exact for a power law), so a chapter evaluates its core formula only where it measured."""
+    order = np.argsort(np.asarray(sizes, dtype=float))
+    lx = np.log(np.asarray(sizes, dtype=float)[order])
+    ly = np.log(np.asarray(values, dtype=float)[order])
+    return lambda grid: np.exp(np.interp(np.log(np.asarray(grid, dtype=float)), lx, ly))
+
+
 
 # === denominator (chapter 3): add formulas here ===
 
