@@ -9,19 +9,17 @@ formulas the experiments compare against live in :mod:`incidental.theory`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 from scipy import stats
 
 from .. import _validate as v
 from .. import figures, svgplot, theory
 from ..book import Result, quote
 from ..checks import check_below, check_close, check_exponent
-from ..derivation import numerator_first_order, numerator_rate, numerator_second_order
+from ..derivation import interfering_pair_terms, numerator_first_order, numerator_rate, numerator_second_order
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
 from ..model import sample_gram, sample_weights
@@ -33,42 +31,7 @@ EXACT, FREE = svgplot.PALETTE[0], svgplot.PALETTE[1]
 
 # --- the pieces of the rate, pair by pair ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class PairTerms:
-    """The pieces of ``dG_ij/dt`` over the interfering pairs ``i < j`` (``G_ij > 0``); each ``(P,)``."""
-
-    overlap: np.ndarray                  # G_ij
-    first: np.ndarray                    # -G_ij (G_ii + G_jj)
-    second: np.ndarray                   # exact second-order terms (with ReLUs)
-    second_free: np.ndarray              # the note's ReLU-free second-order terms
-    rate: np.ndarray                     # exact dG_ij/dt
-    predicted_relative_rate: np.ndarray  # -(G_ii + G_jj)
-
-    @property
-    def relative_error(self) -> np.ndarray:
-        """``|second / first|``: the relative error of the first-order rate, pair by pair."""
-        return np.abs(self.second / self.first)
-
-    @property
-    def relative_error_free(self) -> np.ndarray:
-        """``|second_free / first|``: the same with the note's ReLU-free terms."""
-        return np.abs(self.second_free / self.first)
-
-    @property
-    def relative_rate(self) -> np.ndarray:
-        """Exact ``(dG_ij/dt) / G_ij``."""
-        return self.rate / self.overlap
-
-
-def pair_terms(G: np.ndarray) -> PairTerms:
-    """Split the rate of every interfering pair of ``G`` ``(n, n)`` into its pieces."""
-    G = v.gram("G", G)
-    iu = np.triu_indices(G.shape[0], k=1)
-    mask = G[iu] > 0
-    d = np.diag(G)
-    return PairTerms(*(M[iu][mask] for M in (G, numerator_first_order(G), numerator_second_order(G),
-                                             numerator_second_order(G, relu=False), numerator_rate(G))),
-                     -(d[iu[0]] + d[iu[1]])[mask])
+pair_terms = interfering_pair_terms  # the pieces of the rate over the interfering pairs of one G, by name
 
 
 def seeds_for(n: int, pairs: int) -> int:
@@ -76,10 +39,10 @@ def seeds_for(n: int, pairs: int) -> int:
     return max(1, int(np.ceil(pairs / (n * (n - 1) / 2))))
 
 
-def pooled_pair_terms(n: int, m: int, *, seed: int, pairs: int) -> PairTerms:
+def pooled_pair_terms(n: int, m: int, *, seed: int, pairs: int) -> dict[str, np.ndarray]:
     """:func:`pair_terms` pooled over Gram draws with seeds ``seed, seed+1, ...`` until about ``pairs`` pairs."""
     parts = [pair_terms(sample_gram(n, m, seed=seed + k)) for k in range(seeds_for(n, pairs))]
-    return PairTerms(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(PairTerms)))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def _rms(x: np.ndarray) -> float:
@@ -93,22 +56,7 @@ def _thin(count: int | None, *arrays: np.ndarray) -> list[np.ndarray]:
 
 
 def _static(axes: svgplot.Axes | list[svgplot.Axes], **size: float) -> Figure:
-    """:func:`render`, with log-axis tick labels that cannot collide (labels at 1, 2, 5 times a power of
-    ten on axes spanning less than 1.5 decades, at powers of ten otherwise, never on minor ticks:
-    matplotlib labels minor ticks on axes spanning about a decade) and small markers for clouds of points."""
-    fig = render(axes, **size)
-    for ax in fig.axes:
-        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-            if scale == "log":
-                lo, hi = sorted(axis.get_view_interval())
-                subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < 1.5 else (1.0,)
-                axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=30))
-                axis.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
-                axis.set_minor_formatter(NullFormatter())
-        for line in ax.get_lines():
-            if line.get_marker() == "o" and len(line.get_xdata()) > 500:
-                line.set(markersize=1.5, alpha=0.5)
-    return fig
+    return figures.tidy_static(render(axes, **size))
 
 
 # --- N1: the exact rate ------------------------------------------------------------------------
@@ -197,7 +145,6 @@ def all_interfering_gap(n: int, m: int, *, seed: int) -> float:
     return float(np.max(np.abs(numerator_second_order(G, relu=False) - numerator_second_order(G))))
 
 
-
 def relu_free(*, n: int, m: int, seed: int, pairs: int, rtol: float, gap_n: int, gap_m: int,
               gap_tolerance: float) -> Result:
     """N1, the note's ReLU-free second-order terms: equal to the exact ones when every pair interferes
@@ -206,11 +153,11 @@ def relu_free(*, n: int, m: int, seed: int, pairs: int, rtol: float, gap_n: int,
     the exact ones by the derived ratios (:func:`incidental.theory.relu_free_ratios`, to ``rtol``)."""
     gap = all_interfering_gap(gap_n, gap_m, seed=seed)
     p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
-    measured = {"difference": _rms(p.second_free - p.second) / _rms(p.second),
-                "size": _rms(p.second_free) / _rms(p.second),
-                "correlation": float(np.corrcoef(p.second, p.second_free)[0, 1])}
+    measured = {"difference": _rms(p["second_free"] - p["second"]) / _rms(p["second"]),
+                "size": _rms(p["second_free"]) / _rms(p["second"]),
+                "correlation": float(np.corrcoef(p["second"], p["second_free"])[0, 1])}
     pred = theory.relu_free_ratios()
-    regime = f"n={n}, m={m}, {p.overlap.size} interfering pairs ({seeds_for(n, pairs)} draws)"
+    regime = f"n={n}, m={m}, {p['overlap'].size} interfering pairs ({seeds_for(n, pairs)} draws)"
     checks = [
         check_below("N1", "ReLU-free = exact second-order terms when every pair interferes", measured=gap,
                     bound=gap_tolerance, regime=f"n={gap_n}, m={gap_m}, W ≥ 0", quantity="max |Δ|",
@@ -218,18 +165,18 @@ def relu_free(*, n: int, m: int, seed: int, pairs: int, rtol: float, gap_n: int,
         check_close("N1", "the ReLUs cannot be dropped term by term: RMS(ReLU-free − exact) / RMS(exact) = 1, "
                     "the terms change by their own size", predicted=pred["difference"],
                     measured=measured["difference"], rtol=rtol, regime=regime, kind="value",
-                    refutes="d(W_i·W_j)/dt = −(W_i·W_j)(‖W_i‖² + ‖W_j‖²) − 2 Σ_k (W_i·W_k)(W_j·W_k): "
-                            "the second-order terms without their ReLUs"),
+                    refutes="d(W_i·W_j)/dt = −(W_i·W_j)(‖W_i‖² + ‖W_j‖²) − 2 Σ_k (W_i·W_k)(W_j·W_k): the "
+                            "second-order terms without their ReLUs"),
         check_close("N1", "RMS(ReLU-free) / RMS(exact) = sqrt(8/3)", predicted=pred["size"],
                     measured=measured["size"], rtol=rtol, regime=regime, kind="value"),
         check_close("N1", "correlation of ReLU-free and exact terms = sqrt(2/3)", predicted=pred["correlation"],
                     measured=measured["correlation"], rtol=rtol, regime=regime, kind="value"),
     ]
     params = dict(n=n, m=m, seed=seed, pairs=pairs, rtol=rtol, gap_n=gap_n, gap_m=gap_m, gap_tolerance=gap_tolerance)
-    numbers = {"gap": quote(gap, ".0e"), "count": quote(p.overlap.size, "d"),
+    numbers = {"gap": quote(gap, ".0e"), "count": quote(p["overlap"].size, "d"),
                **{k: quote(x, ".2f") for k, x in measured.items()},
                **{f"{k}_pred": quote(x, ".2f") for k, x in pred.items()}}
-    return Result(params, checks, numbers, dict(exact=p.second, free=p.second_free))
+    return Result(params, checks, numbers, dict(exact=p["second"], free=p["second_free"]))
 
 
 def relu_free_axes(r: Result, *, shown: int | None = None) -> svgplot.Axes:
@@ -246,9 +193,9 @@ def relu_free_figure(r: Result) -> tuple[Figure, str]:
     """The ReLU-free against the exact second-order terms; caption from ``r``."""
     p = r.params
     caption = (f"The note's ReLU-free second-order term against the exact one, one point per interfering pair at "
-               f"initialisation ($n = {p['n']}$, $m = {p['m']}$, {r.q.count} pairs). The cloud is wide around the line $y = x$: dropping the ReLUs changes "
-               f"the terms by {r.q.difference} times their own size (derived: {r.q.difference_pred}), and the "
-               f"two correlate only at {r.q.correlation}.")
+               f"initialisation ($n = {p['n']}$, $m = {p['m']}$, {r.q.count} pairs). The cloud is wide around the line "
+               f"$y = x$: dropping the ReLUs changes the terms by {r.q.difference} times their own size (derived: "
+               f"{r.q.difference_pred}), and the two correlate only at {r.q.correlation}.")
     return _static(relu_free_axes(r), width=4.4, height=3.6), caption
 
 
@@ -258,8 +205,8 @@ def second_order_ratios(n: int, m: int, *, seed: int, pairs: int) -> tuple[float
     """``RMS(second order) / RMS(first order)`` over the interfering pairs among about ``pairs`` pairs at
     initialisation: ``(exact, ReLU-free)``."""
     p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
-    first = _rms(p.first)
-    return _rms(p.second) / first, _rms(p.second_free) / first
+    first = _rms(p["first"])
+    return _rms(p["second"]) / first, _rms(p["second_free"]) / first
 
 
 def _ratio_scan(ns: np.ndarray, ms: np.ndarray, sizes: np.ndarray, *, seed: int, pairs: int, exponent: float,
@@ -305,9 +252,12 @@ def second_order_scaling(*, n: int, ms: tuple[int, ...], m: int, ns: tuple[int, 
                "n_min": quote(ns[0], "d"), "n_max": quote(ns[-1], "d")}
     for key, d in (("m", d_m), ("n", d_n)):
         numbers.update({f"{key}_exp": quote(d["fit"].exponent, ".3f"), f"{key}_lo": quote(d["fit"].low, ".3f"),
-                        f"{key}_hi": quote(d["fit"].high, ".3f"), f"{key}_free_exp": quote(d["fit_free"].exponent, ".3f"),
-                        f"{key}_const": quote(d["constant"], ".3f"), f"{key}_const_free": quote(d["constant_free"], ".3f")})
-    numbers.update({"const_pred": quote(d_m["constant_pred"], ".3f"), "const_free_pred": quote(d_m["constant_free_pred"], ".3g")})
+                        f"{key}_hi": quote(d["fit"].high, ".3f"),
+                        f"{key}_free_exp": quote(d["fit_free"].exponent, ".3f"),
+                        f"{key}_const": quote(d["constant"], ".3f"),
+                        f"{key}_const_free": quote(d["constant_free"], ".3f")})
+    numbers.update({"const_pred": quote(d_m["constant_pred"], ".3f"),
+                    "const_free_pred": quote(d_m["constant_free_pred"], ".3g")})
     return Result(params, c_m + c_n, numbers, dict(in_m=d_m, in_n=d_n))
 
 
@@ -395,7 +345,7 @@ def error_law(*, n: int, m: int, seed: int, pairs: int, tolerance: float, median
     ``median_sigmas`` standard errors of ``r``; Kolmogorov distance at most ``ks_bound``; the fraction
     of pairs off by more than ``tolerance`` within ``fraction_atol`` of the law's)."""
     p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
-    eps = p.relative_error
+    eps = p["relative_error"]
     r = theory.second_order_ratio(n, m)
     median = float(np.median(eps))
     ks = float(stats.kstest(eps / r, lambda x: 1.0 - theory.half_cauchy_exceedance(x, 1.0)).statistic)
@@ -415,7 +365,7 @@ def error_law(*, n: int, m: int, seed: int, pairs: int, tolerance: float, median
                "above": quote(above, ".3f"), "above_pred": quote(above_pred, ".3f"),
                "above_pct": quote(100 * above, ".0f"), "tolerance_pct": quote(100 * tolerance, ".0f"),
                "count": quote(eps.size, "d")}
-    return Result(params, checks, numbers, dict(scaled_overlap=np.sqrt(m) * p.overlap, error=eps, r=r))
+    return Result(params, checks, numbers, dict(scaled_overlap=np.sqrt(m) * p["overlap"], error=eps, r=r))
 
 
 def pair_error_axes(scaled_overlap: np.ndarray, error: np.ndarray, r: float, tolerance: float, *,
@@ -441,7 +391,8 @@ def error_law_figure(r: Result) -> tuple[Figure, str]:
     law = svgplot.Axes([svgplot.Series(x[keep], surv[keep], label="measured", color=EXACT),
                         svgplot.Series(x[keep], theory.half_cauchy_exceedance(x[keep], 1.0), label="half-Cauchy law",
                                        color="#000", dashed=True)],
-                       xlabel=r"error level $x / r$", ylabel=r"fraction with $|S_{ij}/F_{ij}| > x$", xlog=True, ylog=True)
+                       xlabel=r"error level $x / r$", ylabel=r"fraction with $|S_{ij}/F_{ij}| > x$", xlog=True,
+                       ylog=True)
     axes = [pair_error_axes(d["scaled_overlap"], d["error"], d["r"], p["tolerance"]), law]
     caption = (f"Relative error of the first-order rate, pair by pair, at initialisation ($n = {p['n']}$, "
                f"$m = {p['m']}$, {r.q.count} interfering pairs). "
@@ -457,7 +408,7 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seed: int, pairs: int
     ``ns x ms`` with ``m >= n`` (about ``pairs`` pairs each), against ``sqrt(3(n-2)/(8m))``; it must
     stay within ``deviation_bound`` (relative) where ``(n-2)/m <= small_load``."""
     rows = [(a, b) for a in ns for b in ms if b >= a]
-    med = np.array([float(np.median(pooled_pair_terms(a, b, seed=seed + 97 * k, pairs=pairs).relative_error))
+    med = np.array([float(np.median(pooled_pair_terms(a, b, seed=seed + 97 * k, pairs=pairs)["relative_error"]))
                     for k, (a, b) in enumerate(rows)])
     n_arr, m_arr = (np.array(x) for x in zip(*rows))
     pred = np.array([theory.second_order_ratio(int(a), int(b)) for a, b in rows])
@@ -466,7 +417,8 @@ def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seed: int, pairs: int
     deviation = float(np.max(np.abs(med / pred - 1)[small]))
     checks = [check_below("N3", f"median error = sqrt(3(n-2)/(8m)) across the grid where (n-2)/m ≤ {small_load:g}",
                           measured=deviation, bound=deviation_bound,
-                          regime=f"{int(small.sum())} (n, m) settings, n in {tuple(ns)}", quantity="max rel. deviation")]
+                          regime=f"{int(small.sum())} (n, m) settings, n in {tuple(ns)}",
+                          quantity="max rel. deviation")]
     params = dict(ns=tuple(ns), ms=tuple(ms), seed=seed, pairs=pairs, tolerance=tolerance, small_load=small_load,
                   deviation_bound=deviation_bound)
     numbers = {"load_tol": quote(theory.load_at_median_error(tolerance), ".3f"), "deviation": quote(deviation, ".2f"),
@@ -514,7 +466,7 @@ def _flow_stats(n: int, m: int, seed: int, t_end: float, points: int, rtol: floa
     q = lambda f: np.array([np.quantile(f(p), (0.25, 0.5, 0.75)) for p in terms]).T  # noqa: E731
     iu = np.triu_indices(n, k=1)
     log_norm = np.log([np.linalg.norm(np.maximum(G[iu], 0.0)) for G in Gs])
-    return dict(times=times, exact=q(lambda p: p.relative_error), free=q(lambda p: p.relative_error_free),
+    return dict(times=times, exact=q(lambda p: p["relative_error"]), free=q(lambda p: p["relative_error_free"]),
                 collective=-np.gradient(log_norm, times), terms=terms)
 
 
@@ -532,7 +484,7 @@ def late_flow(*, n: int, m: int, seed: int, t_end: float, points: int, rtol: flo
     spread = float(np.max(med[late]) / np.min(med[late]))
     above = np.flatnonzero(med_free >= 1.0)
     cross = float(times[above[0]]) if above.size else float("inf")
-    free_late = float(np.mean(s["terms"][-1].second_free))
+    free_late = float(np.mean(s["terms"][-1]["second_free"]))
     pred_err, pred_rate = theory.late_first_order_error(n, m), theory.late_collective_rate(n, m)
     pred_free = theory.late_relu_free_second_order(n, m)
     regime = f"n={n}, m={m}, seed={seed}, t={t_end / 2:g}..{t_end:g}"
@@ -541,14 +493,15 @@ def late_flow(*, n: int, m: int, seed: int, t_end: float, points: int, rtol: flo
                     measured=spread, bound=settle_bound, regime=regime, quantity="max/min"),
         check_close("N3", "collective decay rate of the interfering overlaps = 2 - (n-2)/sqrt(2 pi m)",
                     measured=float(s["collective"][-1]), predicted=pred_rate, rtol=rate_rtol, regime=regime),
-        check_below("N3", "the ReLU-free second-order terms overtake the first-order term (1 / median ratio at the end)",
+        check_below("N3", "the ReLU-free second-order terms overtake the first-order term (1 / median ratio, end)",
                     measured=float(1.0 / med_free[-1]), bound=1.0, regime=regime, quantity="1/ratio"),
         check_close("N3", "late ReLU-free second order ≈ -(n-2)/(pi m) (mean over interfering pairs; heuristic)",
                     measured=free_late, predicted=pred_free, rtol=free_rtol, regime=regime, kind="approximation"),
     ]
     params = dict(n=n, m=m, seed=seed, t_end=t_end, points=points, rtol=rtol, settle_bound=settle_bound,
                   rate_rtol=rate_rtol, free_rtol=free_rtol)
-    numbers = {"start": quote(med[0], ".3f"), "end": quote(med[-1], ".3f"), "r": quote(theory.second_order_ratio(n, m), ".3f"),
+    numbers = {"start": quote(med[0], ".3f"), "end": quote(med[-1], ".3f"),
+               "r": quote(theory.second_order_ratio(n, m), ".3f"),
                "pred": quote(pred_err, ".3f"), "peak": quote(np.max(med), ".3f"),
                "q1_start": quote(s["exact"][0][0], ".3f"), "q3_start": quote(s["exact"][2][0], ".3f"),
                "q1_end": quote(s["exact"][0][-1], ".3f"), "q3_end": quote(s["exact"][2][-1], ".3f"),
@@ -574,13 +527,16 @@ def flow_axes(s: dict, n: int, m: int, *, mark: float | None = None) -> svgplot.
 
 def late_flow_figure(r: Result) -> tuple[Figure, str]:
     """The error of the first-order rate along the flow; caption from ``r``."""
-    p = r.params
-    caption = (f"$|S_{{ij}}|/|F_{{ij}}|$ over the interfering pairs along the interference-only flow ($n = {p['n']}$, "
-               f"$m = {p['m']}$, seed {p['seed']}): median (line) and quartiles (band). The exact median (blue) starts at "
-               f"{r.q.start}, next to $r =$ {r.q.r}, peaks at {r.q.peak} and settles at {r.q.end} against the late "
-               f"prediction {r.q.pred}; its quartiles close in on it, from [{r.q.q1_start}, {r.q.q3_start}] at $t = 0$ to "
-               f"[{r.q.q1_end}, {r.q.q3_end}] at $t = {p['t_end']:g}$. The ReLU-free median (red) grows exponentially "
-               f"and crosses 1 at $t \\approx$ {r.q.cross}: the breakdown the note's terms would predict.")
+    p, q = r.params, r.q
+    exact = r.data["stats"]["exact"]
+    narrower = (exact[2][-1] - exact[0][-1]) / exact[1][-1] < (exact[2][0] - exact[0][0]) / exact[1][0]
+    caption = (f"$|S_{{ij}}|/|F_{{ij}}|$ over the interfering pairs along the interference-only flow "
+               f"($n = {p['n']}$, $m = {p['m']}$, seed {p['seed']}): median (line) and quartiles (band). The exact "
+               f"median (blue) starts at {q.start}, next to $r =$ {q.r}, peaks at {q.peak} and settles at {q.end} "
+               f"against the late prediction {q.pred}; relative to it, its quartiles "
+               f"{'close in' if narrower else 'do not close in'}, from [{q.q1_start}, {q.q3_start}] at $t = 0$ to "
+               f"[{q.q1_end}, {q.q3_end}] at $t = {p['t_end']:g}$. The ReLU-free median (red) grows exponentially "
+               f"and crosses 1 at $t \\approx$ {q.cross}: the breakdown the note's terms would predict.")
     return _static(flow_axes(r.data["stats"], p["n"], p["m"]), width=6.4, height=3.6), caption
 
 
@@ -588,8 +544,8 @@ def _late_scan(ns: np.ndarray, ms: np.ndarray, *, seed: int, t_end: float, pairs
     late, init = [], []
     for a, b in zip(ns, ms):
         flows = [_flow(int(a), int(b), seed + k, t_end, 2, rtol)[1] for k in range(seeds_for(int(a), pairs))]
-        late.append(float(np.median(np.concatenate([pair_terms(G[-1]).relative_error for G in flows]))))
-        init.append(float(np.median(np.concatenate([pair_terms(G[0]).relative_error for G in flows]))))
+        late.append(float(np.median(np.concatenate([pair_terms(G[-1])["relative_error"] for G in flows]))))
+        init.append(float(np.median(np.concatenate([pair_terms(G[0])["relative_error"] for G in flows]))))
     return dict(late=np.asarray(late), init=np.asarray(init),
                 pred_late=np.array([theory.late_first_order_error(int(a), int(b)) for a, b in zip(ns, ms)]),
                 pred_init=np.array([theory.second_order_ratio(int(a), int(b)) for a, b in zip(ns, ms)]))
@@ -657,7 +613,7 @@ FLOW = dict(t_end=8.0, points=33, rtol=1e-11)  # the flow of the second widget (
 
 
 @lru_cache(maxsize=128)
-def _init_terms(n: int, m: int, seed: int) -> PairTerms:
+def _init_terms(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
     return pair_terms(sample_gram(n, m, seed=seed))
 
 
@@ -666,7 +622,7 @@ def initial_panel(n: int, m: int, seed: int, tolerance: float = 0.1) -> Panel:
     per-pair relative error against ``sqrt(m) G_ij`` with its predicted size."""
     p = _init_terms(n, m, seed)
     r = theory.second_order_ratio(n, m)
-    eps = p.relative_error
+    eps = p["relative_error"]
     median = float(np.median(eps))
     regime = f"n={n}, m={m}, seed={seed}, {eps.size} interfering pairs"
     checks = [
@@ -675,13 +631,13 @@ def initial_panel(n: int, m: int, seed: int, tolerance: float = 0.1) -> Panel:
         check_below("N3", f"first order within {tolerance:.0%} for the median pair", measured=median,
                     bound=tolerance, regime=regime, quantity="median rel. error"),
     ]
-    first, rate = _thin(MAX_POINTS, p.first * np.sqrt(m), p.rate * np.sqrt(m))
+    first, rate = _thin(MAX_POINTS, p["first"] * np.sqrt(m), p["rate"] * np.sqrt(m))
     lo, hi = float(min(first.min(), rate.min())), float(max(first.max(), rate.max(), 0.0))
     rates = svgplot.Axes([svgplot.Series(first, rate, kind="points"),
                           svgplot.Series([lo, hi], [lo, hi], label="y = x (first order exact)", color="#000",
                                          dashed=True)],
                          xlabel="first-order rate × √m", ylabel="exact rate × √m")
-    plot = svgplot.svg([rates, pair_error_axes(np.sqrt(m) * p.overlap, eps, r, tolerance, shown=MAX_POINTS)],
+    plot = svgplot.svg([rates, pair_error_axes(np.sqrt(m) * p["overlap"], eps, r, tolerance, shown=MAX_POINTS)],
                        width=720, height=250)
     return Panel(checks, plot)
 
@@ -725,7 +681,7 @@ def flow_panel(t: float, n: int, m: int, seed: int = 0, tolerance: float = 0.1) 
     ]
     note = (f"Predicted median error: r = sqrt(3(n-2)/(8m)) = {theory.second_order_ratio(n, m):.3g} at t = 0, "
             f"settling late at (n-2)/(2 sqrt(2 pi m)) = {theory.late_first_order_error(n, m):.3g}.")
-    hist = relative_rate_axes(s["terms"][k].relative_rate, n, m, tk)
+    hist = relative_rate_axes(s["terms"][k]["relative_rate"], n, m, tk)
     plot = svgplot.svg([flow_axes(s, n, m, mark=tk), hist], width=720, height=250)
     return Panel(checks, plot, note)
 
@@ -733,7 +689,8 @@ def flow_panel(t: float, n: int, m: int, seed: int = 0, tolerance: float = 0.1) 
 def flow_explorable() -> Explorable:
     """Widget: time along the interference flow, and sizes, against the first-order rate (N3)."""
     return Explorable(flow_panel, [
-        Control("t", "time t", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), 1.0, kind="float", low=0.0, high=FLOW["t_end"], step=0.25),
+        Control("t", "time t", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), 1.0, kind="float", low=0.0, high=FLOW["t_end"],
+                step=0.25),
         Control("n", "features n", (16, 64), 16, kind="size", low=4, high=64),
         Control("m", "neurons m", (1024, 16384), 1024, kind="size", low=1024, high=2**16),
     ], title="First-order rate along the interference flow")
