@@ -2,19 +2,18 @@
 first-order relative rate at initialisation and along the flow (claims N1-N3); the chapter's
 runners at small sizes, its figures and widgets, and its notebook (every quoted number exists, and
 a knob changed in the notebook changes the numbers and the caption that depend on it)."""
-import json
 import re
 import time
 
+import incidental as inc
 import nbformat
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-from nbclient import NotebookClient
-
-import incidental as inc
+from hypothesis import given
+from hypothesis import strategies as st
 from incidental import book, figures, theory
 from incidental.chapters import numerator as ch
+from notebook_probe import probe
 
 NOTEBOOK = book.notebook_path("02_numerator")
 
@@ -77,7 +76,8 @@ def test_rate_is_first_plus_second_and_relative_rate_identity(seed, n):
     p = ch.pair_terms(G)
     np.testing.assert_allclose(p["first"] + p["second"], p["rate"], atol=1e-14)
     # eq-relative-rate: rate / G_ij = -(G_ii + G_jj) (1 + eps_ij)
-    np.testing.assert_allclose(p["relative_rate"], p["first_order_relative_rate"] * (1 + p["second"] / p["first"]), rtol=1e-10)
+    predicted = p["first_order_relative_rate"] * (1 + p["second"] / p["first"])
+    np.testing.assert_allclose(p["relative_rate"], predicted, rtol=1e-10)
     assert np.all(p["overlap"] > 0)
 
 
@@ -247,39 +247,28 @@ def test_flow_panel_keeps_the_markers_in_view_despite_heavy_tails():
 
 # --- the notebook: one knob changed ------------------------------------------------------------------
 
-PROBE = """
-import json as _json, re as _re
-_cells = _json.load(open({path!r}))["cells"]
-_exprs = [e for c in _cells if c["cell_type"] == "markdown" for e in _re.findall(r"\\{{eval\\}}`([^`]+)`", "".join(c["source"]))]
-print(_json.dumps({{e: repr(eval(e)) for e in _exprs}}))
-"""
-
-
 def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch):
     monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))  # the modified run must not write the ledger
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    knobs = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("rate_knobs"))
-    assert "n=16, m=256," in knobs.source
-    knobs.source = knobs.source.replace("n=16, m=256,", "n=16, m=512,")
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(path=str(NOTEBOOK))))
     start = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    after = probe("02_numerator", {"n=16, m=256,": "n=16, m=512,"})  # the flow of the first experiment
     assert time.perf_counter() - start < 90
-    quoted = json.loads(nb.cells[-1].outputs[0]["text"])
-    default = SMALL["rate"][0](**{**_notebook_knobs("rate_knobs")})
-    assert quoted["rate.q.m"] == "512" and quoted["rate.q.n"] == "16"
-    assert quoted["rate.q.fd"] != repr(default.q.fd) and quoted["rate.q.fd_w"] != repr(default.q.fd_w)
-    assert quoted["rate.q.split"] == repr(default.q.split)  # the identity's draws do not depend on the flow's m
-    captions = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code"
-                for o in c.get("outputs", []) if "data" in o and "Figure 2." in o["data"].get("text/plain", "")]
-    assert captions[0].startswith("'Figure 2.1.") or captions[0].startswith("Figure 2.1.")
-    assert "$m = 512$" in captions[0] and "$m = 256$" not in captions[0]
-    assert captions[0] != ch.exact_rate_figure(default)[1]
+    knobs = _notebook_knobs("rate_knobs")
+    assert knobs["m"] == 256
+    before = ch.exact_rate(**knobs)  # the notebook's first experiment at its committed knobs
+    assert after.quoted["rate.q.m"] == "512" and after.quoted["rate.q.n"] == "16"
+    for key in ("fd", "fd_w"):
+        assert after.quoted[f"rate.q.{key}"] != repr(getattr(before.q, key)), key
+    assert after.quoted["rate.q.split"] == repr(before.q.split)  # the identity's draws do not use the flow's m
+    other = ch.relu_free(**_notebook_knobs("relu_free_knobs"))  # another experiment: unchanged
+    assert after.quoted["relu_free.q.difference"] == repr(other.q.difference)
+    caption = after.captions[0]
+    assert caption.startswith("Figure 2.1.") and "$m = 512$" in caption and "$m = 256$" not in caption
+    assert caption != "Figure 2.1. " + ch.exact_rate_figure(before)[1]
+    assert "m=512" in after.tables[0] and "m=256" not in after.tables[0]
 
 
 def _notebook_knobs(name: str) -> dict:
     cell = next(c for c in notebook_cells() if c.cell_type == "code" and c.source.startswith(name))
     scope: dict = {}
-    exec(cell.source, {"np": np}, scope)  # noqa: S102 - the notebook's own knobs cell
+    exec(cell.source, {}, scope)  # the notebook's own knobs cell
     return scope[name]

@@ -307,7 +307,7 @@ def conditional_mean(*, n: int, m: int, seed: int, draws: int, rtol: float, bins
     edges = np.quantile(x, np.linspace(0.02, 0.98, bins + 1))
     idx = np.digitize(x, edges) - 1
     ok = (idx >= 0) & (idx < bins)
-    binned = lambda y: np.array([y[ok][idx[ok] == b].mean() for b in range(bins)])  # noqa: E731
+    binned = lambda y: np.array([y[ok][idx[ok] == b].mean() for b in range(bins)])
     unit = m**1.5 / (n - 2)  # E[second | G_ij] * unit = (slope * m / (n-2)) * sqrt(m) G_ij
     params = dict(n=n, m=m, seed=seed, draws=draws, rtol=rtol, bins=bins)
     numbers = {"slope": quote(slope, ".4f"), "slope_pred": quote(pred, ".4f"), "slope_free": quote(slope_f, ".4f"),
@@ -467,7 +467,7 @@ def _flow_stats(n: int, m: int, seed: int, t_end: float, points: int, rtol: floa
     collective decay rate ``-d/dt log ||ReLU(offdiag G)||`` of the interfering overlaps."""
     times, Gs = _flow(n, m, seed, t_end, points, rtol)
     terms = [pair_terms(G) for G in Gs]
-    q = lambda f: np.array([np.quantile(f(p), (0.25, 0.5, 0.75)) for p in terms]).T  # noqa: E731
+    q = lambda f: np.array([np.quantile(f(p), (0.25, 0.5, 0.75)) for p in terms]).T
     iu = np.triu_indices(n, k=1)
     log_norm = np.log([np.linalg.norm(np.maximum(G[iu], 0.0)) for G in Gs])
     return dict(times=times, exact=q(lambda p: p["relative_error"]), free=q(lambda p: p["relative_error_free"]),
@@ -607,9 +607,10 @@ def late_scaling_figure(r: Result) -> tuple[Figure, str]:
     caption = (f"Median relative error of the first-order rate at $t = 0$ (red) and late, at $t = {p['t_end']:g}$ "
                f"(blue). Left: against $n-2$ at $m = {p['m']}$; right: against $m$ at $n = {p['n']}$. At $t = 0$ it "
                f"scatters about $\\sqrt{{3(n-2)/8m}}$ (dashed; each point is the median of about {p['pairs'] // 2} "
-               f"interfering pairs, uncertain by about {r.q.noise_pct}%); late it grows with fitted exponent {r.q.n_exp} in $n-2$ and {r.q.m_exp} in $m$, close "
-               f"to $(n-2)/2\\sqrt{{2\\pi m}}$ (solid black): measured over predicted is {r.q.ratio_small} at "
-               f"$n = {r.q.n_small}$ and {r.q.ratio_large} at $n = {r.q.n_large}$.")
+               f"interfering pairs, uncertain by about {r.q.noise_pct}%); late it grows with fitted exponent "
+               f"{r.q.n_exp} in $n-2$ and {r.q.m_exp} in $m$, close to $(n-2)/2\\sqrt{{2\\pi m}}$ (solid black): "
+               f"measured over predicted is {r.q.ratio_small} at $n = {r.q.n_small}$ and {r.q.ratio_large} at "
+               f"$n = {r.q.n_large}$.")
     return _static(axes, width=9.2, height=3.4), caption
 
 
