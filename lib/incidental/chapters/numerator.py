@@ -56,7 +56,7 @@ def _thin(count: int | None, *arrays: np.ndarray) -> list[np.ndarray]:
 
 
 def _static(axes: svgplot.Axes | list[svgplot.Axes], **size: float) -> Figure:
-    return figures.tidy_static(render(axes, **size))
+    return render(axes, **size)
 
 
 # --- N1: the exact rate ------------------------------------------------------------------------
