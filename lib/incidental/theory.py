@@ -165,14 +165,6 @@ def drift_profile(t: np.ndarray | float) -> np.ndarray:
     return t - 0.5 * (1.0 - np.exp(-2.0 * t))
 
 
-def late_decay_rate(n: int, m: int) -> float:
-    """Late decay rate of the interfering cosines, ``2 - x`` with ``x`` = :func:`drift_strength` (a float).
-
-    The slope of ``2t - x f(t)`` at large ``t``; leading order in ``x``, which must be small.
-    """
-    return 2.0 - drift_strength(n, m)
-
-
 def breakdown_time(x: float, level: float = 0.1) -> float:
     """The time ``t*`` at which the drift model ``x f(t*) = ln(1 + level)`` puts the population
     ``level`` off the note's exponential (a float; ``inf`` if ``x = 0``).

@@ -30,7 +30,7 @@ from ..theory import (
     breakdown_time,
     drift_profile,
     drift_strength,
-    late_decay_rate,
+    late_collective_rate,
     pair_spread,
     second_order_mean_slope,
     third_encoding_norm_loss,
@@ -486,7 +486,7 @@ def early_decay(*, n: int, m: int, seed: int, t_end: float, steps: int, early: t
                "fit_median_full": quote(float(np.median(data["full"][0])), ".3f"),
                "avg_median": quote(float(np.median(data["interference"][1])), ".3f"),
                "late_median": quote(float(np.median(late_fit)), ".3f"), "x": quote(x, ".3f"),
-               "late_pred": quote(late_decay_rate(n, m), ".3f"), "pairs": quote(int(traj.i.size), "d"),
+               "late_pred": quote(late_collective_rate(n, m), ".3f"), "pairs": quote(int(traj.i.size), "d"),
                "shift": quote(x * float(np.diff(drift_profile(np.asarray(early)))[0]) / (early[1] - early[0]), ".3f"),
                "early_from": quote(early[0], "g"), "early_to": quote(early[1], "g"),
                "late_from": quote(late[0], "g"), "late_to": quote(late[1], "g")}
@@ -611,7 +611,7 @@ def breakdown_point(n: int, m: int, *, seeds: int, t_end: float, steps: int, lat
         cr.append(float(traj.crossed_fraction()[np.searchsorted(traj.times, late_window[0] - 1e-12)]))
     x = drift_strength(n, m)
     return BreakdownPoint(n, m, x, float(np.mean(tm)), float(np.mean(tp)), breakdown_time(x, level),
-                          float(np.mean(lr)), late_decay_rate(n, m), float(np.mean(cr)))
+                          float(np.mean(lr)), late_collective_rate(n, m), float(np.mean(cr)))
 
 
 def breakdown(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: int, t_end: float, steps: int,
@@ -947,13 +947,11 @@ def _time_index(traj: Trajectory, time: float) -> int:
 
 
 def error_limits(values: np.ndarray, level: float, *, cap: float = 1.0) -> tuple[float, float]:
-    """Robust y-limits for a relative error around 0: the band ``±level`` always visible, the curve's
-    range shown up to ``±cap`` (beyond it the curve leaves the plot, and the panel says so)."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    hi = float(np.clip(1.25 * max(finite.max(initial=0.0), level), 2 * level, cap))
-    lo = float(np.clip(1.25 * min(finite.min(initial=0.0), -level), -cap, -2 * level))
-    return lo, hi
+    """Limits for a relative error around 0 that a heavy tail cannot stretch: the band ``±level`` and the
+    curve (:func:`incidental.figures.robust_limits`), but never beyond ``±cap``; a curve that leaves them
+    stops at the frame, and the panel says by how much."""
+    lo, hi = figures.robust_limits(values, quantiles=(0.0, 1.0), include=(-2 * level, 2 * level), pad=0.1)
+    return max(lo, -cap), min(hi, cap)
 
 
 def pair_axes(traj: Trajectory, p: int, k: int, *, level: float = WIDGET_LEVEL) -> list[svgplot.Axes]:
