@@ -950,7 +950,8 @@ def error_limits(values: np.ndarray, level: float, *, cap: float = 1.0) -> tuple
     """Limits for a relative error around 0 that a heavy tail cannot stretch: the band ``±level`` and the
     curve (:func:`incidental.figures.robust_limits`), but never beyond ``±cap``; a curve that leaves them
     stops at the frame, and the panel says by how much."""
-    lo, hi = figures.robust_limits(values, quantiles=(0.0, 1.0), include=(-2 * level, 2 * level), pad=0.1)
+    lo, hi = figures.robust_limits(np.clip(values, -cap, cap), quantiles=(0.0, 1.0), include=(-2 * level, 2 * level),
+                                   pad=0.1)
     return max(lo, -cap), min(hi, cap)
 
 
