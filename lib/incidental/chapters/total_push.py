@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -58,6 +58,16 @@ def check_p_value(claim: str, statement: str, *, p: float, level: float, regime:
     """A statistical test that should *not* reject: holds if its p-value is at least ``level``."""
     return Check(claim, statement, f"p ≥ {level:g}", f"p = {p:.3g}", regime, bool(np.isfinite(p) and p >= level),
                  "law")
+
+
+def runner(fn):
+    """A runner's result records exactly the knobs it was called with (all keyword arguments) as its params."""
+    @wraps(fn)
+    def run(**knobs):
+        r = fn(**knobs)
+        r.params = dict(knobs)
+        return r
+    return run
 
 
 def _fit_numbers(prefix: str, fit, fmt: str) -> dict:
@@ -143,6 +153,7 @@ def equal_norm_pair(m: int, g: float, *, seed: int) -> np.ndarray:
     return np.array([[1.0, 0.0], [g, math.sqrt(1 - g * g)]]) @ Q.T
 
 
+@runner
 def two_encodings(*, m: int, pairs: int, seed: int, t_end: float, rtol: float, overlaps: tuple[float, ...],
                   tolerance: float, end_tolerance: float, g_min: float, g_max: float, g_count: int) -> Result:
     """T1, T2 for two encodings: the simulated push and norm loss of ``pairs`` random interfering pairs in
@@ -173,8 +184,6 @@ def two_encodings(*, m: int, pairs: int, seed: int, t_end: float, rtol: float, o
                       float(np.max(np.abs(end - pair_limit_weights(W0)))))
     gs = np.linspace(g_min, g_max, g_count)
     push_ratio, loss_ratio = unit_pair_ratios(gs)
-    params = dict(m=m, pairs=pairs, seed=seed, t_end=t_end, rtol=rtol, overlaps=tuple(overlaps), tolerance=tolerance,
-                  end_tolerance=end_tolerance, g_min=g_min, g_max=g_max, g_count=g_count)
     regime = f"n=2, m={m}, {pairs} random interfering pairs, interference alone to t={t_end:g}"
     shown = ", ".join(f"{g:g}" for g in overlaps)
     checks = [
@@ -194,7 +203,7 @@ def two_encodings(*, m: int, pairs: int, seed: int, t_end: float, rtol: float, o
                "lowdin_err": quote(end_err, ".0e"), "library_err": quote(lib_err, ".1e"),
                "push_small": quote(push_ratio[0], ".4f"), "loss_small": quote(loss_ratio[0], ".4f"),
                "push_big": quote(push_ratio[-1], ".2f"), "loss_big": quote(loss_ratio[-1], ".2f")}
-    return Result(params, checks, numbers, dict(g=gs, push_ratio=push_ratio, loss_ratio=loss_ratio))
+    return Result({}, checks, numbers, dict(g=gs, push_ratio=push_ratio, loss_ratio=loss_ratio))
 
 
 def two_encodings_figure(r: Result) -> tuple[Figure, str]:
@@ -212,7 +221,11 @@ def two_encodings_figure(r: Result) -> tuple[Figure, str]:
                f"squared norm divided by the Gram-Schmidt loss $g^2$. At $g$ = {r.q.g_min} they are "
                f"{r.q.push_small} and {r.q.loss_small}, and both tend to 1/2 as $g \\to 0$, the regime of "
                f"initialisation ($g \\approx 1/\\sqrt m$); at $g$ = {r.q.g_max} they reach {r.q.push_big} and "
-               f"{r.q.loss_big}, still below one Gram-Schmidt step (dotted line at 1).")
+               f"{r.q.loss_big}")
+    if d["push_ratio"].max() < 1:
+        caption += ", still below one Gram-Schmidt step (dotted line at 1)."
+    else:
+        caption += "; at the largest overlaps the push exceeds one Gram-Schmidt step (dotted line at 1)."
     return render(axes, width=5.6, height=3.0), caption
 
 
@@ -234,6 +247,7 @@ def scatter_axes(c: np.ndarray, P: np.ndarray, *, title: str = "", mark: tuple[f
                         ylim=None if xlim is None else (0.0, xlim[1]))
 
 
+@runner
 def push_scatter(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: float) -> Result:
     """One draw of ``n`` encodings at each ``m`` of ``ms``, interference alone to ``t_end``: ``(sqrt(m) c_ij,
     sqrt(m) P_ij)`` over the interfering pairs, the slope of ``P`` on ``c`` and its prediction."""
@@ -250,12 +264,11 @@ def push_scatter(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: 
         slopes.append(push_slope(run))
         preds.append(push_slope_prediction(n, m))
         spreads.append(float(np.sqrt(np.mean((P - c / 2) ** 2)) / np.mean(P)))
-    params = dict(n=n, ms=tuple(ms), seed=seed, t_end=t_end, rtol=rtol)
     numbers = {"m_first": quote(ms[0], "d"), "m_last": quote(ms[-1], "d"),
                "slope_first": quote(slopes[0], ".3f"), "slope_last": quote(slopes[-1], ".3f"),
                "pred_first": quote(preds[0], ".3f"), "pred_last": quote(preds[-1], ".3f"),
                "spread_first": quote(100 * spreads[0], ".1f"), "spread_last": quote(100 * spreads[-1], ".1f")}
-    return Result(params, [], numbers, dict(points=points, slopes=slopes))
+    return Result({}, [], numbers, dict(points=points, slopes=slopes))
 
 
 def push_scatter_figure(r: Result) -> tuple[Figure, str]:
@@ -306,14 +319,16 @@ def pair_stats(n: int, m: int, seeds: tuple[int, ...], *, flow: str, t_end: floa
         pdrop.append(pair_loss_prediction(run.G0).sum(axis=1))
         conv = max(conv, run.convergence)
     P, c, d, L, gsl = (np.concatenate(x) for x in (P, c, d, L, gsl))
-    return PairStats(float(P.mean()), float(P @ c / (c @ c)), float(d.mean()), float(np.sqrt(np.mean((d - d.mean()) ** 2))),
-                     float(L.mean()), float(gsl.mean()), float(np.mean(drop)), float(np.mean(pdrop)), conv)
+    return PairStats(float(P.mean()), float(P @ c / (c @ c)), float(d.mean()),
+                     float(np.sqrt(np.mean((d - d.mean()) ** 2))), float(L.mean()), float(gsl.mean()),
+                     float(np.mean(drop)), float(np.mean(pdrop)), conv)
 
 
 def _columns(rows: list[PairStats]) -> dict[str, np.ndarray]:
     return {name: np.array([getattr(r, name) for r in rows]) for name in PairStats.__dataclass_fields__}
 
 
+@runner
 def third_encodings(*, m: int, ns: tuple[int, ...], pairs: int, seed: int, t_end: float, rtol: float,
                     shift_rtol: float, drop_rtol: float) -> Result:
     """T1 (third encodings) and T3 in ``n`` at fixed ``m``, interference alone to ``t_end``: exponents of the
@@ -346,8 +361,6 @@ def third_encodings(*, m: int, ns: tuple[int, ...], pairs: int, seed: int, t_end
                     kind="approximation"),
     ]
     spread_const = float(np.mean(spread_units))
-    params = dict(m=m, ns=tuple(ns), pairs=pairs, seed=seed, t_end=t_end, rtol=rtol, shift_rtol=shift_rtol,
-                  drop_rtol=drop_rtol)
     numbers = {**_fit_numbers("shift", f_shift, ".2f"), **_fit_numbers("spread", f_spread, ".2f"),
                **_fit_numbers("drop_n", f_drop, ".2f"),
                "shift_const": quote(float(np.mean(shift_units)), ".4f"), "shift_pred": quote(1 / (8 * math.pi), ".4f"),
@@ -355,7 +368,7 @@ def third_encodings(*, m: int, ns: tuple[int, ...], pairs: int, seed: int, t_end
                "spread_rel": quote(spread_const * math.sqrt(2 * math.pi), ".2f"),
                "drop_ratio": quote(float(np.mean(col["mean_drop"] / col["pair_drop"])), ".4f"),
                "n_min": quote(ns[0], "d"), "n_max": quote(ns[-1], "d")}
-    return Result(params, checks, numbers, dict(n=n_arr, shift_units=shift_units, spread_units=spread_units))
+    return Result({}, checks, numbers, dict(n=n_arr, shift_units=shift_units, spread_units=spread_units))
 
 
 def third_axes(x: np.ndarray, shift_units: np.ndarray, spread_units: np.ndarray, *, xlabel: str,
@@ -386,6 +399,7 @@ def third_encodings_figure(r: Result) -> tuple[Figure, str]:
 
 # --- T1, T2 (and T3) over m: Theta claims and constants ----------------------------------------------------
 
+@runner
 def m_scaling(*, n: int, ms: tuple[int, ...], draws: int, seed: int, t_end: float, rtol: float, m_large: int,
               exponent_tolerance: float, constant_rtol: float, slope_tolerance: float, ratio_rtol: float,
               convergence_bound: float, full_tolerance: float) -> Result:
@@ -416,7 +430,8 @@ def m_scaling(*, n: int, ms: tuple[int, ...], draws: int, seed: int, t_end: floa
                                     sizes=m_arr, values=col["mean_loss"], predicted=-1.0, regime=regime,
                                     tolerance=exponent_tolerance)
     c_drop, f_drop = check_exponent("T3", "total drop of ||W_i||² = Theta(1/m) at fixed n", sizes=m_arr,
-                                    values=col["mean_drop"], predicted=-1.0, regime=regime, tolerance=exponent_tolerance)
+                                    values=col["mean_drop"], predicted=-1.0, regime=regime,
+                                    tolerance=exponent_tolerance)
 
     def ratio(values: np.ndarray, fn) -> float:
         return float(np.mean((values / np.array([fn(n, int(m)) for m in ms]))[big]))
@@ -454,9 +469,6 @@ def m_scaling(*, n: int, ms: tuple[int, ...], draws: int, seed: int, t_end: floa
                     measured=ratio(col["mean_drop"], expected_norm_drop), rtol=constant_rtol, regime=big_regime,
                     kind="approximation"),
     ]
-    params = dict(n=n, ms=tuple(ms), draws=draws, seed=seed, t_end=t_end, rtol=rtol, m_large=m_large,
-                  exponent_tolerance=exponent_tolerance, constant_rtol=constant_rtol, slope_tolerance=slope_tolerance,
-                  ratio_rtol=ratio_rtol, convergence_bound=convergence_bound, full_tolerance=full_tolerance)
     numbers = {**_fit_numbers("push", f_push, ".3f"), **_fit_numbers("loss", f_loss, ".3f"),
                **_fit_numbers("drop_m", f_drop, ".3f"),
                "push_const": quote(float(col["mean_push"][-1] * math.sqrt(ms[-1])), ".3f"),
@@ -470,7 +482,7 @@ def m_scaling(*, n: int, ms: tuple[int, ...], draws: int, seed: int, t_end: floa
     data = dict(m=m_arr, fits=(f_push, f_loss, f_drop), mean_push=col["mean_push"], mean_loss=col["mean_loss"],
                 mean_drop=col["mean_drop"], shift_units=col["shift"] * m_arr / (n - 2),
                 spread_units=col["spread"] * m_arr / math.sqrt(n - 2))
-    return Result(params, checks, numbers, data)
+    return Result({}, checks, numbers, data)
 
 
 def m_scaling_figure(r: Result) -> tuple[Figure, str]:
@@ -500,7 +512,8 @@ def m_scaling_figure(r: Result) -> tuple[Figure, str]:
                f"({r.q.loss_exp}) and the mean total drop of $\\|W_i\\|^2$ ({r.q.drop_m_exp}) against $m$ from "
                f"{r.q.m_min} to {r.q.m_max} ({r.q.decades} decades) at $n = {n}$, {r.params['draws']} draws per "
                f"size, interference alone: the orders $m^{{-1/2}}$, $m^{{-1}}$ and $m^{{-1}}$ of T1, T2 and T3, on "
-               f"the predicted curves (black; the fitted power laws, dashed, lie under them). Right: the third encodings' extra push in units of $(n-2)/m$ and its "
+               f"the predicted curves (black; the fitted power laws, dashed, lie under them). Right: the third "
+               f"encodings' extra push in units of $(n-2)/m$ and its "
                f"spread in units of $\\sqrt{{n-2}}/m$ against $m$: both flat, the first at the derived $1/(8\\pi)$.")
     return render([left, right], width=10.0, height=3.6), caption
 
@@ -519,6 +532,7 @@ def _transport(n: int, m: int, seed: int, t_end: float, rtol: float) -> tuple[fl
     return float(np.mean(displacement_from_transport(G0, ph.M[-1]) ** 2)), float(np.trace(E @ G0 @ E.T)) / moved
 
 
+@runner
 def displacement(*, ns: tuple[int, ...], m_fixed: int, ms: tuple[int, ...], n_fixed: int, pairs: int, seed: int,
                  t_end: float, rtol: float, weight_n: int, weight_m: int, weight_rtol: float, weight_bound: float,
                  picture_bound: float, exponent_tolerance: float, constant_rtol: float) -> Result:
@@ -566,9 +580,6 @@ def displacement(*, ns: tuple[int, ...], m_fixed: int, ms: tuple[int, ...], n_fi
                     regime=wregime, quantity="rel. error"),
         c_pic,
     ]
-    params = dict(ns=tuple(ns), m_fixed=m_fixed, ms=tuple(ms), n_fixed=n_fixed, pairs=pairs, seed=seed, t_end=t_end,
-                  rtol=rtol, weight_n=weight_n, weight_m=weight_m, weight_rtol=weight_rtol, weight_bound=weight_bound,
-                  picture_bound=picture_bound, exponent_tolerance=exponent_tolerance, constant_rtol=constant_rtol)
     numbers = {**_fit_numbers("disp_n", f_n, ".3f"), **_fit_numbers("disp_m", f_m, ".3f"),
                **_fit_numbers("picture", f_pic, ".3f"), "picture_abs_exp": quote(f_abs.exponent, ".2f"),
                "disp_const": quote(const, ".3f"), "disp_max": quote(float(by_n[-1]), ".3f"),
@@ -576,7 +587,7 @@ def displacement(*, ns: tuple[int, ...], m_fixed: int, ms: tuple[int, ...], n_fi
                "m_max": quote(ms[-1], "d"), "disp_weight": quote(weight_disp, ".3f"),
                "picture_weight": quote(weight_picture, ".3f"), "weight_err": quote(weight_err, ".1e")}
     data = dict(n=n_arr, m=m_arr, by_n=by_n, by_m=by_m, picture_abs=picture * by_m, fits=(f_n, f_m, f_abs))
-    return Result(params, checks, numbers, data)
+    return Result({}, checks, numbers, data)
 
 
 def displacement_figure(r: Result) -> tuple[Figure, str]:
@@ -599,9 +610,11 @@ def displacement_figure(r: Result) -> tuple[Figure, str]:
     ], xlabel=f"neurons $m$ ($n = {p['n_fixed']}$)", ylabel=r"RMS, relative to $\|W_i(0)\|$")
     caption = (f"How far an encoding moves over the interference phase (interference alone), relative to its "
                f"length, RMS over encodings and draws: against the number $n - 1$ of other encodings, $n$ "
-               f"from {r.q.n_min} to {r.q.n_max}, at $m = {p['m_fixed']}$ (left, fitted exponent {r.q.disp_n_exp}) and against $m$ from "
+               f"from {r.q.n_min} to {r.q.n_max}, at $m = {p['m_fixed']}$ (left, fitted exponent {r.q.disp_n_exp}) "
+               f"and against $m$ from "
                f"{r.q.m_min} to {r.q.m_max} at $n = {p['n_fixed']}$ (right, {r.q.disp_m_exp}), with the predicted "
-               f"$\\sqrt{{(n-1)/(8m)}}$ law and its third-encoding correction (black). Orange, right: what the total-push picture misses, "
+               f"$\\sqrt{{(n-1)/(8m)}}$ law and its third-encoding correction (black). Orange, right: what the "
+               f"total-push picture misses, "
                f"$\\|W(\\mathrm{{end}}) - W(0) + P\\,W(0)\\|/\\|W(0)\\|$; it falls like $m^{{-1}}$ (fitted "
                f"{r.q.picture_abs_exp}), so relative to the displacement itself it falls like $m^{{-1/2}}$ "
                f"(fitted {r.q.picture_exp}).")
@@ -619,6 +632,7 @@ def rotation_error(n: int, m: int, *, seed: int, t_end: float, flow: str) -> flo
     return float(np.max(np.abs(a - b)))
 
 
+@runner
 def directions(*, n: int, m: int, seeds: tuple[int, ...], t_end: float, rtol: float, rotation_n: int,
                rotation_m: int, rotation_t: float, rotation_tolerance: float, p_level: float) -> Result:
     """T4 (a): the flow commutes with rotations (both flows, weight space); the squared first coordinate of each
@@ -638,9 +652,8 @@ def directions(*, n: int, m: int, seeds: tuple[int, ...], t_end: float, rtol: fl
         check_p_value("T4", "each W_i/|W_i| is uniform: x_1² ~ Beta(1/2, (m-1)/2) (KS test)", p=p, level=p_level,
                       regime=f"n={n}, m={m}, {len(seeds)} draws, interference alone to t={t_end:g}"),
     ]
-    params = dict(n=n, m=m, seeds=tuple(seeds), t_end=t_end, rtol=rtol, rotation_n=rotation_n, rotation_m=rotation_m,
-                  rotation_t=rotation_t, rotation_tolerance=rotation_tolerance, p_level=p_level)
-    return Result(params, checks, {"p": quote(p, ".2f"), "rotation": quote(rot, ".0e"), "draws": quote(len(seeds), "d")})
+    numbers = {"p": quote(p, ".2f"), "rotation": quote(rot, ".0e"), "draws": quote(len(seeds), "d")}
+    return Result({}, checks, numbers)
 
 
 def end_statistics(x: np.ndarray, x0: np.ndarray, n: int, m: int, *, zero: float) -> dict[str, float]:
@@ -662,6 +675,7 @@ def end_statistics(x: np.ndarray, x0: np.ndarray, n: int, m: int, *, zero: float
     }
 
 
+@runner
 def end_law(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: float, zero: float, se_count: float,
             positive_bound: float, lift_rtol: float, p_level: float, norm_bound: float, spread_rtol: float,
             flow_bound: float) -> Result:
@@ -719,9 +733,6 @@ def end_law(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: float
         check_p_value("T4", "the negative side is the lifted half-normal of the push picture (KS test, smallest p "
                       "over m)", p=float(np.min(col["neg_p"])), level=p_level, regime=regime),
     ]
-    params = dict(n=n, ms=tuple(ms), seed=seed, t_end=t_end, rtol=rtol, zero=zero, se_count=se_count,
-                  positive_bound=positive_bound, lift_rtol=lift_rtol, p_level=p_level, norm_bound=norm_bound,
-                  spread_rtol=spread_rtol, flow_bound=flow_bound)
     last = -1
     numbers = {
         "pairs": quote(pairs, "d"), "m_min": quote(ms[0], "d"), "m_max": quote(ms[-1], "d"),
@@ -741,7 +752,7 @@ def end_law(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: float
         "norm_spread": quote(float(np.mean(norm_spread)), ".2f"), "flow_diff": quote(float(np.max(flow_diff)), ".0e"),
     }
     data = dict(ms=np.asarray(ms), samples=tuple(samples), at_zero=col["at_zero"])
-    return Result(params, checks, numbers, data)
+    return Result({}, checks, numbers, data)
 
 
 def end_axes(x: np.ndarray, n: int, m: int, *, zero: float, label: str = "") -> list[svgplot.Axes]:
