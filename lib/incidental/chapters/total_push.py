@@ -794,7 +794,7 @@ def end_law_figure(r: Result) -> tuple[Figure, str]:
                f"$\\mathcal N(0,1)$ (grey) and of the push picture (black), but the positive half has collapsed into "
                f"an atom at 0 holding {r.q.zero_last} of the pairs (dashed line). Right: the fraction of "
                f"pairs below each value at every $m$ from {r.q.m_min} to {r.q.m_max}: it jumps by about 1/2 at 0, as "
-               f"the push picture (black) does and independent vectors (grey) do not.")
+               f"the push picture (black, drawn for the largest $m$) does and independent vectors (grey) do not.")
     return render([hist, ecdf], width=10.0, height=3.6), caption
 
 
