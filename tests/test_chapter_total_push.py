@@ -1,20 +1,19 @@
 """Chapter 5 (the total push): the closed forms it moved to the core, the runners at small sizes (checks,
 parameters, quoted numbers), the figure builders, the widgets, and one knob changed in the notebook."""
-import json
 import math
 import re
 import time
 
+import incidental as inc
 import nbformat
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-from matplotlib.figure import Figure
-from nbclient import NotebookClient
-
-import incidental as inc
+from hypothesis import given
+from hypothesis import strategies as st
 from incidental import book, derivation, exact, theory
 from incidental.chapters import total_push as ch
+from matplotlib.figure import Figure
+from notebook_probe import probe
 
 NAME = "05_total_push"
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
@@ -325,35 +324,32 @@ def test_ranked_pair_is_clipped_to_the_interfering_pairs():
 # --- the notebook: change one knob, everything that depends on it follows -------------------------------------
 
 def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch):
-    nb = notebook()
-    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("scatter_knobs"))
-    assert "n=32" in cell.source
-    defaults = {}
-    exec(cell.source, {"phase_knobs": dict(t_end=15.0, rtol=1e-7)}, defaults)
-    before = ch.push_scatter(**defaults["scatter_knobs"])
-    before_caption = ch.push_scatter_figure(before)[1]
-    cell.source = cell.source.replace("n=32", "n=24")
+    monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))   # the modified run must not write the ledger
+    monkeypatch.setenv("INCIDENTAL_WIDGETS", "live")             # one panel per widget, not the static grid
+    start = time.perf_counter()
+    after = probe(NAME, {"scatter_knobs = dict(n=32,": "scatter_knobs = dict(n=24,"})
+    assert time.perf_counter() - start < 90
+    knobs = notebook_knobs("scatter_knobs")
+    assert knobs["n"] == 32
+    before = ch.push_scatter(**knobs)   # the experiment at its committed knobs
+    # every {eval} of the notebook evaluated in the modified kernel (a missing name would have raised)
+    assert set(after.quoted) == set(eval_expressions(notebook()))
+    assert after.quoted["scatter.q.n"] == "24"
+    for key in ("slope_first", "spread_first"):   # at the larger m the slopes round alike
+        assert after.quoted[f"scatter.q.{key}"] != repr(getattr(before.q, key)), key
+    caption = after.captions[1]
+    assert caption.startswith("Figure 5.2.") and "$n = 24$" in caption and "$n = 32$" not in caption
+    assert after.quoted["scatter.q.slope_first"] in caption
+    assert caption != "Figure 5.2. " + ch.push_scatter_figure(before)[1]
+    other = notebook_knobs("scaling_knobs")   # another experiment: unchanged
+    assert after.quoted["scaling.q.n"] == repr(other["n"]) == "32"
+    assert len(after.captions) == 6
 
-    exprs = sorted(set(eval_expressions(nb)) | {"scatter.q.n", "scatter.q.pred_first", "scaling.q.n"})
-    figures = [m for c in nb.cells if c.cell_type == "code"
-               for m in re.findall(r"chapter\.figure\(\*ch\.(\w+)\((\w+)\)\)", c.source)]
-    probe = ("import json\n"
-             f"print(json.dumps({{'evals': {{e: repr(eval(e)) for e in {exprs!r}}}, "
-             f"'captions': {{f: getattr(ch, f)(globals()[r])[1] for f, r in {figures!r}}}}}))")
-    nb.cells.insert(len(nb.cells), nbformat.v4.new_code_cell(probe))
-    monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))
-    monkeypatch.setenv("INCIDENTAL_WIDGETS", "live")     # one panel per widget, not the static grid
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(book.notebook_path(NAME).parent)}}).execute()
-    out = json.loads("".join(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
-    evals, captions = out["evals"], out["captions"]
 
-    assert evals["scatter.q.n"] == "24"
-    for key in ("slope_first", "pred_first", "spread_first"):   # at the larger m they round alike
-        assert evals[f"scatter.q.{key}"] != repr(getattr(before.q, key)), key
-    after_caption = captions["push_scatter_figure"]
-    assert "$n = 24$" in after_caption and after_caption != before_caption and "$n = 32$" in before_caption
-    assert evals["scatter.q.slope_first"] in after_caption
-    # the other results did not move: e.g. the m scan still quotes its own n
-    assert evals["scaling.q.n"] == "32"
-    assert len(captions) == 6
+def notebook_knobs(name: str) -> dict:
+    """A knobs cell of the notebook, evaluated (after the phase's knobs, which it may use)."""
+    code = [c.source for c in notebook().cells if c.cell_type == "code"]
+    scope: dict = {}
+    exec(next(c for c in code if c.startswith("phase_knobs")), {}, scope)
+    exec(next(c for c in code if c.startswith(name)), {}, scope)
+    return scope[name]

@@ -24,17 +24,32 @@ from .. import _validate as v
 from .. import figures, svgplot
 from ..book import Result, quote
 from ..checks import Check, check_below, check_close, check_exponent, fit_exponent
-from ..derivation import (displacement_from_transport, gram_schmidt_coefficient, gram_schmidt_norm_loss,
-                          pair_loss_prediction, pair_push_prediction)
-from ..exact import (lowdin, pair_interference, pair_limit_weights, pair_norm_sq_loss, pair_push_total,
-                     unit_pair_ratios)
+from ..derivation import (
+    displacement_from_transport,
+    gram_schmidt_coefficient,
+    gram_schmidt_norm_loss,
+    pair_loss_prediction,
+    pair_push_prediction,
+)
+from ..exact import lowdin, pair_interference, pair_limit_weights, pair_norm_sq_loss, pair_push_total, unit_pair_ratios
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram_phase, simulate_gram_with_push
 from ..model import cosine_similarity, offdiagonal, sample_gram, sample_weights
 from ..plotting import render
-from ..theory import (atom_prediction, end_cdf, end_mean_prediction, end_negative_survival, expected_displacement,
-                      expected_norm_drop, expected_pair_loss, expected_push, loss_lift, negative_lift,
-                      push_shift, push_slope_prediction)
+from ..theory import (
+    atom_prediction,
+    end_cdf,
+    end_mean_prediction,
+    end_negative_survival,
+    expected_displacement,
+    expected_norm_drop,
+    expected_pair_loss,
+    expected_push,
+    loss_lift,
+    negative_lift,
+    push_shift,
+    push_slope_prediction,
+)
 
 FLOWS: dict[str, tuple[str, ...]] = {"interference": ("interference",),
                                      "full": ("feature_benefit", "interference")}
@@ -490,16 +505,16 @@ def m_scaling_figure(r: Result) -> tuple[Figure, str]:
     encodings' extra push and spread, rescaled, against ``m``. Caption from ``r``."""
     d, n = r.data, r.params["n"]
     f_push, f_loss, f_drop = d["fits"]
+    ms = [int(m) for m in d["m"]]
     series = [
         *figures.power_law(d["m"], d["mean_push"], label=r"mean push $P_{ij}$", fit=f_push,
-                           predicted=lambda m: np.array([expected_push(n, int(x)) for x in m]),
-                           predicted_label="predicted (push)"),
+                           predicted=figures.through(ms, [expected_push(n, m) for m in ms])),
         *figures.power_law(d["m"], d["mean_loss"], label=r"mean per-pair loss $L_{ij}$", fit=f_loss,
-                           predicted=lambda m: np.array([expected_pair_loss(n, int(x)) for x in m]),
-                           predicted_label="predicted (loss)", color=svgplot.PALETTE[1]),
+                           predicted=figures.through(ms, [expected_pair_loss(n, m) for m in ms]),
+                           color=svgplot.PALETTE[1]),
         *figures.power_law(d["m"], d["mean_drop"], label=r"mean drop of $\|W_i\|^2$", fit=f_drop,
-                           predicted=lambda m: np.array([expected_norm_drop(n, int(x)) for x in m]),
-                           predicted_label="predicted (drop)", color=svgplot.PALETTE[2]),
+                           predicted=figures.through(ms, [expected_norm_drop(n, m) for m in ms]),
+                           color=svgplot.PALETTE[2]),
     ]
     for k, s in enumerate(series):   # one legend entry per measured quantity, one for the predictions
         if s.dashed or (s.color == "#000" and k > 2):
@@ -595,16 +610,15 @@ def displacement_figure(r: Result) -> tuple[Figure, str]:
     misses; caption from ``r``."""
     d, p = r.data, r.params
     f_n, f_m, f_abs = d["fits"]
-    pred_n = np.array([expected_displacement(int(n), p["m_fixed"]) for n in d["n"]])
-    left = figures.power_law_axes([
-        *figures.power_law(d["n"] - 1, d["by_n"], label="displacement", fit=f_n),
-        svgplot.Series(d["n"] - 1, pred_n, label="predicted", color="#000"),
-    ], xlabel=f"other encodings $n - 1$ ($m = {p['m_fixed']}$)",
+    ns, ms = [int(n) for n in d["n"]], [int(m) for m in d["m"]]
+    left = figures.power_law_axes(figures.power_law(
+        d["n"] - 1, d["by_n"], label="displacement", fit=f_n,
+        predicted=figures.through(d["n"] - 1, [expected_displacement(n, p["m_fixed"]) for n in ns])),
+        xlabel=f"other encodings $n - 1$ ($m = {p['m_fixed']}$)",
         ylabel=r"RMS $\|W_i(\mathrm{end}) - W_i(0)\| / \|W_i(0)\|$")
-    pred_m = np.array([expected_displacement(p["n_fixed"], int(m)) for m in d["m"]])
     right = figures.power_law_axes([
-        *figures.power_law(d["m"], d["by_m"], label=r"displacement", fit=f_m),
-        svgplot.Series(d["m"], pred_m, label="predicted", color="#000"),
+        *figures.power_law(d["m"], d["by_m"], label="displacement", fit=f_m,
+                           predicted=figures.through(ms, [expected_displacement(p["n_fixed"], m) for m in ms])),
         *figures.power_law(d["m"], d["picture_abs"], label=r"missed by $-P\,W(0)$", fit=f_abs,
                            color=svgplot.PALETTE[4]),
     ], xlabel=f"neurons $m$ ($n = {p['n_fixed']}$)", ylabel=r"RMS, relative to $\|W_i(0)\|$")
