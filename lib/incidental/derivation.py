@@ -230,3 +230,32 @@ def expected_kappa_rate(G: np.ndarray) -> np.ndarray:
 
 
 # === total push (chapter 5): add formulas here ===
+
+
+def pair_push_prediction(G: np.ndarray) -> np.ndarray:
+    """The two-encoding total push ``(1/2) artanh(2 ReLU(G_ij) / (G_ii + G_jj))`` for every pair, ``(n, n)``
+    (zero diagonal): :func:`incidental.exact.pair_push_total` of each pair, the others ignored."""
+    G = v.gram("G", G)
+    d = np.diag(G)
+    return _zero_diagonal(0.5 * np.arctanh(2 * interference_weights(G) / (d[:, None] + d[None, :])))
+
+
+def pair_loss_prediction(G: np.ndarray) -> np.ndarray:
+    """The two-encoding loss of squared norm :func:`incidental.exact.pair_norm_sq_loss` for every pair,
+    ``(n, n)`` (zero diagonal): ``(s - sqrt(s^2 - 4 ReLU(G_ij)^2)) / 2`` with ``s = G_ii + G_jj``."""
+    G = v.gram("G", G)
+    d = np.diag(G)
+    s = d[:, None] + d[None, :]
+    R = interference_weights(G)
+    return _zero_diagonal(0.5 * (s - np.sqrt(s * s - 4 * R * R)))
+
+
+def displacement_from_transport(G0: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``|W_i(t) - W_i(0)| / |W_i(0)|`` ``(n,)`` from the transport ``W(t) = M W(0)`` (``M`` ``(n, n)``):
+    the square root of the diagonal of ``(M - I) G0 (M - I)^T`` over ``G0_ii``. No weights needed."""
+    G0 = v.gram("G0", G0)
+    M = v.finite_array("M", M, 2)
+    if M.shape != G0.shape:
+        raise ValueError(f"M must have the shape of G0 {G0.shape}, got {M.shape}")
+    D = M - np.eye(M.shape[0])
+    return np.sqrt(np.einsum("ik,kl,il->i", D, G0, D) / np.diag(G0))

@@ -172,3 +172,44 @@ def pair_cosine(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarr
 
 
 # === total push (chapter 5): add formulas here ===
+
+
+def pair_norm_sq_loss(G0: np.ndarray) -> float:
+    """Loss of ``||W_1||^2`` (equal to that of ``||W_2||^2``) over all time, for two encodings under
+    interference alone: ``(s_0 - sqrt(s_0^2 - 4 g_0^2)) / 2`` with ``s_0 = G_11 + G_22``, ``g_0 = G_12 > 0``
+    (0 if ``g_0 <= 0``); a float. About ``g_0^2 / s_0``: half the Gram-Schmidt loss ``g_0^2/G_22`` at unit norms.
+
+    Both norms fall at the same rate ``-2 g^2``, and at the end ``s(oo) = sqrt(|u_0|^2 |v_0|^2)``.
+    """
+    G0 = v.gram("G0", G0)
+    if G0.shape != (2, 2):
+        raise ValueError(f"G0 must be 2x2, got shape {G0.shape}")
+    g, s = G0[0, 1], G0[0, 0] + G0[1, 1]
+    return 0.5 * float(s - np.sqrt(s * s - 4 * g * g)) if g > 0 else 0.0
+
+
+def pair_limit_weights(W0: np.ndarray) -> np.ndarray:
+    """End point ``W(oo)`` ``(2, m)`` of two encodings under interference alone:
+    ``W_1(oo) = cosh(P) W_1 - sinh(P) W_2`` and symmetrically, with ``P`` = :func:`pair_push_total`."""
+    W0 = _pair_weights(W0)
+    P = pair_push_total(W0 @ W0.T)
+    return np.cosh(P) * W0 - np.sinh(P) * W0[::-1]
+
+
+def lowdin(W: np.ndarray) -> np.ndarray:
+    """Symmetric (Loewdin) orthogonalisation ``S^{-1/2} W`` ``(n, m)`` with ``S = W W^T``: the orthonormal
+    rows closest to ``W`` in the least-squares sense, treating every row alike. Two unit encodings with
+    overlap ``g`` end the interference flow at ``(1 - g^2)^{1/4}`` times it."""
+    W = v.weights("W", W)
+    evals, evecs = np.linalg.eigh(W @ W.T)
+    return (evecs / np.sqrt(evals)) @ evecs.T @ W
+
+
+def unit_pair_ratios(gs: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit encodings with overlap ``g`` in ``gs`` (each in ``(0, 1)``): the total push over the
+    Gram-Schmidt coefficient, ``artanh(g) / (2 g)``, and the loss of squared norm over the Gram-Schmidt
+    loss, ``(1 - sqrt(1 - g^2)) / g^2``; both ``(len(gs),)``, both ``1/2 + O(g^2)``."""
+    g = v.finite_array("gs", gs, 1)
+    if np.any((g <= 0) | (g >= 1)):
+        raise ValueError("gs must lie strictly between 0 and 1 (overlaps of two unit encodings)")
+    return np.arctanh(g) / (2 * g), (1 - np.sqrt(1 - g * g)) / (g * g)

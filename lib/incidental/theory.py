@@ -186,3 +186,109 @@ def breakdown_time(x: float, level: float = 0.1) -> float:
 
 
 # === total push (chapter 5): add formulas here ===
+
+
+def push_shift(n: int, m: int) -> float:
+    """Mean extra push ``(n - 2) / (8 pi m)`` that the ``n - 2`` third encodings add to an interfering
+    pair's total push ``P_ij`` (a float; chapter *Total push*, claim T1).
+
+    To first order, third encodings raise ``d(W_i . W_j)/dt`` on average by
+    ``(n - 2)(e^{-2t} - e^{-4t}) / (pi m)`` (positive overlaps decay like ``e^{-2t}``, negative ones
+    stay), and ``P_ij`` gains half the time integral of that: ``(n - 2)/(2 pi m) (1/2 - 1/4)``.
+    """
+    n, m = v.sizes(n, m)
+    return (n - 2) / (8 * np.pi * m)
+
+
+def expected_push(n: int, m: int) -> float:
+    """``E[P_ij | G_ij(0) > 0] = 1/sqrt(2 pi m) + (n - 2)/(8 pi m)``: half of
+    ``E[G_ij | G_ij > 0] = sqrt(2/(pi m))``, plus :func:`push_shift` (a float)."""
+    n, m = v.sizes(n, m)
+    return float(1 / np.sqrt(2 * np.pi * m) + push_shift(n, m))
+
+
+def push_slope_prediction(n: int, m: int) -> float:
+    """Least-squares slope (through 0) of ``P_ij`` on the Gram-Schmidt coefficient ``c_ij`` over the
+    interfering pairs: ``1/2 + sqrt(2/pi) (n - 2) / (8 pi sqrt(m))`` (a float).
+
+    Half a Gram-Schmidt step, plus :func:`push_shift` times ``E[c | c > 0] / E[c^2 | c > 0]``.
+    """
+    n, m = v.sizes(n, m)
+    return float(0.5 + np.sqrt(2 / np.pi) * (n - 2) / (8 * np.pi * np.sqrt(m)))
+
+
+def loss_lift(n: int, m: int) -> float:
+    """``1 + (n - 2) / (3 pi sqrt(2 pi m))``: how much third encodings raise the mean per-pair loss of
+    squared norm above its two-encoding value (a float; a pair's loss gains ``G_ij (n-2)/(12 pi m)``)."""
+    n, m = v.sizes(n, m)
+    return float(1 + (n - 2) / (3 * np.pi * np.sqrt(2 * np.pi * m)))
+
+
+def expected_pair_loss(n: int, m: int) -> float:
+    """``E[L_ij | G_ij(0) > 0] = loss_lift / (2 m)``: the mean loss of ``||W_i||^2`` caused by one
+    interfering encoding over the interference phase (``G_ij^2 / 2`` with ``E[G_ij^2 | G_ij > 0] = 1/m``,
+    half the Gram-Schmidt loss, times :func:`loss_lift`; a float)."""
+    n, m = v.sizes(n, m)
+    return loss_lift(n, m) / (2 * m)
+
+
+def expected_norm_drop(n: int, m: int) -> float:
+    """``E[||W_i(0)||^2 - ||W_i(end)||^2] = (n - 1)/(4 m) loss_lift`` under interference alone: half of
+    the ``n - 1`` other encodings interfere, each costing :func:`expected_pair_loss` (a float)."""
+    n, m = v.sizes(n, m)
+    return (n - 1) / 2 * expected_pair_loss(n, m)
+
+
+def expected_displacement(n: int, m: int) -> float:
+    """RMS of ``|W_i(end) - W_i(0)| / |W_i(0)|`` over the interference phase:
+    ``sqrt((n - 1)/(8 m) (1 + (n - 2)/(pi sqrt(2 pi m))))`` (a float).
+
+    ``W_i`` moves by about ``sum_j P_ij W_j(0)`` over nearly orthogonal ``W_j``, so its squared
+    displacement is ``(n - 1) E[P^2]`` with ``E[P^2]`` over all ordered pairs (half interfere).
+    """
+    n, m = v.sizes(n, m)
+    return float(np.sqrt((n - 1) / (8 * m) * (1 + (n - 2) / (np.pi * np.sqrt(2 * np.pi * m)))))
+
+
+def negative_lift(n: int, m: int) -> float:
+    """``(n - 2) / (4 pi sqrt(m))``: how far third encodings lift a negative overlap ``sqrt(m) kappa_ij``
+    over the interference phase (a float; the whole integral of the mean rise in :func:`push_shift`,
+    which nothing opposes when ``W_i . W_j < 0``)."""
+    n, m = v.sizes(n, m)
+    return float((n - 2) / (4 * np.pi * np.sqrt(m)))
+
+
+def atom_prediction(n: int, m: int) -> float:
+    """Fraction of pairs with ``kappa_ij = 0`` at the end of the interference phase:
+    ``1/2 + phi(0) negative_lift`` (the positive half, plus the negative overlaps lifted past 0; a float)."""
+    n, m = v.sizes(n, m)
+    return float(0.5 + negative_lift(n, m) / np.sqrt(2 * np.pi))
+
+
+def end_mean_prediction(n: int, m: int) -> float:
+    """Mean of ``sqrt(m) kappa_ij`` at the end of the interference phase: ``-1/sqrt(2 pi) + negative_lift/2``
+    (``E[min(x + d, 0)]`` for ``x ~ N(0, 1)`` to first order in the lift ``d``; a float)."""
+    n, m = v.sizes(n, m)
+    return float(-1 / np.sqrt(2 * np.pi) + negative_lift(n, m) / 2)
+
+
+def end_cdf(x: np.ndarray, n: int, m: int) -> np.ndarray:
+    """The push picture's law of ``sqrt(m) kappa_ij`` at the end of the interference phase, as a
+    distribution function (same shape as ``x``): ``Phi(x - d)`` below 0, 1 from 0 on (``d`` =
+    :func:`negative_lift`): every positive overlap is pushed to 0, every negative one lifted by ``d``."""
+    from scipy.special import ndtr
+
+    d = negative_lift(n, m)
+    x = np.asarray(x, dtype=float)
+    return np.where(x < 0, ndtr(x - d), 1.0)
+
+
+def end_negative_survival(y: np.ndarray, n: int, m: int) -> np.ndarray:
+    """``P(-sqrt(m) kappa > y | kappa < 0)`` for ``y >= 0`` at the end of the interference phase under the
+    push picture: ``(1 - Phi(y + d)) / (1 - Phi(d))`` (the initial half-normal, lifted by ``d`` =
+    :func:`negative_lift`); same shape as ``y``."""
+    from scipy.special import ndtr
+
+    d = negative_lift(n, m)
+    y = np.asarray(y, dtype=float)
+    return ndtr(-(y + d)) / ndtr(-d)
