@@ -150,11 +150,12 @@ def regularization_norm_share_mean(m: int, lam: float) -> float:
     return float(-2.0 * lam * np.sqrt(2.0 * m / np.pi))
 
 
-def regularization_norm_share_se(n: int, m: int, lam: float) -> float:
+def regularization_norm_share_se(n: int, lam: float) -> float:
     """Standard error of the mean over ``n`` encodings of ``-2 lam ||W_i||_1`` at initialisation:
-    ``2 lam sqrt(m (1 - 2/pi) / n)`` (``Var|W_ik| = (1 - 2/pi)/m``)."""
-    n, m = v.sizes(n, m)
-    return float(2.0 * v.lam(lam) * np.sqrt(m * (1.0 - 2.0 / np.pi) / n))
+    ``2 lam sqrt((1 - 2/pi) / n)``, whatever ``m`` (``Var|W_ik| = (1 - 2/pi)/m`` and ``||W_i||_1`` sums
+    ``m`` of them)."""
+    n = v.size("n", n)
+    return float(2.0 * v.lam(lam) * np.sqrt((1.0 - 2.0 / np.pi) / n))
 
 
 def feature_benefit_rate_rms(m: int) -> float:

@@ -141,7 +141,7 @@ def regularization_share(*, n: int, m: int, lam: float, seed: int, sigmas: float
     W = sample_weights(n, m, seed=seed)
     share = -2.0 * lam * np.sum(np.abs(W), axis=1)
     predicted = regularization_norm_share_mean(m, lam)
-    se = regularization_norm_share_se(n, m, lam)
+    se = regularization_norm_share_se(n, lam)
     check = check_close("D1", "regularisation's share at initialisation, mean over i = -2λ sqrt(2m/π)",
                         predicted=predicted, measured=float(share.mean()), atol=sigmas * se,
                         regime=f"n={n}, m={m}, lam={lam:g}, {sigmas:g} s.e.", kind="value")
@@ -477,11 +477,11 @@ def share_figure(r: Result) -> tuple[Figure, str]:
     caption = (f"The two shares of a squared length's relative rate at initialisation, i.e. the full flow's rate "
                f"split by force, over $n$ = {p['ns'][0]} to {p['ns'][-1]} and $m$ = {ms} ({p['draws']} draws each). "
                f"Left: RMS of feature benefit's $\\varphi_i$ over $|$mean$|$ of interference's $\\rho_i$ against "
-               f"$(n-1)/\\sqrt{{m}}$: the points of every $m$ fall on the predicted line (fitted slope {r.q.exp}; the "
-               f"scatter at the left is the smallest $n$, where the mean over few encodings is noisy), "
+               f"$(n-1)/\\sqrt{{m}}$: the points of every $m$ fall on the predicted line (fitted slope {r.q.exp}), "
                f"which crosses 1 at {r.q.crossover} (predicted $2\\sqrt{{2}}$ = {r.q.crossover_pred}); to its left "
-               f"feature benefit, not interference, sets how fast the lengths move. Right: the fraction of encodings "
-               f"with $|\\varphi_i| > |\\rho_i|$, on its exact value (dashed).")
+               f"feature benefit, not interference, sets how fast the lengths move. (The scatter at the far left "
+               f"comes from the smallest $n$, where the mean over few encodings is noisy.) Right: the fraction of "
+               f"encodings with $|\\varphi_i| > |\\rho_i|$, on its exact value (dashed).")
     return render(share_axes(r), width=9.5, height=3.4), caption
 
 
@@ -673,7 +673,7 @@ def phase_sizes_axes(r: Result) -> svgplot.Axes:
                              predicted=lambda g: np.array([feature_benefit_norm_change_rms(int(round(x)), t_end) for x in g]))
     full[-1].color = "#777"
     return figures.power_law_axes([*interference, *full], xlabel=f"neurons $m$ ($n = {n}$)",
-                                  ylabel="ln(aᵢ(T)/aᵢ(0)) over the phase")
+                                  ylabel="|ln(aᵢ(T)/aᵢ(0))|: |mean| or RMS")
 
 
 def phase_sizes_figure(r: Result) -> tuple[Figure, str]:
