@@ -321,6 +321,16 @@ def test_notebook_uses_every_figure_builder():
     assert code.rstrip().endswith("chapter.finish()")
 
 
+def test_every_eval_quotes_a_result_of_an_earlier_cell():
+    defined: set[str] = set()
+    for cell in notebook_cells():
+        if cell.cell_type == "code":
+            defined |= set(re.findall(r"^(\w+) = ", cell.source, re.M))
+        else:
+            for e in EVAL.findall(cell.source):
+                assert e.split(".")[0] in defined, f"{e} is quoted before its result exists"
+
+
 def test_no_cross_chapter_equation_references():
     text = "".join(c.source for c in notebook_cells() if c.cell_type == "markdown")
     labels = set(re.findall(r"\$\$ \((eq-[\w-]+)\)", text))

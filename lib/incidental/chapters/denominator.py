@@ -75,10 +75,6 @@ def relative_rates(n: int, m: int, seeds: Sequence[int]) -> tuple[np.ndarray, np
             np.array([feature_benefit_relative_rate(G) for G in Gs]))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
 # --- D1: the identity, each force, along its flow ---------------------------------------------------
 
 def norm_rate_identity(*, n: int, m: int, lam: float, seed: int, t0s: tuple[float, ...], h: float,
@@ -224,8 +220,8 @@ def exact_law_figure(r: Result) -> tuple[Figure, str]:
                f"units of $(n-1)/m$: one value from each of {p['draws']} independent draws at $n = {p['n']}$, "
                f"$m = {p['m']}$, against its exact law (D2, dashed). The histogram follows the law (Kolmogorov-Smirnov "
                f"distance {r.q.ks}, below the {r.q.ks_pct}% critical value {r.q.ks_bound}); its mean, {r.q.mean_units}, "
-               f"sits at the exact $-1$ (grey dashed line), with a long tail of encodings that interference shortens "
-               f"several times faster.")
+               f"sits at the exact $-1$ (grey dashed line); its left tail holds the encodings that interference "
+               f"shortens fastest.")
     return render(axes, width=6.0), caption
 
 
@@ -239,8 +235,7 @@ def _scaling(over: str, sizes: Sequence[int], vals: np.ndarray, pred: np.ndarray
     check_c = check_close("D2", "constant: |mean share| / ((n-1)/m) = 1", predicted=1.0, measured=constant,
                           atol=sigmas * constant_se, regime=regime + f", {sigmas:g} s.e.", kind="value")
     numbers = {"exp": quote(fit.exponent, ".4f"), "lo": quote(fit.low, ".4f"), "hi": quote(fit.high, ".4f"),
-               "const": quote(constant, ".3f"), "const_se": quote(constant_se, ".3f"),
-               "tolerance": quote(tolerance, ".3f")}
+               "const": quote(constant, ".3f"), "const_se": quote(constant_se, ".3f")}
     data = dict(sizes=np.asarray(sizes, float), values=vals, predicted=pred, fit=fit)
     return [check_exp, check_c], numbers, data
 
@@ -597,14 +592,13 @@ def norm_over_phase(*, n: int, ms: tuple[int, ...], draws: int, t_end: float, po
         "exp": quote(fit.exponent, ".3f"), "exp_lo": quote(fit.low, ".3f"), "exp_hi": quote(fit.high, ".3f"),
         "constant": quote(float(big.mean[-1]), ".3f"), "constant_se": quote(float(big.se[-1]), ".3f"),
         "constant_pred": quote(constant_pred, ".3f"),
-        "err_small": quote(small.error, ".0%"), "err_small_se": quote(small.error_se, ".1%"),
-        "err_large": quote(big.error, ".1%"), "err_large_se": quote(big.error_se, ".2%"),
+        "err_small": quote(small.error, ".0%"), "err_large": quote(big.error, ".1%"),
         "err_exp": quote(err_fit.exponent, ".2f"), "err_exp_lo": quote(err_fit.low, ".2f"),
         "err_exp_hi": quote(err_fit.high, ".2f"),
         "m_small": quote(ms[0], "d"), "m_large": quote(ms[-1], "d"), "n_over_m_small": quote(n / ms[0], ".3g"),
         "end_err": quote(end_error, ".0e"), "decay": quote(float(np.exp(-2 * t_end)), ".0e"),
         "max_int_small": quote(small.max_interference, ".4f"), "max_full_small": quote(small.max_full, ".3f"),
-        "rms_ratio": quote(rms_ratio, ".3f"), "first_order_pct": quote(100 * first_order_tolerance, "g"),
+        "rms_ratio": quote(rms_ratio, ".3f"),
     }
     params = dict(n=n, ms=tuple(ms), draws=draws, t_end=t_end, points=points, rtol=rtol, seed=seed, sigmas=sigmas,
                   exponent_tolerance=exponent_tolerance, first_order_tolerance=first_order_tolerance,
@@ -654,8 +648,8 @@ def phase_figure(r: Result) -> tuple[Figure, str]:
                f"$n = {p['n']}$, {p['draws']} draws per $m$. Left: mean $\\ln(a_i(t)/a_i(0))$ in units of $(n-1)/m$ "
                f"at the smallest and the largest $m$ (bands: $\\pm 2$ standard errors over draws), with the "
                f"first-order prediction of the same draws (dashed, same colour) and its leading order "
-               f"$-(1-e^{{-4t}})/4$ (black). At $m = {shown[1].m}$ measurement and prediction coincide; at "
-               f"$m = {shown[0].m}$ the lengths lose {r.q.err_small} more than predicted. Right: that relative "
+               f"$-(1-e^{{-4t}})/4$ (black). At $m = {shown[1].m}$ the lengths lose {r.q.err_large} more than the "
+               f"first-order prediction, at $m = {shown[0].m}$ {r.q.err_small} more. Right: that relative "
                f"error at $t = {p['t_end']:g}$ for every $m$ (bars: $\\pm 2$ s.e.): it falls as $m^{{{r.q.err_exp}}}$ "
                f"(fitted), about as $m^{{-1/2}}$, not as $n/m$.")
     return render([phase_course_axes(shown), phase_error_axes(r)], width=10.0, height=3.6), caption
@@ -717,8 +711,8 @@ def rates_panel(n: int, m: int, seed: int) -> Panel:
     frac = float(np.mean(np.abs(phi) > np.abs(rho)))
     who = "feature benefit" if ratio > 1 else "interference"
     note = (f"In the full flow, <b>{who}</b> dominates the rate of the lengths here: RMS φ / |mean ρ| = {ratio:.3g} "
-            f"(predicted 2·sqrt(2m)/(n-1) = {share_ratio(n, m):.3g}); |φ_i| &gt; |ρ_i| for {_pct(frac)} of the "
-            f"encodings (predicted {_pct(feature_benefit_dominated_fraction(n, m, nodes=100))}).")
+            f"(predicted 2·sqrt(2m)/(n-1) = {share_ratio(n, m):.3g}); |φ_i| &gt; |ρ_i| for {frac:.0%} of the "
+            f"encodings (predicted {feature_benefit_dominated_fraction(n, m, nodes=100):.0%}).")
     return Panel(checks, svgplot.svg([rate_law_axes(rho, n, m), fb_law_axes(phi, n, m)]), note)
 
 
