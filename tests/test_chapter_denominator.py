@@ -1,20 +1,17 @@
 """Chapter 3 (Denominator): the laws of the norm's rates (core formulas), the chapter's runners at small
 sizes, its figures and captions, its widgets, and a knob changed in the notebook itself."""
-import json
 import re
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
+import incidental as inc
 import nbformat
 import numpy as np
 import pytest
-from nbclient import NotebookClient
-from scipy import stats
-
-import incidental as inc
 from incidental import book, derivation, theory
 from incidental.chapters import denominator as ch
+from notebook_probe import probe
+from scipy import stats
 
 NOTEBOOK = book.notebook_path("03_denominator")
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
@@ -258,7 +255,7 @@ def test_small_knobs_have_the_notebooks_keys():
 
 
 def test_runners_at_small_sizes_hold_and_record_their_params(small_results):
-    for name, (runner, knobs) in notebook_runs().items():
+    for name, (_runner, knobs) in notebook_runs().items():
         r = small_results[name]
         assert r.checks, name
         for c in r.checks:
@@ -431,54 +428,32 @@ def test_rates_panel_says_which_force_dominates():
     assert "interference</b> dominates" in ch.rates_panel(128, 256, 0).note
 
 
-# --- the knob test: one knob changed in the notebook ---------------------------------------------------
-
-def _replace_in_knobs_cell(nb, knobs: str, old: str, new: str) -> None:
-    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"{knobs} = dict(")]
-    assert len(cells) == 1 and cells[0].source.count(old) == 1, knobs
-    cells[0].source = cells[0].source.replace(old, new)
-
-
-def _captions(nb) -> dict[str, str]:
-    """The figure captions of the executed notebook, by the builder that made them."""
-    out = {}
-    for cell in nb.cells:
-        m = re.search(r"ch\.(\w+_figure)\(", cell.source) if cell.cell_type == "code" else None
-        if m:
-            text = next(o["data"]["text/plain"] for o in cell.outputs if o.get("output_type") == "execute_result")
-            out[m.group(1)] = re.sub(r"^Figure \d+\.\d+\. ", "", text)
-    return out
-
+# --- the knob test: knobs changed in the notebook -------------------------------------------------------
 
 def test_changing_a_knob_changes_the_quoted_numbers_and_captions(tmp_path, monkeypatch):
+    """Run the notebook with two knobs changed (``tests/notebook_probe.py``); compare what it shows with
+    the same runners at the notebook's own knobs."""
     monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))
     monkeypatch.setenv("INCIDENTAL_WIDGETS", "static")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    _replace_in_knobs_cell(nb, "phase_knobs", "n=32,", "n=24,")
-    _replace_in_knobs_cell(nb, "law_knobs", "n=16,", "n=12,")
-    compared = {"law": ("ks", "mean_units"),
-                "phase": ("constant", "err_small", "exp", "max_full_small", "n_over_m_small")}
-    exprs = sorted(set(eval_expressions()) | {"law.q.n", "phase.q.n"}
-                   | {f"{name}.q.{key}" for name, keys in compared.items() for key in keys})
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json as _json\nprint(_json.dumps({e: repr(eval(e)) for e in " + repr(exprs) + "}))"))
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path(NOTEBOOK).parent)}}).execute()
-    assert time.perf_counter() - start < 120
-    quoted = json.loads(nb.cells[-1].outputs[0]["text"])
-    captions = _captions(nb)
-
+    after = probe("03_denominator", {"law_knobs = dict(n=16,": "law_knobs = dict(n=12,",
+                                     "n=32, ms=(256,": "n=24, ms=(256,"})
     knobs = notebook_knobs()
-    law = ch.exact_law(**knobs["law_knobs"])
-    phase = ch.norm_over_phase(**knobs["phase_knobs"])
-    assert quoted["law.q.n"] == "12" and quoted["phase.q.n"] == "24"
-    for name, result in (("law", law), ("phase", phase)):
-        for key in compared[name]:
-            assert quoted[f"{name}.q.{key}"] != repr(getattr(result.q, key)), (name, key)
-    assert "n = 12" in captions["exact_law_figure"] and captions["exact_law_figure"] != ch.exact_law_figure(law)[1]
+    before = {"law": ch.exact_law(**knobs["law_knobs"]), "phase": ch.norm_over_phase(**knobs["phase_knobs"]),
+              "over_m": ch.scaling_in_m(**knobs["over_m_knobs"])}
+    changed = {"law": ("ks",), "phase": ("constant", "err_small", "exp", "max_full_small", "n_over_m_small")}
+    for name, keys in changed.items():
+        for key in keys:
+            assert after.quoted[f"{name}.q.{key}"] != repr(getattr(before[name].q, key)), (name, key)
+    assert after.quoted["phase.q.n_over_m_small"] == f"{24 / 256:.3g}"
+    assert after.quoted["over_m.q.exp"] == repr(before["over_m"].q.exp)  # another experiment's knobs
+
+    code = "\n".join(c.source for c in notebook_cells() if c.cell_type == "code")
+    builders = re.findall(r"ch\.(\w+_figure)\(", code)
+    captions = dict(zip(builders, after.captions))
+    assert len(after.captions) == len(builders) == 6
+    assert "$n = 12$" in captions["exact_law_figure"]
+    assert captions["exact_law_figure"].split(". ", 1)[1] != ch.exact_law_figure(before["law"])[1]
     for builder in ("phase_figure", "phase_sizes_figure"):
-        assert "n = 24" in captions[builder]
-        assert captions[builder] != getattr(ch, builder)(phase)[1]
-    # the other results are untouched by these knobs
-    assert quoted["shares.q.example_n"] == "32"
+        assert "$n = 24$" in captions[builder] and "$n = 32$" not in captions[builder]
+        assert captions[builder].split(". ", 1)[1] != getattr(ch, builder)(before["phase"])[1]
+    assert any("n=24, m=256..65536" in t for t in after.tables)

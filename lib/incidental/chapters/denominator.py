@@ -25,16 +25,33 @@ from .. import _validate as v
 from .. import figures, svgplot
 from ..book import Result, quote
 from ..checks import check_below, check_close, check_exponent, fit_exponent
-from ..derivation import (expected_relative_norm_sq_rate, feature_benefit_relative_rate, first_order_norm_change,
-                          interference_relative_rate, norm_sq_rate_dot, norm_sq_rate_independent)
+from ..derivation import (
+    expected_relative_norm_sq_rate,
+    feature_benefit_relative_rate,
+    first_order_norm_change,
+    interference_relative_rate,
+    norm_sq_rate_dot,
+    norm_sq_rate_independent,
+)
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
 from ..model import ALL_TERMS, sample_gram, sample_weights
 from ..plotting import render
-from ..theory import (expected_norm_change, expected_pair_norm_correction, feature_benefit_dominated_fraction,
-                      feature_benefit_norm_change_rms, feature_benefit_rate_rms, interference_rate_density,
-                      interference_rate_mean_se, interference_rate_relative_spread, interference_rate_sd,
-                      regularization_norm_share_mean, regularization_norm_share_se, sd_relative_se, share_ratio)
+from ..theory import (
+    expected_norm_change,
+    expected_pair_norm_correction,
+    feature_benefit_dominated_fraction,
+    feature_benefit_norm_change_rms,
+    feature_benefit_rate_rms,
+    interference_rate_density,
+    interference_rate_mean_se,
+    interference_rate_relative_spread,
+    interference_rate_sd,
+    regularization_norm_share_mean,
+    regularization_norm_share_se,
+    sd_relative_se,
+    share_ratio,
+)
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
 FULL: tuple[str, ...] = ("feature_benefit", "interference")
@@ -219,7 +236,8 @@ def exact_law_figure(r: Result) -> tuple[Figure, str]:
     caption = (f"Interference's relative rate of one squared length, $\\rho_0$, at initialisation (no flow), in "
                f"units of $(n-1)/m$: one value from each of {p['draws']} independent draws at $n = {p['n']}$, "
                f"$m = {p['m']}$, against its exact law (D2, dashed). The histogram follows the law (Kolmogorov-Smirnov "
-               f"distance {r.q.ks}, below the {r.q.ks_pct}% critical value {r.q.ks_bound}); its mean, {r.q.mean_units}, "
+               f"distance {r.q.ks}, below the {r.q.ks_pct}% critical value {r.q.ks_bound}); its mean, "
+               f"{r.q.mean_units}, "
                f"sits at the exact $-1$ (grey dashed line); its left tail holds the encodings that interference "
                f"shortens fastest.")
     return render(axes, width=6.0), caption
@@ -534,7 +552,8 @@ def phase_course(n: int, m: int, seeds: tuple[int, ...], t_end: float, points: i
     return Course(
         n, m, len(seeds), times, per_draw.mean(axis=0) / unit, sd(per_draw) / unit, first.mean(axis=0) / unit,
         float(ratio.mean()), float(sd(ratio)),
-        np.sqrt(np.mean([r[1] ** 2 for r in runs], axis=(0, 2))), np.sqrt(np.mean([r[1] ** 2 for r in full], axis=(0, 2))),
+        np.sqrt(np.mean([r[1] ** 2 for r in runs], axis=(0, 2))),
+        np.sqrt(np.mean([r[1] ** 2 for r in full], axis=(0, 2))),
         max(float(np.max(np.abs(r[1]))) for r in runs), max(float(np.max(np.abs(r[1]))) for r in full),
         max(float(np.max(np.abs(np.exp(r[1][-1]) * np.diag(r[2]) - 1))) for r in full))
 
@@ -659,12 +678,14 @@ def phase_sizes_axes(r: Result) -> svgplot.Axes:
     """How far the squared lengths move over the phase against ``m``: interference alone against the full flow."""
     d, p = r.data, r.params
     n, t_end = p["n"], p["t_end"]
+    each = lambda f: lambda g: np.array([f(int(round(x))) for x in g])  # a prediction at each grid size m
     interference = figures.power_law(d["ms"], d["end_change"], label=r"interference alone: $|\mathrm{mean}|$",
                                      fit=d["fit"], predicted_label=r"predicted $(n-1)(1-e^{-4T})/(4m)$",
-                                     predicted=lambda g: np.array([-expected_norm_change(n, int(round(x)), t_end) for x in g]))
+                                     predicted=each(lambda m: -expected_norm_change(n, m, t_end)))
     full = figures.power_law(d["ms"], d["rms_full"], label="full flow: RMS", color=svgplot.PALETTE[1],
-                             fit=fit_exponent(d["ms"], d["rms_full"]), predicted_label=r"predicted $\sqrt{2/m}\,(1-e^{-2T})$",
-                             predicted=lambda g: np.array([feature_benefit_norm_change_rms(int(round(x)), t_end) for x in g]))
+                             fit=fit_exponent(d["ms"], d["rms_full"]),
+                             predicted_label=r"predicted $\sqrt{2/m}\,(1-e^{-2T})$",
+                             predicted=each(lambda m: feature_benefit_norm_change_rms(m, t_end)))
     full[-1].color = "#777"
     return figures.power_law_axes([*interference, *full], xlabel=f"neurons $m$ ($n = {n}$)",
                                   ylabel="|ln(aᵢ(T)/aᵢ(0))|: |mean| or RMS")
