@@ -644,7 +644,7 @@ def phase_course_axes(courses: Sequence[Course], *, t_mark: float | None = None)
     low = min(low, float(np.min(np.concatenate([c.first for c in courses]))), -0.25)
     vlines = [(float(t_mark), "")] if t_mark is not None else []
     # headroom above 0 (where no curve goes) keeps the legend off the curves' steep start
-    return svgplot.Axes(series, xlabel="time $t$", ylabel="mean ln(aᵢ(t)/aᵢ(0)) / ((n−1)/m)",
+    return svgplot.Axes(series, xlabel="time $t$", ylabel="mean ln(aᵢ(t)/aᵢ(0)) · m/(n−1)",
                         ylim=(1.1 * low, -0.5 * low), vlines=vlines)
 
 
