@@ -133,6 +133,32 @@ def gram_schmidt_norm_loss(G: np.ndarray) -> np.ndarray:
 
 # === numerator (chapter 2): add formulas here ===
 
+def interfering_pair_terms(G: np.ndarray) -> dict[str, np.ndarray]:
+    """The pieces of ``dG_ij/dt`` (interference alone) over the interfering pairs ``i < j`` (``G_ij > 0``)
+    of ``G`` ``(n, n)``, each ``(P,)`` for ``P`` such pairs, in the order of ``np.triu_indices``:
+
+    ``overlap`` ``G_ij``; ``first`` :func:`numerator_first_order`; ``second`` and ``second_free`` the
+    exact and ReLU-free :func:`numerator_second_order`; ``rate`` :func:`numerator_rate`;
+    ``relative_rate`` ``rate / G_ij``; ``first_order_relative_rate`` ``-(G_ii + G_jj)``;
+    ``relative_error`` ``|second / first|`` (the relative error of the first-order rate, pair by pair:
+    ``relative_rate = first_order_relative_rate (1 + second/first)``) and ``relative_error_free``
+    ``|second_free / first|``.
+    """
+    G = v.gram("G", G)
+    iu = np.triu_indices(G.shape[0], k=1)
+    mask = G[iu] > 0
+    d = np.diag(G)
+    out = {name: M[iu][mask] for name, M in (("overlap", G), ("first", numerator_first_order(G)),
+                                              ("second", numerator_second_order(G)),
+                                              ("second_free", numerator_second_order(G, relu=False)),
+                                              ("rate", numerator_rate(G)))}
+    out["relative_rate"] = out["rate"] / out["overlap"]
+    out["first_order_relative_rate"] = -(d[iu[0]] + d[iu[1]])[mask]
+    out["relative_error"] = np.abs(out["second"] / out["first"])
+    out["relative_error_free"] = np.abs(out["second_free"] / out["first"])
+    return out
+
+
 
 # === denominator (chapter 3): add formulas here ===
 

@@ -51,6 +51,84 @@ def drift_strength(n: int, m: int) -> float:
 
 # === numerator (chapter 2): add formulas here ===
 
+def relu_free_ratios() -> dict[str, float]:
+    """How the note's ReLU-free second-order terms compare with the exact ones at initialisation
+    (chapter *Numerator*, claim N1), over interfering pairs, to leading order in ``n/m``.
+
+    With ``X = G_ik``, ``Y = G_jk`` independent ``N(0, s^2)``, the exact term is
+    ``T = ReLU(X) Y + ReLU(Y) X`` and the ReLU-free one ``2XY``: ``E[T^2] = 3 s^4/2``,
+    ``E[(2XY)^2] = 4 s^4``, ``E[2XY T] = 2 s^4``, and ``2XY - T`` has the law of ``T``. Summed over
+    the independent third encodings: ``RMS(free - exact)/RMS(exact) = 1`` (``"difference"``),
+    ``RMS(free)/RMS(exact) = sqrt(8/3)`` (``"size"``) and correlation ``sqrt(2/3)`` (``"correlation"``).
+    """
+    return {"difference": 1.0, "size": float(np.sqrt(8 / 3)), "correlation": float(np.sqrt(2 / 3))}
+
+
+def second_order_mean_bias(n: int, m: int) -> float:
+    """Systematic relative correction of the first-order rate at initialisation, ``(n-2)/(2m)``
+    (a float): the exact conditional mean ``-(n-2) G_ij / m`` of the second-order terms
+    (:func:`second_order_mean_slope`) over the first-order term ``-2 G_ij``."""
+    return -second_order_mean_slope(n, m) / 2
+
+
+def half_cauchy_exceedance(x: np.ndarray | float, scale: float) -> np.ndarray | float:
+    """``P(|eps| > x) = 1 - (2/pi) arctan(x / scale)`` for a half-Cauchy ``|eps|`` of ``scale``.
+
+    The law of the per-pair relative error of the first-order rate at initialisation
+    (chapter *Numerator*, claim N3): ``|eps| = |S_ij / F_ij|`` with ``S_ij`` about Gaussian and
+    ``F_ij ~ -2 G_ij`` half-normal, independent, so ``|eps| ~ r |Z| / |U|`` with
+    ``r`` = :func:`second_order_ratio`. Its median is ``scale``; its tail ``2 scale / (pi x)``.
+    """
+    scale = v.positive("scale", scale)
+    return 1.0 - 2.0 / np.pi * np.arctan(np.asarray(x, dtype=float) / scale)
+
+
+def half_cauchy_median_se(scale: float, count: int) -> float:
+    """Standard error of the median of ``count`` half-Cauchy draws of ``scale``: ``pi scale / (2 sqrt(count))``
+    (the density at the median is ``1 / (pi scale)``)."""
+    scale, count = v.positive("scale", scale), v.size("count", count, minimum=1)
+    return float(np.pi * scale / (2 * np.sqrt(count)))
+
+
+def load_at_median_error(tolerance: float) -> float:
+    """The load ``(n-2)/m`` at which the median relative error ``sqrt(3 (n-2) / (8 m))`` of the
+    first-order rate (:func:`second_order_ratio`) reaches ``tolerance``: ``8 tolerance^2 / 3``."""
+    tolerance = v.positive("tolerance", tolerance)
+    return 8.0 * tolerance**2 / 3.0
+
+
+def late_first_order_error(n: int, m: int) -> float:
+    """Relative error of the first-order rate late in the interference-only flow,
+    ``(n-2) / (2 sqrt(2 pi m))`` (a float; chapter *Numerator*, claim N3 b).
+
+    Late on, the interfering overlaps are small and decay together, while the non-interfering
+    ones are frozen near their initial values. A third encoding ``k`` for which exactly one of
+    ``G_ik``, ``G_jk`` interferes couples the pair to it through the other, negative, overlap: a
+    non-negative matrix whose rows sum to about :func:`drift_strength` ``x``. Its Perron root
+    slows the common decay from ``2`` to ``2 - x`` (:func:`late_collective_rate`), a relative
+    error of ``x / 2``. This is ``Theta(n / sqrt(m))``, more than the initial ``Theta(sqrt(n/m))``.
+    """
+    return drift_strength(n, m) / 2
+
+
+def late_collective_rate(n: int, m: int) -> float:
+    """Late decay rate of the interfering overlaps under interference alone, ``2 - (n-2)/sqrt(2 pi m)``
+    (a float): see :func:`late_first_order_error`."""
+    return 2.0 - drift_strength(n, m)
+
+
+def late_relu_free_second_order(n: int, m: int) -> float:
+    """Late value of the note's ReLU-free second-order term of an interfering pair, ``-(n-2)/(pi m)``.
+
+    Once the interfering overlaps have decayed, only the ``k`` with both ``G_ik < 0`` and
+    ``G_jk < 0`` are left in ``-2 sum_k G_ik G_jk``; each product is positive with mean
+    ``E[X; X < 0]^2 = 1/(2 pi m)``, so the sum is about ``-(n-2)/(pi m)`` and does not decay
+    (the exact terms each carry a factor ``ReLU(G_ik)`` or ``ReLU(G_jk)``, so they do).
+    """
+    n, m = v.sizes(n, m)
+    return -(n - 2) / (np.pi * m)
+
+
 
 # === denominator (chapter 3): add formulas here ===
 
