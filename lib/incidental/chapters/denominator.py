@@ -308,17 +308,7 @@ def scaling_figure(over_m: Result, over_n: Result) -> tuple[Figure, str]:
                f"right). The fitted exponents, {over_m.q.exp} and {over_n.q.exp}, match the predicted $-1$ and $+1$, "
                f"and the points sit on the exact mean $(n-1)/m$ (black; measured constants {over_m.q.const} and "
                f"{over_n.q.const}).")
-    fig = render(scaling_axes(over_m, over_n), width=9.0)
-    _integer_ticks(fig.axes[1], pn["ns"])
-    return fig, caption
-
-
-def _integer_ticks(ax, values: Sequence[int]) -> None:
-    """Label a log axis spanning about a decade at ``values`` only (matplotlib would label its minor ticks)."""
-    from matplotlib.ticker import NullLocator
-
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(list(values), [str(x) for x in values])
+    return render(scaling_axes(over_m, over_n), width=9.0), caption
 
 
 def spread_over_encodings(*, m: int, ns: tuple[int, ...], samples: int, seed: int, sigmas: float,
