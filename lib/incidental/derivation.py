@@ -162,6 +162,63 @@ def interfering_pair_terms(G: np.ndarray) -> dict[str, np.ndarray]:
 
 # === denominator (chapter 3): add formulas here ===
 
+def interference_relative_rate(G: np.ndarray) -> np.ndarray:
+    """``rho_i = -2 sum_{j != i} ReLU(G_ij)^2 / G_ii``, ``(n,)``: interference's relative rate of ``||W_i||^2``
+    (chapter *Denominator*, claim D2)."""
+    G = v.gram("G", G)
+    return interference_norm_share(G) / np.diag(G)
+
+
+def feature_benefit_norm_share(G: np.ndarray) -> np.ndarray:
+    """Feature benefit's share of ``d||W_i||^2/dt``: ``2 (1 - a_i) a_i`` with ``a_i = G_ii``, ``(n,)``."""
+    G = v.gram("G", G)
+    a = np.diag(G)
+    return 2.0 * (1.0 - a) * a
+
+
+def feature_benefit_relative_rate(G: np.ndarray) -> np.ndarray:
+    """``phi_i = 2 (1 - a_i)``, ``(n,)``: feature benefit's relative rate of ``||W_i||^2``."""
+    G = v.gram("G", G)
+    return 2.0 * (1.0 - np.diag(G))
+
+
+def norm_sq_rate_dot(W: np.ndarray, terms: Sequence[str], lam: float) -> np.ndarray:
+    """The right side of claim D1, ``2 (dW_i/dt) . W_i`` under the forces ``terms``, ``(n,)``."""
+    W = v.weights("W", W)
+    return 2.0 * np.sum(forces(W, lam=lam, terms=terms) * W, axis=1)
+
+
+def norm_sq_rate_independent(W: np.ndarray, terms: Sequence[str], lam: float) -> np.ndarray:
+    """``d||W_i||^2/dt`` ``(n,)`` computed without the dot product ``2 F_i . W_i`` (the other side of D1).
+
+    Smooth forces through the Gram flow ``diag(A G + G A^T)`` (:func:`norm_sq_rate`); the L1
+    force through ``-2 lam ||W_i||_1`` (``sign(w) w = |w|``).
+    """
+    W = v.weights("W", W)
+    smooth = tuple(t for t in terms if t != "regularization")
+    rate = norm_sq_rate(W @ W.T, smooth) if smooth else np.zeros(W.shape[0])
+    if "regularization" in terms:
+        rate = rate - 2.0 * v.lam(lam) * np.sum(np.abs(W), axis=1)
+    return rate
+
+
+def first_order_norm_change(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """First-order prediction of ``ln(a_i(t) / a_i(0))`` under interference alone, ``(len(times), n)``.
+
+    If every interfering overlap decays as ``G_ij(t) = G_ij(0) e^{-(a_i + a_j) t}`` (the first-order
+    rate of the numerator) and ``a_i`` barely moves, then ``d ln a_i/dt = -2 sum_j ReLU(G_ij)^2 / a_i``
+    integrates to ``-sum_j ReLU(G_ij(0))^2 (1 - e^{-2(a_i+a_j) t}) / (a_i (a_i + a_j))``
+    (chapter *Denominator*).
+    """
+    G0 = v.gram("G0", G0)
+    t = v.times(times)
+    a = np.diag(G0)
+    R2 = interference_weights(G0) ** 2
+    s = a[:, None] + a[None, :]
+    weight = R2 / (a[:, None] * s)                            # (n, n)
+    growth = 1.0 - np.exp(-2.0 * s[None] * t[:, None, None])  # (T, n, n)
+    return -np.sum(weight[None] * growth, axis=2)
+
 
 # === combined rate (chapter 4): add formulas here ===
 

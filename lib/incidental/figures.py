@@ -141,6 +141,16 @@ def tidy_static(fig, *, dense: int = 500):
 
 # === denominator (chapter 3): add formulas here ===
 
+def histogram_law(values: ArrayLike, density: Callable[[np.ndarray], np.ndarray], grid: ArrayLike, *,
+                  bins: int = 30, range: tuple[float, float] | None = None, label: str = "measured",
+                  predicted_label: str = "exact law", color: str | None = None) -> list[Series]:
+    """Series for a sample's histogram (density-normalised steps, ``bins`` over ``range``) against a
+    predicted density on ``grid``."""
+    heights, edges = np.histogram(np.asarray(values, dtype=float), bins=bins, range=range, density=True)
+    grid = np.asarray(grid, dtype=float)
+    return [Series(edges, heights, label=label, kind="steps", color=color or PALETTE[0]),
+            Series(grid, density(grid), label=predicted_label, color="#000", dashed=True)]
+
 
 # === combined rate (chapter 4): add formulas here ===
 

@@ -132,6 +132,174 @@ def late_relu_free_second_order(n: int, m: int) -> float:
 
 # === denominator (chapter 3): add formulas here ===
 
+def interference_rate_sd(n: int, m: int) -> float:
+    """Exact standard deviation of ``rho_i`` (interference's relative rate of ``||W_i||^2``) at
+    initialisation: ``sqrt(5 (n-1)) / m`` (chapter *Denominator*, claim D2).
+
+    ``rho_i = -(2/m) chi2_K`` with ``K ~ Binomial(n-1, 1/2)`` (see :func:`interference_rate_cdf`),
+    and ``Var chi2_K = E[2K] + Var K = (n-1) + (n-1)/4``.
+    """
+    n, m = v.sizes(n, m)
+    return float(np.sqrt(5.0 * (n - 1)) / m)
+
+
+def interference_rate_relative_spread(n: int) -> float:
+    """``sd(rho_i) / |E rho_i| = sqrt(5 / (n-1))`` exactly, for every ``m``."""
+    n = v.size("n", n)
+    return float(np.sqrt(5.0 / (n - 1)))
+
+
+def interference_rate_mean_se(n: int, m: int) -> float:
+    """Standard error of ``mean_i rho_i`` over one draw, to leading order in ``1/m``: ``sqrt(10 (n-1)/n) / m``.
+
+    ``mean_i rho_i ~ -(4/n) sum_{i<j} ReLU(G_ij)^2`` (every pair counted from both sides);
+    the ``n(n-1)/2`` terms are nearly independent with variance ``(3/2 - 1/4)/m^2 = 5/(4 m^2)``.
+    """
+    n, m = v.sizes(n, m)
+    return float(np.sqrt(10.0 * (n - 1) / n) / m)
+
+
+def interference_rate_cdf(x: np.ndarray | float, n: int, m: int) -> np.ndarray:
+    """Exact CDF ``P(rho_i <= x)`` of interference's relative rate of ``||W_i||^2`` at initialisation.
+
+    Given ``W_i``, the ``z_j = sqrt(m) G_ij / ||W_i||`` (``j != i``) are i.i.d. ``N(0, 1)`` whatever
+    ``W_i`` is, and ``rho_i = -(2/m) sum_j ReLU(z_j)^2``. Each ``ReLU(z)^2`` is 0 or ``chi2_1``
+    with probability 1/2, so ``-(m/2) rho_i ~ chi2_K`` with ``K ~ Binomial(n-1, 1/2)``,
+    independent of ``||W_i||``, at every ``m >= n``.
+    """
+    from scipy import stats
+
+    n, m = v.sizes(n, m)
+    y = -0.5 * m * np.asarray(x, dtype=float)[..., None]  # rho <= x  <=>  chi2_K >= y
+    k = np.arange(n)
+    weights = stats.binom.pmf(k, n - 1, 0.5)
+    survival = np.empty(y.shape[:-1] + (n,))
+    survival[..., 0] = y[..., 0] <= 0  # chi2_0 is the point mass at 0
+    survival[..., 1:] = stats.chi2.sf(y, k[1:])
+    return np.sum(weights * survival, axis=-1)
+
+
+def interference_rate_density(x: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Density of the continuous part of ``rho_i`` (law of :func:`interference_rate_cdf`), ``x.shape``.
+
+    (The atom at 0 has mass ``2^{-(n-1)}``.)
+    """
+    from scipy import stats
+
+    n, m = v.sizes(n, m)
+    y = -0.5 * m * np.asarray(x, dtype=float)
+    k = np.arange(1, n)
+    weights = stats.binom.pmf(k, n - 1, 0.5)
+    dens = stats.chi2.pdf(np.maximum(y[..., None], 1e-300), k) * (y[..., None] > 0)
+    return 0.5 * m * np.sum(weights * dens, axis=-1)
+
+
+RELU_SQ_KURTOSIS = 39.5625 / 1.5625
+"""Kurtosis of ``ReLU(z)^2``, ``z ~ N(0,1)``: central moments ``mu2 = 5/4``, ``mu4 = 633/16`` (from
+``E ReLU(z)^{2k} = (2k-1)!!/2``)."""
+
+
+def sd_relative_se(n: int, samples: int) -> float:
+    """Relative standard error of the sample sd of ``samples`` independent copies of ``rho_i``.
+
+    ``sqrt((kurtosis - 1) / (4 samples))``, with the kurtosis of a sum of ``n - 1`` i.i.d.
+    ``ReLU(z)^2``: ``3 + (RELU_SQ_KURTOSIS - 3)/(n - 1)``.
+    """
+    n, samples = v.size("n", n), v.size("samples", samples)
+    kurtosis = 3.0 + (RELU_SQ_KURTOSIS - 3.0) / (n - 1)
+    return float(np.sqrt((kurtosis - 1.0) / (4.0 * samples)))
+
+
+def expected_pair_norm_correction(n: int, m: int) -> float:
+    """``E[-(rho_i + rho_j)/2 | G_ij > 0] = n/m`` exactly at initialisation.
+
+    The lengths' part of ``d ln kappa_ij/dt`` for a pair that interferes. Conditioning on
+    ``G_ij > 0`` makes the term ``j`` of ``rho_i`` a ``chi2_1`` (mean 1 instead of 1/2), so
+    ``E[rho_i | G_ij > 0] = -(2/m)(1 + (n-2)/2) = -n/m``, one ``1/m`` more than unconditionally.
+    """
+    n, m = v.sizes(n, m)
+    return n / m
+
+
+def regularization_norm_share_mean(m: int, lam: float) -> float:
+    """Mean of the L1 force's share of ``d||W_i||^2/dt``, ``-2 lam ||W_i||_1``, at initialisation:
+    ``-2 lam sqrt(2m/pi)`` (``E|W_ik| = sqrt(2/(pi m))``)."""
+    m, lam = v.size("m", m), v.lam(lam)
+    return float(-2.0 * lam * np.sqrt(2.0 * m / np.pi))
+
+
+def regularization_norm_share_se(n: int, lam: float) -> float:
+    """Standard error of the mean over ``n`` encodings of ``-2 lam ||W_i||_1`` at initialisation:
+    ``2 lam sqrt((1 - 2/pi) / n)``, whatever ``m`` (``Var|W_ik| = (1 - 2/pi)/m`` and ``||W_i||_1`` sums
+    ``m`` of them)."""
+    n = v.size("n", n)
+    return float(2.0 * v.lam(lam) * np.sqrt((1.0 - 2.0 / np.pi) / n))
+
+
+def feature_benefit_rate_rms(m: int) -> float:
+    """Exact RMS of ``phi_i = 2(1 - a_i)`` at initialisation: ``2 sqrt(2/m)`` (``a_i ~ chi2_m / m``)."""
+    m = v.size("m", m)
+    return float(2.0 * np.sqrt(2.0 / m))
+
+
+def share_ratio(n: int, m: int) -> float:
+    """Predicted ``RMS(phi_i) / |E rho_i| = 2 sqrt(2m) / (n-1)``: above 1 feature benefit dominates
+    the rate of the lengths (chapter *Denominator*, finding D3)."""
+    n, m = v.sizes(n, m)
+    return float(2.0 * np.sqrt(2.0 * m) / (n - 1))
+
+
+def crossover_features(m: int) -> float:
+    """The ``n`` at which :func:`share_ratio` is 1: ``n - 1 = 2 sqrt(2m)``."""
+    m = v.size("m", m)
+    return float(1.0 + 2.0 * np.sqrt(2.0 * m))
+
+
+def feature_benefit_dominated_fraction(n: int, m: int, *, nodes: int = 400) -> float:
+    """Exact probability that ``|phi_i| > |rho_i|`` for one encoding at initialisation.
+
+    ``phi_i`` depends only on ``a_i ~ chi2_m / m`` and ``rho_i`` is independent of it with
+    ``|rho_i| = (2/m) Y``, ``Y ~ chi2_K``, ``K ~ Binomial(n-1, 1/2)``. So the fraction is
+    ``E_Y[P(|chi2_m - m| > Y)]``, computed by the midpoint rule in the quantiles of ``Y``
+    (``nodes`` per ``K``; error below 1e-3).
+    """
+    from scipy import stats
+
+    n, m = v.sizes(n, m)
+    nodes = v.size("nodes", nodes, minimum=1)
+    k = np.arange(n)
+    weights = stats.binom.pmf(k, n - 1, 0.5)
+    keep = weights > 1e-12
+    q = (np.arange(nodes) + 0.5) / nodes
+    total = 0.0
+    for kk, w in zip(k[keep], weights[keep]):
+        y = np.zeros(1) if kk == 0 else stats.chi2.ppf(q, kk)
+        outside = stats.chi2.cdf(m - y, m) + stats.chi2.sf(m + y, m)
+        total += w * float(np.mean(outside))
+    return total
+
+
+def expected_norm_change(n: int, m: int, times: np.ndarray | float) -> np.ndarray:
+    """Leading-order mean of ``ln(a_i(t)/a_i(0))`` under interference alone: ``-(n-1)/(4m) (1 - e^{-4t})``.
+
+    The mean of :func:`incidental.derivation.first_order_norm_change` with ``a_i ~ 1``: each pair
+    contributes ``ReLU(G_ij(0))^2 / 2``, of mean ``1/(4m)``.
+    """
+    n, m = v.sizes(n, m)
+    t = np.asarray(times, dtype=float)
+    return -(n - 1) / (4.0 * m) * (1.0 - np.exp(-4.0 * t))
+
+
+def feature_benefit_norm_change_rms(m: int, times: np.ndarray | float) -> np.ndarray:
+    """Leading-order RMS of ``ln(a_i(t)/a_i(0))`` under feature benefit: ``sqrt(2/m) (1 - e^{-2t})``.
+
+    From the logistic solution ``a(t) = a_0 / (a_0 + (1 - a_0) e^{-2t})``,
+    ``ln(a/a_0) ~ (1 - a_0)(1 - e^{-2t})`` and ``sd(a_0) = sqrt(2/m)``.
+    """
+    m = v.size("m", m)
+    t = np.asarray(times, dtype=float)
+    return np.sqrt(2.0 / m) * (1.0 - np.exp(-2.0 * t))
+
 
 # === combined rate (chapter 4): add formulas here ===
 
