@@ -7,6 +7,7 @@ heavy tail stretches, markers off the plot, a check that fails at some corner of
     .venv/bin/python scripts/contact_sheet.py numerator            # -> _build/contact/numerator.html (+ .png)
     .venv/bin/python scripts/contact_sheet.py numerator --no-shot  # HTML only
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def sheet_html(module_name: str) -> str:
         points = explorable.grid_points()
         parts.append(f"<h2>{name} ({len(points)} panels)</h2><div style='display:flex;flex-wrap:wrap;gap:8px'>")
         for values in points:
-            parts.append(f"<div style='width:660px;border:1px solid #ccc;padding:4px'>{explorable.update(**values)}</div>")
+            parts.append(
+                f"<div style='width:660px;border:1px solid #ccc;padding:4px'>{explorable.update(**values)}</div>"
+            )
         parts.append("</div>")
     return "<html><body style='font-family:sans-serif'>" + "".join(parts) + "</body></html>"
 

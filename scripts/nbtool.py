@@ -6,6 +6,7 @@ jupytext's "percent" format, without its header. Notebooks are written without o
     python scripts/nbtool.py dump book/01_setup.ipynb > /tmp/01.py
     python scripts/nbtool.py write /tmp/01.py book/01_setup.ipynb
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,19 @@ def to_cells(text: str) -> list[dict]:
         if markdown:
             cells.append({"cell_type": "markdown", "metadata": {}, "source": source})
         else:
-            cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                          "source": source})
+            cells.append(
+                {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+            )
     return cells
 
 
 def write(src: Path, dest: Path) -> None:
-    nb = {"cells": to_cells(src.read_text()), "metadata": {"kernelspec": KERNELSPEC},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": to_cells(src.read_text()),
+        "metadata": {"kernelspec": KERNELSPEC},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     for k, cell in enumerate(nb["cells"]):
         cell["id"] = str(k)
     try:  # byte for byte as git stores it (the nbstripout filter), so that `git status` stays clean
@@ -45,8 +51,9 @@ def write(src: Path, dest: Path) -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
         from incidental.labhooks import EXTRA_KEYS
 
-        node = strip_output(nbformat.from_dict(nb), keep_output=False, keep_count=False, keep_id=False,
-                            extra_keys=list(EXTRA_KEYS))
+        node = strip_output(
+            nbformat.from_dict(nb), keep_output=False, keep_count=False, keep_id=False, extra_keys=list(EXTRA_KEYS)
+        )
         nbformat.write(node, str(dest))
     except ImportError:  # plain Python without the venv: close enough, the filter normalises on `git add`
         dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")

@@ -5,6 +5,7 @@ each replacement applied to the code cells (each old text must occur exactly onc
 evaluates every ``{eval}`` expression of its Markdown (as both renderers do) and collects the
 figure captions and check tables from the outputs. A knob test compares two probes.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,14 @@ def probe(name: str, replace: dict[str, str] | None = None, *, timeout: int = 60
         assert len(hits) == 1 and hits[0].source.count(old) == 1, f"{old!r} must occur once in the code of {name}"
         hits[0].source = hits[0].source.replace(old, new)
     expressions = sorted({e for c in nb.cells if c.cell_type == "markdown" for e in EVAL.findall(c.source)})
-    nb.cells.append(nbformat.v4.new_code_cell(
-        f"import json as _json\nprint({MARK!r} + _json.dumps({{e: repr(eval(e)) for e in {expressions!r}}}))"))
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            f"import json as _json\nprint({MARK!r} + _json.dumps({{e: repr(eval(e)) for e in {expressions!r}}}))"
+        )
+    )
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     quoted: dict[str, str] = {}
     captions: list[str] = []
     tables: list[str] = []

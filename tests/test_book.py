@@ -1,13 +1,13 @@
 """incidental.book: quoted numbers, results, the chapter's records, figures and the ledger."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-from matplotlib.figure import Figure
-
 from incidental import book
 from incidental.checks import check_below, check_close
+from matplotlib.figure import Figure
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def test_result_quotes_numbers_and_parameters():
     r = book.Result({"n": 16, "lam": 0.05, "ms": (1, 2)}, numbers={"err": book.quote(1.5e-9, ".1e")})
     assert repr(r.q.err) == "1.5e-09" and repr(r.q.n) == "16" and repr(r.q.lam) == "0.05"
     with pytest.raises(AttributeError, match="known: err, lam, ms, n"):
-        r.q.missing
+        _ = r.q.missing
     assert r.regime("n", "lam") == "n=16, lam=0.05"
 
 
@@ -86,8 +86,16 @@ def test_a_stale_record_is_not_read(ledger_dir, monkeypatch):
 
 
 def test_a_refuting_check_shows_the_note_struck_through():
-    c = check_close("T4", "no pair keeps a positive overlap", predicted=0.0, measured=0.0, atol=0.1, regime="r",
-                    kind="law", refutes="the encodings end like independent vectors")
+    c = check_close(
+        "T4",
+        "no pair keeps a positive overlap",
+        predicted=0.0,
+        measured=0.0,
+        atol=0.1,
+        regime="r",
+        kind="law",
+        refutes="the encodings end like independent vectors",
+    )
     row = book.LedgerRow("05_total_push", 5, c, True)
     html = book.ledger_html([row], link_suffix=".ipynb")
     assert "<s>the encodings end like independent vectors</s>" in html and "the note's statement fails" in html

@@ -1,9 +1,9 @@
 """Chapter 1 (Setup): the runners at small sizes, the figures' captions, the widgets, and a knob test."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from incidental.chapters import setup
 from notebook_probe import probe
 
@@ -22,8 +22,7 @@ def test_scale_invariance_holds_and_fails_a_broken_tolerance():
 
 
 def test_init_scales_fits_both_exponents_and_builds_its_caption():
-    r = setup.init_scales(n=16, ms=setup.geometric_sizes(64, 4**8, 5), seed=0, norm_tolerance=0.02,
-                          constant_rtol=0.1)
+    r = setup.init_scales(n=16, ms=setup.geometric_sizes(64, 4**8, 5), seed=0, norm_tolerance=0.02, constant_rtol=0.1)
     assert all(c.holds for c in r.checks)
     assert abs(float(r.q.dot_exp) + 0.5) < 0.05
     _fig, caption = setup.init_scales_figure(r)
@@ -31,8 +30,9 @@ def test_init_scales_fits_both_exponents_and_builds_its_caption():
 
 
 def test_regularization_scan_is_linear_in_lam_sqrt_m():
-    r = setup.regularization_scan(n=16, ms=(256, 1024), lams=tuple(np.geomspace(1e-5, 1e-2, 5)), seed=0,
-                                  tolerance=0.1, small=0.03)
+    r = setup.regularization_scan(
+        n=16, ms=(256, 1024), lams=tuple(np.geomspace(1e-5, 1e-2, 5)), seed=0, tolerance=0.1, small=0.03
+    )
     assert all(c.holds for c in r.checks) and 0.1 < float(r.q.slope) < 2.0
     _fig, caption = setup.regularization_figure(r)
     assert "256, 1024" in caption

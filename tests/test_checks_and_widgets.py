@@ -1,10 +1,10 @@
 """Checks, exponent fits, the SVG plotter and the explorable widgets."""
+
 import xml.etree.ElementTree as ET
 
+import incidental as inc
 import numpy as np
 import pytest
-
-import incidental as inc
 from incidental import svgplot
 from incidental.explore import resolve_mode
 
@@ -38,9 +38,18 @@ def test_check_close_and_below():
 
 
 def test_svg_is_well_formed_xml():
-    ax = svgplot.Axes([svgplot.Series([1, 10, 100], [1e-3, 1e-2, 1e-1], label="a<b"),
-                       svgplot.Series(*svgplot.histogram(np.random.default_rng(0).normal(size=100)), kind="steps")],
-                      xlabel="x", ylabel="y", xlog=True, ylog=True, hlines=[(0.01, "h")], vlines=[(5, "v")])
+    ax = svgplot.Axes(
+        [
+            svgplot.Series([1, 10, 100], [1e-3, 1e-2, 1e-1], label="a<b"),
+            svgplot.Series(*svgplot.histogram(np.random.default_rng(0).normal(size=100)), kind="steps"),
+        ],
+        xlabel="x",
+        ylabel="y",
+        xlog=True,
+        ylog=True,
+        hlines=[(0.01, "h")],
+        vlines=[(5, "v")],
+    )
     root = ET.fromstring(svgplot.svg([ax, svgplot.Axes([svgplot.Series([0, 1], [0, 1], kind="points")])]))
     assert root.tag.endswith("svg")
 
@@ -51,8 +60,11 @@ def toy_panel(a: int, b: float) -> inc.Panel:
 
 
 def toy_explorable() -> inc.Explorable:
-    return inc.Explorable(toy_panel, [inc.Control("a", "a", (1, 2, 3), 2),
-                                      inc.Control("b", "b", (0.5, 1.5), 0.5, kind="float")], title="toy")
+    return inc.Explorable(
+        toy_panel,
+        [inc.Control("a", "a", (1, 2, 3), 2), inc.Control("b", "b", (0.5, 1.5), 0.5, kind="float")],
+        title="toy",
+    )
 
 
 def test_static_widget_precomputes_every_grid_point():
@@ -98,8 +110,14 @@ def picky_panel(n: int, m: int) -> inc.Panel:
 
 
 def picky_explorable() -> inc.Explorable:
-    return inc.Explorable(picky_panel, [inc.Control("n", "features n", (2, 4), 2, low=2, high=8),
-                                        inc.Control("m", "neurons m", (4, 8), 4, low=2, high=8)], title="picky")
+    return inc.Explorable(
+        picky_panel,
+        [
+            inc.Control("n", "features n", (2, 4), 2, low=2, high=8),
+            inc.Control("m", "neurons m", (4, 8), 4, low=2, high=8),
+        ],
+        title="picky",
+    )
 
 
 def test_live_widget_shows_a_refused_setting_instead_of_a_stale_panel():

@@ -7,6 +7,7 @@ least one widget) and its tests; its notebook follows the pattern (a ``book.Chap
 register whose chapter is in the book appears in a check of that chapter's module; and no
 notebook is committed with outputs.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from incidental import book
 from incidental.claims import REGISTER
 
@@ -47,7 +47,9 @@ def test_the_toc_lists_chapters_and_ends_with_the_ledger() -> None:
 def test_chapter_has_its_module_tests_and_widgets(name: str) -> None:
     module_name = module_of(name)
     assert (ROOT / "lib" / "incidental" / "chapters" / f"{module_name}.py").exists()
-    assert (ROOT / "tests" / f"test_chapter_{module_name}.py").exists(), f"{name}: no tests/test_chapter_{module_name}.py"
+    assert (ROOT / "tests" / f"test_chapter_{module_name}.py").exists(), (
+        f"{name}: no tests/test_chapter_{module_name}.py"
+    )
     module = importlib.import_module(f"incidental.chapters.{module_name}")
     assert module.explorables(), f"{name}: the module declares no widget"
     assert any("explorable()" in c for c in cells(name, "code")), f"{name}: the notebook shows no widget"

@@ -21,6 +21,7 @@ A chapter notebook:
 
 The ledger (``book/ledger.ipynb``) reads the records the chapters wrote (:func:`load_ledger`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -186,9 +187,12 @@ class FigureOutput:
         self.label, self.image, self.caption, self.anchor = label, image, caption, anchor
 
     def _repr_html_(self) -> str:
-        return (f"<figure class='incidental-figure' id='{self.anchor}' style='margin:0.5em 0'>{self.image}"
-                f"<figcaption class='incidental-caption mathjax_process' style='font-size:0.9em;margin-top:0.3em;text-align:left;color:#24292f'>"
-                f"<strong>{self.label}.</strong> {caption_html(self.caption)}</figcaption></figure>")
+        return (
+            f"<figure class='incidental-figure' id='{self.anchor}' style='margin:0.5em 0'>{self.image}"
+            f"<figcaption class='incidental-caption mathjax_process' "
+            f"style='font-size:0.9em;margin-top:0.3em;text-align:left;color:#24292f'>"
+            f"<strong>{self.label}.</strong> {caption_html(self.caption)}</figcaption></figure>"
+        )
 
     def __repr__(self) -> str:
         return f"{self.label}. {self.caption}"
@@ -235,8 +239,10 @@ class Chapter:
             raise ValueError("caption must say what the figure shows")
         self._figures += 1
         if isinstance(fig, Figure):
-            image = (f"<img alt='Figure {self.number}.{self._figures}' style='max-width:100%' "
-                     f"src='data:image/png;base64,{figure_png(fig)}'/>")
+            image = (
+                f"<img alt='Figure {self.number}.{self._figures}' style='max-width:100%' "
+                f"src='data:image/png;base64,{figure_png(fig)}'/>"
+            )
         elif isinstance(fig, str):
             image = fig
         else:
@@ -258,8 +264,13 @@ class Chapter:
     def _write_record(self) -> None:
         path = ledger_dir() / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"chapter": self.name, "number": self.number, "source": notebook_fingerprint(self.name),
-                  "complete": self._complete, "checks": [asdict(c) for c in self._checks]}
+        record = {
+            "chapter": self.name,
+            "number": self.number,
+            "source": notebook_fingerprint(self.name),
+            "complete": self._complete,
+            "checks": [asdict(c) for c in self._checks],
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(path)
@@ -287,8 +298,10 @@ class Summary:
     def __repr__(self) -> str:
         holding = sum(c.holds for c in self.checks)
         claims = sorted({c.claim for c in self.checks})
-        return (f"This chapter recorded {len(self.checks)} checks of claims {', '.join(claims)} "
-                f"in the claims ledger; {holding} of {len(self.checks)} hold.")
+        return (
+            f"This chapter recorded {len(self.checks)} checks of claims {', '.join(claims)} "
+            f"in the claims ledger; {holding} of {len(self.checks)} hold."
+        )
 
     def _repr_html_(self) -> str:
         return f"<p class='incidental-summary'><em>{html.escape(repr(self))}</em></p>"
@@ -370,8 +383,9 @@ def run_chapter(name: str, *, timeout: int = 600) -> None:
 
     path = notebook_path(name)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
 
 
 def load_ledger(chapters: Iterable[str] | None = None, *, run_missing: bool = True) -> list[LedgerRow]:
@@ -402,8 +416,10 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
     from .explore import resolve_mode
 
     suffix = link_suffix or (".ipynb" if resolve_mode() == "live" else ".html")
-    head = "".join(f"<th style='padding:2px 6px;text-align:left'>{h}</th>" for h in
-                   ("claim", "chapter", "statement", "kind", "predicted", "measured", "regime", "verdict"))
+    head = "".join(
+        f"<th style='padding:2px 6px;text-align:left'>{h}</th>"
+        for h in ("claim", "chapter", "statement", "kind", "predicted", "measured", "regime", "verdict")
+    )
     body = []
     for r in rows:
         c = r.check
@@ -414,16 +430,29 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
             verdict += "; the note's statement fails"
         statement = html.escape(c.statement)
         if c.refutes:
-            statement = (f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
-                         f"<br>What holds instead: {statement}")
+            statement = (
+                f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
+                f"<br>What holds instead: {statement}"
+            )
         link = f"<a href='{r.chapter}{suffix}'>{r.number}</a>"
-        cells = [html.escape(c.claim), link, statement, html.escape(c.kind), html.escape(c.predicted),
-                 html.escape(c.measured), html.escape(c.regime)]
+        cells = [
+            html.escape(c.claim),
+            link,
+            statement,
+            html.escape(c.kind),
+            html.escape(c.predicted),
+            html.escape(c.measured),
+            html.escape(c.regime),
+        ]
         tds = "".join(f"<td style='padding:2px 6px;text-align:left;vertical-align:top'>{x}</td>" for x in cells)
-        body.append(f"<tr class='ledger-row {'holds' if ok else 'fails'}' style='background:{'' if ok else '#ffebe9'}'>"
-                    f"{tds}<td style='padding:2px 6px;color:{colour};font-weight:bold'>{verdict}</td></tr>")
-    return (f"<table class='incidental-ledger' style='border-collapse:collapse;font-size:0.8em'>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        body.append(
+            f"<tr class='ledger-row {'holds' if ok else 'fails'}' style='background:{'' if ok else '#ffebe9'}'>"
+            f"{tds}<td style='padding:2px 6px;color:{colour};font-weight:bold'>{verdict}</td></tr>"
+        )
+    return (
+        f"<table class='incidental-ledger' style='border-collapse:collapse;font-size:0.8em'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 class LedgerTable:

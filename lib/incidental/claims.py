@@ -4,6 +4,7 @@ Each claim has an id, the chapter (notebook file stem) that checks it, and the n
 The ledger (``book/ledger.ipynb``) and the contract test (``tests/test_contract.py``) use it to
 make sure that every claim of every chapter in the book has at least one check.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

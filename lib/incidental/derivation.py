@@ -5,6 +5,7 @@ as in the note: feature benefit cannot move a cosine, and regularisation is
 assumed low. Pairwise results are ``(n, n)`` matrices (entry ``[i, j]`` for the
 pair ``i, j``; diagonals are meaningless and set to 0).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,8 +54,8 @@ def numerator_second_order(G: np.ndarray, *, relu: bool = True) -> np.ndarray:
         R = interference_weights(G)
         RG = R @ G
         return _zero_diagonal(-(RG + RG.T) + R * (d[:, None] + d[None, :]))
-    O = G - np.diag(d)
-    return _zero_diagonal(-2.0 * (O @ O))
+    off = G - np.diag(d)
+    return _zero_diagonal(-2.0 * (off @ off))
 
 
 def norm_sq_rate(G: np.ndarray, terms: Sequence[str] = INTERFERENCE) -> np.ndarray:
@@ -120,7 +121,8 @@ def kappa_rate_first_order(G: np.ndarray) -> np.ndarray:
 
 
 def gram_schmidt_coefficient(G: np.ndarray) -> np.ndarray:
-    """``c_ij = (W_i . W_j) / ||W_j||^2``, ``(n, n)``: the multiple of ``W_j`` one Gram-Schmidt step removes from ``W_i``."""
+    """``c_ij = (W_i . W_j) / ||W_j||^2``, ``(n, n)``: the multiple of ``W_j`` that one Gram-Schmidt
+    step removes from ``W_i``."""
     G = v.gram("G", G)
     return _zero_diagonal(G / np.diag(G)[None, :])
 
@@ -132,6 +134,7 @@ def gram_schmidt_norm_loss(G: np.ndarray) -> np.ndarray:
 
 
 # === numerator (chapter 2): add formulas here ===
+
 
 def interfering_pair_terms(G: np.ndarray) -> dict[str, np.ndarray]:
     """The pieces of ``dG_ij/dt`` (interference alone) over the interfering pairs ``i < j`` (``G_ij > 0``)
@@ -148,10 +151,16 @@ def interfering_pair_terms(G: np.ndarray) -> dict[str, np.ndarray]:
     iu = np.triu_indices(G.shape[0], k=1)
     mask = G[iu] > 0
     d = np.diag(G)
-    out = {name: M[iu][mask] for name, M in (("overlap", G), ("first", numerator_first_order(G)),
-                                              ("second", numerator_second_order(G)),
-                                              ("second_free", numerator_second_order(G, relu=False)),
-                                              ("rate", numerator_rate(G)))}
+    out = {
+        name: M[iu][mask]
+        for name, M in (
+            ("overlap", G),
+            ("first", numerator_first_order(G)),
+            ("second", numerator_second_order(G)),
+            ("second_free", numerator_second_order(G, relu=False)),
+            ("rate", numerator_rate(G)),
+        )
+    }
     out["relative_rate"] = out["rate"] / out["overlap"]
     out["first_order_relative_rate"] = -(d[iu[0]] + d[iu[1]])[mask]
     out["relative_error"] = np.abs(out["second"] / out["first"])
@@ -159,8 +168,8 @@ def interfering_pair_terms(G: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-
 # === denominator (chapter 3): add formulas here ===
+
 
 def interference_relative_rate(G: np.ndarray) -> np.ndarray:
     """``rho_i = -2 sum_{j != i} ReLU(G_ij)^2 / G_ii``, ``(n,)``: interference's relative rate of ``||W_i||^2``
@@ -215,7 +224,7 @@ def first_order_norm_change(G0: np.ndarray, times: Sequence[float] | np.ndarray)
     a = np.diag(G0)
     R2 = interference_weights(G0) ** 2
     s = a[:, None] + a[None, :]
-    weight = R2 / (a[:, None] * s)                            # (n, n)
+    weight = R2 / (a[:, None] * s)  # (n, n)
     growth = 1.0 - np.exp(-2.0 * s[None] * t[:, None, None])  # (T, n, n)
     return -np.sum(weight[None] * growth, axis=2)
 
@@ -261,15 +270,23 @@ def relative_rate_parts(G: np.ndarray) -> RateParts:
     i, j = i[keep], j[keep]
     g = G[i, j]
     a, b = d[i], d[j]
-    share = interference_weights(G) ** 2 / d[:, None]   # ReLU(G_ik)^2 / G_ii, (n, n)
+    share = interference_weights(G) ** 2 / d[:, None]  # ReLU(G_ik)^2 / G_ii, (n, n)
     rows = np.arange(i.size)
-    share_i, share_j = share[i], share[j]                # (P, n)
-    share_i[rows, j] = 0.0                               # leave out k = j (the pair's own term) ...
-    share_j[rows, i] = 0.0                               # ... and k = i
+    share_i, share_j = share[i], share[j]  # (P, n)
+    share_i[rows, j] = 0.0  # leave out k = j (the pair's own term) ...
+    share_j[rows, i] = 0.0  # ... and k = i
     kappa = g / np.sqrt(a * b)
-    return RateParts(first_order=-(a + b), numerator=numerator_second_order(G)[i, j] / g,
-                     others=share_i.sum(1) + share_j.sum(1), own=g**2 * (1.0 / a + 1.0 / b),
-                     total=kappa_rate(G)[i, j] / kappa, kappa=kappa, overlap=g, i=i, j=j)
+    return RateParts(
+        first_order=-(a + b),
+        numerator=numerator_second_order(G)[i, j] / g,
+        others=share_i.sum(1) + share_j.sum(1),
+        own=g**2 * (1.0 / a + 1.0 / b),
+        total=kappa_rate(G)[i, j] / kappa,
+        kappa=kappa,
+        overlap=g,
+        i=i,
+        j=j,
+    )
 
 
 def expected_kappa_rate(G: np.ndarray) -> np.ndarray:

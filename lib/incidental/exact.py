@@ -16,6 +16,7 @@ Two encodings of equal norm, feature benefit and interference
 If also ``|W_1| = |W_2|`` then ``u . v = 0`` stays 0, and ``X = |u|^2``,
 ``Y = |v|^2`` follow decoupled logistic equations ``X' = 2X - X^2`` (same for ``Y``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -118,6 +119,7 @@ def regularization_only(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, 
 
 # === combined rate (chapter 4): add formulas here ===
 
+
 def _pair_gram(G0: np.ndarray) -> tuple[float, float, float]:
     G0 = v.gram("G0", G0)
     if G0.shape != (2, 2):
@@ -154,7 +156,7 @@ def pair_overlap(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndar
         return np.full_like(t, g0)
     c = np.sqrt((a + b) ** 2 - 4 * g0 * g0)
     z = c * t + np.arcsinh(c / (2 * g0))
-    return c * np.exp(-z) / -np.expm1(-2 * z)   # c / (2 sinh z), without overflow at large z
+    return c * np.exp(-z) / -np.expm1(-2 * z)  # c / (2 sinh z), without overflow at large z
 
 
 def pair_cosine(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ the static figures draw it with :func:`incidental.plotting.render`, the widget p
 - :func:`error_law`: the distribution of a measured error (its survival function
   ``P(X > x)``) against a predicted law.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -23,9 +24,18 @@ from .svgplot import PALETTE, Axes, Series
 ArrayLike = Sequence[float] | np.ndarray
 
 
-def power_law(sizes: ArrayLike, values: ArrayLike, *, label: str, fit: ExponentFit | None = None,
-              predicted: Callable[[np.ndarray], np.ndarray] | None = None, predicted_label: str = "predicted",
-              low: ArrayLike | None = None, high: ArrayLike | None = None, color: str | None = None) -> list[Series]:
+def power_law(
+    sizes: ArrayLike,
+    values: ArrayLike,
+    *,
+    label: str,
+    fit: ExponentFit | None = None,
+    predicted: Callable[[np.ndarray], np.ndarray] | None = None,
+    predicted_label: str = "predicted",
+    low: ArrayLike | None = None,
+    high: ArrayLike | None = None,
+    color: str | None = None,
+) -> list[Series]:
     """Series for one measured power law: points (with an interval if ``low``/``high``), the
     fitted line ``fit.prefactor * size**fit.exponent`` (dashed) and the ``predicted`` curve (black)."""
     x = np.asarray(sizes, dtype=float)
@@ -37,8 +47,15 @@ def power_law(sizes: ArrayLike, values: ArrayLike, *, label: str, fit: ExponentF
         series = [Series(x, y, label=f"{label} (measured)", kind="points", color=color)]
     grid = np.geomspace(x.min(), x.max(), 50)
     if fit is not None:
-        series.append(Series(grid, fit.prefactor * grid**fit.exponent, label=f"fit: exponent {fit.exponent:.3f}",
-                             color=color, dashed=True))
+        series.append(
+            Series(
+                grid,
+                fit.prefactor * grid**fit.exponent,
+                label=f"fit: exponent {fit.exponent:.3f}",
+                color=color,
+                dashed=True,
+            )
+        )
     if predicted is not None:
         series.append(Series(grid, predicted(grid), label=predicted_label, color="#000"))
     return series
@@ -49,9 +66,17 @@ def power_law_axes(series: Sequence[Series], *, xlabel: str, ylabel: str, title:
     return Axes(list(series), xlabel=xlabel, ylabel=ylabel, xlog=True, ylog=True, title=title)
 
 
-def time_course(t: ArrayLike, measured: ArrayLike, predicted: ArrayLike | None = None, *,
-                label: str = "measured", predicted_label: str = "predicted", low: ArrayLike | None = None,
-                high: ArrayLike | None = None, color: str | None = None) -> list[Series]:
+def time_course(
+    t: ArrayLike,
+    measured: ArrayLike,
+    predicted: ArrayLike | None = None,
+    *,
+    label: str = "measured",
+    predicted_label: str = "predicted",
+    low: ArrayLike | None = None,
+    high: ArrayLike | None = None,
+    color: str | None = None,
+) -> list[Series]:
     """Series for a measured quantity over time (with a band ``[low, high]`` if given) and its prediction."""
     t = np.asarray(t, dtype=float)
     color = color or PALETTE[0]
@@ -70,8 +95,14 @@ def survival(values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return x, 1.0 - np.arange(1, x.size + 1) / (x.size + 1)
 
 
-def error_law(values: ArrayLike, predicted_survival: Callable[[np.ndarray], np.ndarray] | None = None, *,
-              label: str = "measured", predicted_label: str = "predicted law", color: str | None = None) -> list[Series]:
+def error_law(
+    values: ArrayLike,
+    predicted_survival: Callable[[np.ndarray], np.ndarray] | None = None,
+    *,
+    label: str = "measured",
+    predicted_label: str = "predicted law",
+    color: str | None = None,
+) -> list[Series]:
     """Series for the empirical survival function of ``values`` against a predicted ``P(X > x)``."""
     x, p = survival(values)
     series = [Series(x, p, label=label, color=color or PALETTE[0])]
@@ -83,8 +114,14 @@ def error_law(values: ArrayLike, predicted_survival: Callable[[np.ndarray], np.n
 
 # === numerator (chapter 2): add formulas here ===
 
-def robust_limits(values: ArrayLike, *, quantiles: tuple[float, float] = (0.05, 0.95), include: Sequence[float] = (),
-                  pad: float = 0.15) -> tuple[float, float]:
+
+def robust_limits(
+    values: ArrayLike,
+    *,
+    quantiles: tuple[float, float] = (0.05, 0.95),
+    include: Sequence[float] = (),
+    pad: float = 0.15,
+) -> tuple[float, float]:
     """Linear axis limits that a heavy tail cannot stretch: the ``quantiles`` of ``values``, widened
     to take in every value of ``include`` (markers the text talks about), padded by ``pad`` of the span."""
     x = np.asarray(values, dtype=float).ravel()
@@ -141,15 +178,26 @@ def tidy_static(fig, *, dense: int = 500):
 
 # === denominator (chapter 3): add formulas here ===
 
-def histogram_law(values: ArrayLike, density: Callable[[np.ndarray], np.ndarray], grid: ArrayLike, *,
-                  bins: int = 30, range: tuple[float, float] | None = None, label: str = "measured",
-                  predicted_label: str = "exact law", color: str | None = None) -> list[Series]:
+
+def histogram_law(
+    values: ArrayLike,
+    density: Callable[[np.ndarray], np.ndarray],
+    grid: ArrayLike,
+    *,
+    bins: int = 30,
+    range: tuple[float, float] | None = None,
+    label: str = "measured",
+    predicted_label: str = "exact law",
+    color: str | None = None,
+) -> list[Series]:
     """Series for a sample's histogram (density-normalised steps, ``bins`` over ``range``) against a
     predicted density on ``grid``."""
     heights, edges = np.histogram(np.asarray(values, dtype=float), bins=bins, range=range, density=True)
     grid = np.asarray(grid, dtype=float)
-    return [Series(edges, heights, label=label, kind="steps", color=color or PALETTE[0]),
-            Series(grid, density(grid), label=predicted_label, color="#000", dashed=True)]
+    return [
+        Series(edges, heights, label=label, kind="steps", color=color or PALETTE[0]),
+        Series(grid, density(grid), label=predicted_label, color="#000", dashed=True),
+    ]
 
 
 # === combined rate (chapter 4): add formulas here ===

@@ -7,13 +7,13 @@ then runs with all its outputs on screen, but is written to disk exactly as git 
 ``git status`` clean. (The git filter of ``.gitattributes`` strips outputs from commits made any
 other way, but git reports a file whose size changed as modified without running the filter.)
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 #: Keys that JupyterLab or jupyterlab-myst add to a notebook when it runs, and git must not see.
-EXTRA_KEYS = ("cell.metadata.user_expressions", "cell.metadata.trusted", "metadata.widgets",
-              "metadata.language_info")
+EXTRA_KEYS = ("cell.metadata.user_expressions", "cell.metadata.trusted", "metadata.widgets", "metadata.language_info")
 
 
 def strip_outputs_before_save(model: dict[str, Any], path: str = "", **_kwargs: Any) -> None:
@@ -24,5 +24,4 @@ def strip_outputs_before_save(model: dict[str, Any], path: str = "", **_kwargs: 
     from nbstripout import strip_output
 
     nb = nbformat.from_dict(model["content"])
-    model["content"] = strip_output(nb, keep_output=False, keep_count=False, keep_id=False,
-                                    extra_keys=list(EXTRA_KEYS))
+    model["content"] = strip_output(nb, keep_output=False, keep_count=False, keep_id=False, extra_keys=list(EXTRA_KEYS))

@@ -5,6 +5,7 @@ A chapter builds a figure once, as a list of :class:`~incidental.svgplot.Axes` (
 the static figures with :func:`render`. Figures are not tied to pyplot, so nothing is displayed
 twice: show one with ``chapter.figure(render(axes), caption)``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,8 +19,7 @@ from . import figures, svgplot
 from .checks import ExponentFit
 
 
-def render(axes: svgplot.Axes | Sequence[svgplot.Axes], *, width: float | None = None,
-           height: float = 3.2) -> Figure:
+def render(axes: svgplot.Axes | Sequence[svgplot.Axes], *, width: float | None = None, height: float = 3.2) -> Figure:
     """A matplotlib figure of one or more :class:`~incidental.svgplot.Axes` side by side.
 
     ``width`` and ``height`` are in inches (default width: 4.6 per panel, at most 10).
@@ -79,10 +79,23 @@ def subplots(ncols: int = 1, *, width: float = 6.4, height: float = 3.2):
     return plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
 
 
-def power_law(ax: MplAxes, sizes: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray,
-              fit: ExponentFit, *, label: str, color: str | None = None, marker: str = "o") -> None:
+def power_law(
+    ax: MplAxes,
+    sizes: Sequence[float] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    fit: ExponentFit,
+    *,
+    label: str,
+    color: str | None = None,
+    marker: str = "o",
+) -> None:
     """Measured ``values`` against ``sizes`` on log-log axes, with the fitted power law dashed."""
     sizes = np.asarray(sizes, dtype=float)
-    line, = ax.loglog(sizes, values, marker, color=color, label=f"{label} (measured)")
-    ax.loglog(sizes, fit.prefactor * sizes**fit.exponent, "--", color=line.get_color(),
-              label=f"fit: exponent {fit.exponent:.3f}")
+    (line,) = ax.loglog(sizes, values, marker, color=color, label=f"{label} (measured)")
+    ax.loglog(
+        sizes,
+        fit.prefactor * sizes**fit.exponent,
+        "--",
+        color=line.get_color(),
+        label=f"fit: exponent {fit.exponent:.3f}",
+    )

@@ -3,6 +3,7 @@
 Each function is the one home of a formula that more than one chapter uses; the derivation
 is in its docstring and, in full, in the chapter named there.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,6 +51,7 @@ def drift_strength(n: int, m: int) -> float:
 
 
 # === numerator (chapter 2): add formulas here ===
+
 
 def relu_free_ratios() -> dict[str, float]:
     """How the note's ReLU-free second-order terms compare with the exact ones at initialisation
@@ -129,8 +131,8 @@ def late_relu_free_second_order(n: int, m: int) -> float:
     return -(n - 2) / (np.pi * m)
 
 
-
 # === denominator (chapter 3): add formulas here ===
+
 
 def interference_rate_sd(n: int, m: int) -> float:
     """Exact standard deviation of ``rho_i`` (interference's relative rate of ``||W_i||^2``) at
@@ -303,6 +305,7 @@ def feature_benefit_norm_change_rms(m: int, times: np.ndarray | float) -> np.nda
 
 # === combined rate (chapter 4): add formulas here ===
 
+
 def third_encoding_norm_loss(n: int, m: int) -> float:
     """Exact mean of the norm loss to third encodings in the cosine's relative rate, ``(n - 2)/m``.
 
@@ -348,9 +351,9 @@ def breakdown_time(x: float, level: float = 0.1) -> float:
     if x == 0:
         return float("inf")
     target = float(np.log1p(level))
-    return float(brentq(lambda s: x * float(drift_profile(s)) - target, 0.0, 10.0 + 10.0 * target / x,
-                        xtol=1e-14, rtol=1e-14))
-
+    return float(
+        brentq(lambda s: x * float(drift_profile(s)) - target, 0.0, 10.0 + 10.0 * target / x, xtol=1e-14, rtol=1e-14)
+    )
 
 
 # === total push (chapter 5): add formulas here ===

@@ -7,6 +7,7 @@ overrides switch off the notebook's windowing (every cell stays in the page, so 
 read) and the news and update checks (no outside request). Without Chromium or Playwright every
 test is skipped, saying why.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,7 @@ from browser_support import CHROMIUM_ARGS, find_chromium  # noqa: E402
 SCREENSHOTS = Path(os.environ.get("LAB_SCREENSHOTS", ROOT / "_build" / "screenshots" / "lab")).resolve()
 SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "checkForUpdates": False, "fetchNews": "false"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"checkForUpdates": False, "fetchNews": "false"},
 }
 
 
@@ -59,13 +59,28 @@ def lab_server(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     port = free_port()
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               INCIDENTAL_LEDGER_DIR=str(tmp_path_factory.mktemp("ledger")))
-    log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={lab_root}",
-           f"--LabApp.user_settings_dir={settings}", "--ServerApp.disable_check_xsrf=True",
-           "--ContentsManager.pre_save_hook=incidental.labhooks.strip_outputs_before_save"]  # as `make lab`
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        INCIDENTAL_LEDGER_DIR=str(tmp_path_factory.mktemp("ledger")),
+    )
+    log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={lab_root}",
+        f"--LabApp.user_settings_dir={settings}",
+        "--ServerApp.disable_check_xsrf=True",
+        "--ContentsManager.pre_save_hook=incidental.labhooks.strip_outputs_before_save",
+    ]  # as `make lab`
     if os.getuid() == 0:
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -14,6 +14,7 @@ jupyterlab-myst), runs all cells, and checks that
 
 Screenshots of each chapter (top to bottom) go to ``_build/screenshots/lab``.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RAW_MARKUP = ("{glue", "{eq}", "{doc}", "{prf:", ":label:", "{cite", "{eval}")
 RUN_TIMEOUT_S = 420
-NOTEBOOKS = [name for name in re.findall(r"^\s*-\s*file:\s*book/(\S+)\s*$", (ROOT / "_toc.yml").read_text(), re.M)
-             if (ROOT / "book" / f"{name}.ipynb").exists()]
+NOTEBOOKS = [
+    name
+    for name in re.findall(r"^\s*-\s*file:\s*book/(\S+)\s*$", (ROOT / "_toc.yml").read_text(), re.M)
+    if (ROOT / "book" / f"{name}.ipynb").exists()
+]
 
 READ_PAGE = """() => {
   const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
@@ -49,9 +53,12 @@ READ_PAGE = """() => {
     text: text.join('\\n'),
     cells: cells.length,
     unrenderedMarkdown,
-    errors: Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText.slice(0, 300)),
+    errors: Array.from(document.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], ' +
+        '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText.slice(0, 300)),
     figures: figures.length,
-    captioned: figures.filter(f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim().length > 20).length,
+    captioned: figures.filter(f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim().length > 20)
+        .length,
     busy: Array.from(document.querySelectorAll('.jp-InputPrompt')).filter(p => p.innerText.includes('*')).length,
   };
 }"""
@@ -69,8 +76,11 @@ def wait_until_idle(page: Any, timeout_s: float) -> dict[str, Any]:
     time.sleep(3)
     while time.monotonic() < deadline:
         state = page.evaluate(READ_PAGE)
-        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0 or \
-            "Idle" in (page.locator(".jp-StatusBar-TextItem").all_inner_texts() or [""])[-1] or True
+        idle = (
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+            or "Idle" in (page.locator(".jp-StatusBar-TextItem").all_inner_texts() or [""])[-1]
+            or True
+        )
         if state["busy"] == 0 and idle:
             time.sleep(4)  # jupyterlab-myst evaluates each Markdown cell's {eval} after it runs
             return page.evaluate(READ_PAGE)
@@ -118,15 +128,17 @@ def git_sees_outputs(saved: Path, name: str) -> str:
     original = real.read_bytes()
     try:
         shutil.copyfile(saved, real)
-        return subprocess.run(["git", "status", "--porcelain", "--", str(real)], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "status", "--porcelain", "--", str(real)], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     finally:
         real.write_bytes(original)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_chapter_reads_in_jupyterlab_as_in_the_book(name: str, lab_server: str, lab_root: Path, browser: Any,
-                                                    screenshots: Path) -> None:
+def test_chapter_reads_in_jupyterlab_as_in_the_book(
+    name: str, lab_server: str, lab_root: Path, browser: Any, screenshots: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{lab_server}/lab/tree/{name}.ipynb?reset")
@@ -157,8 +169,9 @@ def test_chapter_reads_in_jupyterlab_as_in_the_book(name: str, lab_server: str, 
         page.wait_for_timeout(2000)
         saved = lab_root / f"{name}.ipynb"
         executed = json.loads(saved.read_text())
-        assert not any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code"), \
+        assert not any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code"), (
             f"{name}: JupyterLab saved outputs"
+        )
         status = git_sees_outputs(saved, name)  # "XY path": Y is the work tree against the index
         assert status[1:2] in ("", " "), f"{name}: git sees a change after a run in JupyterLab ({status!r})"
     finally:
