@@ -16,13 +16,25 @@ NODE_STAMP := node_modules/.package-lock.json
 ASSETS  := _assets/vendor/MANIFEST.json
 PYTEST  := $(BIN)/python -m pytest -rs
 
-.PHONY: book test lab assets browser-test benchmark clean
+.PHONY: book test lab lab-test lint format git-filter assets browser-test benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -r requirements.txt
+	$(MAKE) --no-print-directory git-filter
 	touch $(STAMP)
+
+## git-filter: keep notebook outputs (and jupyterlab-myst's evaluated {eval} results) out of git:
+## nbstripout as the clean filter named in .gitattributes; `git status` stays clean after a run
+git-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout --extra-keys 'cell.metadata.user_expressions cell.metadata.trusted metadata.widgets'"; \
+	  git config filter.nbstripout.smudge cat; \
+	  git config filter.nbstripout.required true; \
+	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout -t"; \
+	  echo "git filter: nbstripout installed (.gitattributes)"; \
+	else echo "not a git checkout: no git filter installed"; fi
 
 $(NODE_STAMP): package.json package-lock.json
 	@command -v $(NPM) >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed to install the book's offline assets (e.g. apt-get install npm)"; exit 1; }
@@ -52,9 +64,28 @@ test: $(STAMP) $(ASSETS)
 browser-test: $(STAMP) $(ASSETS)
 	$(PYTEST) tests/browser
 
-## lab: open the notebooks in JupyterLab with live widgets
+# JupyterLab refuses to start as root (as in most containers) unless told to.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+## lab: open the notebooks in JupyterLab (jupyterlab-myst renders the book's MyST) with live widgets
 lab: $(STAMP)
-	$(BIN)/jupyter lab book
+	$(BIN)/jupyter lab $(ALLOW_ROOT) book
+
+## lab-test: open every chapter in a real JupyterLab, run all, check what a reader sees
+lab-test: $(STAMP)
+	$(PYTEST) tests/lab
+
+LINT_PATHS := lib tests scripts benchmarks templates book
+
+## lint: ruff check and ruff format --check (configured in pyproject.toml), notebooks included
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+## format: apply ruff's fixes and formatting
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_flows.py

@@ -89,3 +89,42 @@ def test_mode_resolution(monkeypatch):
     assert resolve_mode() == "static"
     with pytest.raises(ValueError, match="mode"):
         resolve_mode("sometimes")
+
+
+def picky_panel(n: int, m: int) -> inc.Panel:
+    if m < n:
+        raise ValueError(f"m must be >= n, got n={n}, m={m}")
+    return toy_panel(n, float(m))
+
+
+def picky_explorable() -> inc.Explorable:
+    return inc.Explorable(picky_panel, [inc.Control("n", "features n", (2, 4), 2, low=2, high=8),
+                                        inc.Control("m", "neurons m", (4, 8), 4, low=2, high=8)], title="picky")
+
+
+def test_live_widget_shows_a_refused_setting_instead_of_a_stale_panel():
+    box = picky_explorable().live_widget()
+    n_slider, m_slider, out = box.children[1], box.children[2], box.children[-1]
+    m_slider.value = 3
+    n_slider.value = 8  # m = 3 < n = 8: the model refuses it
+    assert "refused" in out.value and "m must be &gt;= n" in out.value
+    assert "features n from 2 to 8" in out.value and "incidental-panel" not in out.value
+    n_slider.value = 2  # back to an allowed setting: a panel again
+    assert "incidental-panel" in out.value and "features n = 2, neurons m = 3" in out.value
+
+
+def test_live_widget_shows_computing_before_an_uncached_panel():
+    explorable = toy_explorable()
+    seen = []
+    explorable.safe_update({"a": 3}, before=lambda: seen.append("computing"))
+    explorable.safe_update({"a": 3}, before=lambda: seen.append("again"))  # cached: no placeholder
+    assert seen == ["computing"]
+    assert "Computing the panel for a = 3, b = 0.5" in explorable.computing_html({"a": 3})
+
+
+def test_an_unexpected_error_in_a_panel_is_shown_not_raised():
+    def broken(a: int) -> inc.Panel:
+        raise RuntimeError("boom")
+
+    explorable = inc.Explorable(broken, [inc.Control("a", "a", (1, 2), 1)])
+    assert "could not be computed" in explorable.safe_update({"a": 2}) and "boom" in explorable.safe_update({"a": 2})

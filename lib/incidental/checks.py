@@ -22,9 +22,19 @@ from scipy import stats
 from . import _validate as v
 
 
+KINDS = ("identity", "exponent fit", "approximation", "law", "value")
+"""What a check compares: an exact identity (to round-off or finite differences), a fitted
+exponent of a Theta claim, an approximation's measured error, a distribution law, or a value."""
+
+
 @dataclass(frozen=True)
 class Check:
-    """The outcome of checking one claim numerically."""
+    """The outcome of checking one claim numerically.
+
+    ``kind`` is one of :data:`KINDS`. ``refutes`` is empty for a claim of the note that the book
+    confirms; otherwise it is the note's statement as the book found it *not* to hold, and
+    ``statement`` is the corrected statement that the check measures.
+    """
 
     claim: str
     statement: str
@@ -32,6 +42,12 @@ class Check:
     measured: str
     regime: str
     holds: bool
+    kind: str = "value"
+    refutes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
     @property
     def verdict(self) -> str:
@@ -91,30 +107,33 @@ def fit_exponent(sizes: Sequence[float] | np.ndarray, values: Sequence[float] | 
 
 
 def check_close(claim: str, statement: str, *, predicted: float, measured: float, regime: str,
-                rtol: float = 0.0, atol: float = 0.0) -> Check:
+                rtol: float = 0.0, atol: float = 0.0, kind: str = "value", refutes: str = "") -> Check:
     """``|measured - predicted| <= atol + rtol |predicted|``."""
     tol = atol + rtol * abs(predicted)
     holds = bool(np.isfinite(measured) and abs(measured - predicted) <= tol)
-    return Check(claim, statement, f"{_fmt(predicted)} (± {_fmt(tol)})", _fmt(measured), regime, holds)
+    return Check(claim, statement, f"{_fmt(predicted)} (± {_fmt(tol)})", _fmt(measured), regime, holds,
+                 kind, refutes)
 
 
 def check_below(claim: str, statement: str, *, measured: float, bound: float, regime: str,
-                quantity: str = "error") -> Check:
+                quantity: str = "error", kind: str = "approximation", refutes: str = "") -> Check:
     """An approximation holds if its measured ``quantity`` is at most ``bound``."""
     holds = bool(np.isfinite(measured) and measured <= bound)
-    return Check(claim, statement, f"{quantity} ≤ {_fmt(bound)}", f"{quantity} = {_fmt(measured)}", regime, holds)
+    return Check(claim, statement, f"{quantity} ≤ {_fmt(bound)}", f"{quantity} = {_fmt(measured)}", regime, holds,
+                 kind, refutes)
 
 
 def check_exponent(claim: str, statement: str, *, sizes: Sequence[float] | np.ndarray,
                    values: Sequence[float] | np.ndarray, predicted: float, regime: str,
-                   tolerance: float = 0.0, confidence: float = 0.95) -> tuple[Check, ExponentFit]:
+                   tolerance: float = 0.0, confidence: float = 0.95,
+                   refutes: str = "") -> tuple[Check, ExponentFit]:
     """A Theta claim ``value = Theta(size**predicted)``: holds if ``predicted`` lies in the
     fitted interval widened by ``tolerance`` on each side (finite-size corrections)."""
     fit = fit_exponent(sizes, values, confidence=confidence)
     holds = fit.low - tolerance <= predicted <= fit.high + tolerance
     widen = f" ± {tolerance:g}" if tolerance else ""
     check = Check(claim, statement, f"exponent {predicted:g}{widen}",
-                  f"exponent {fit} ({int(confidence * 100)}% CI)", regime, bool(holds))
+                  f"exponent {fit} ({int(confidence * 100)}% CI)", regime, bool(holds), "exponent fit", refutes)
     return check, fit
 
 
@@ -123,8 +142,13 @@ def checks_html(checks: Iterable[Check]) -> str:
     rows = []
     for c in checks:
         colour = "#1a7f37" if c.holds else "#cf222e"
-        cells = [c.claim, c.statement, c.predicted, c.measured, c.regime]
-        tds = "".join(f"<td style='padding:2px 6px;text-align:left'>{html.escape(x)}</td>" for x in cells)
+        statement = html.escape(c.statement)
+        if c.refutes:
+            statement = (f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
+                         f"<br>What holds instead: {statement}")
+        cells = [html.escape(c.claim), statement, html.escape(c.predicted), html.escape(c.measured),
+                 html.escape(c.regime)]
+        tds = "".join(f"<td style='padding:2px 6px;text-align:left'>{x}</td>" for x in cells)
         rows.append(f"<tr>{tds}<td style='padding:2px 6px;color:{colour};font-weight:bold'>{c.verdict}</td></tr>")
     head = "".join(f"<th style='padding:2px 6px;text-align:left'>{h}</th>"
                    for h in ("claim", "statement", "predicted", "measured", "regime", "verdict"))

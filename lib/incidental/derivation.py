@@ -129,3 +129,15 @@ def gram_schmidt_norm_loss(G: np.ndarray) -> np.ndarray:
     """Decrease of ``||W_i||^2`` from one Gram-Schmidt step against ``W_j``: ``G_ij^2 / G_jj``, ``(n, n)``."""
     G = v.gram("G", G)
     return _zero_diagonal(G**2 / np.diag(G)[None, :])
+
+
+# === numerator (chapter 2): add formulas here ===
+
+
+# === denominator (chapter 3): add formulas here ===
+
+
+# === combined rate (chapter 4): add formulas here ===
+
+
+# === total push (chapter 5): add formulas here ===

@@ -108,3 +108,15 @@ def regularization_only(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, 
     t = v.times(times)
     lam = v.lam(lam)
     return np.sign(W0)[None] * np.maximum(np.abs(W0)[None] - lam * t[:, None, None], 0.0)
+
+
+# === numerator (chapter 2): add formulas here ===
+
+
+# === denominator (chapter 3): add formulas here ===
+
+
+# === combined rate (chapter 4): add formulas here ===
+
+
+# === total push (chapter 5): add formulas here ===

@@ -18,6 +18,7 @@ overrides it.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import itertools
 import os
@@ -167,16 +168,69 @@ class Explorable:
         return widgets.VBox([self._header(KERNEL_HINT), *sliders, build(0, {})])
 
     def live_widget(self) -> widgets.VBox:
-        """Sliders over each control's full range; every move recomputes the panel."""
+        """Sliders over each control's full range; every move recomputes the panel.
+
+        A move first replaces the panel by a "computing" note (unless the setting is cached),
+        so a slow update never leaves the old panel on screen as if it answered the new setting.
+        A setting the model refuses (the library raises ``ValueError``) shows what is wrong and
+        the allowed ranges instead of a panel; no exception reaches the kernel's log.
+        """
         sliders = [self._live_slider(c) for c in self.controls]
-        out = widgets.HTML(self.update())
+        out = widgets.HTML(self.safe_update({}))
 
         def refresh(_change: object = None) -> None:
-            out.value = self.update(**{c.name: s.value for c, s in zip(self.controls, sliders)})
+            values = {c.name: s.value for c, s in zip(self.controls, sliders)}
+            out.value = self.safe_update(values, before=lambda: setattr(out, "value", self.computing_html(values)))
 
         for s in sliders:
             s.observe(refresh, names="value")
         return widgets.VBox([self._header("Live: every move recomputes."), *sliders, out])
+
+    def is_cached(self, values: dict[str, Any]) -> bool:
+        """Whether the panel for ``values`` is already computed."""
+        full = {**self.defaults, **values}
+        return tuple(full[c.name] for c in self.controls) in self._cache
+
+    def safe_update(self, values: dict[str, Any], before: Callable[[], None] | None = None) -> str:
+        """:meth:`update`, or for a refused setting the message of :meth:`refused_html`.
+
+        ``before`` runs first when the panel is not cached (the live widget shows "computing").
+        """
+        if before is not None and not self.is_cached(values):
+            before()
+        try:
+            return self.update(**values)
+        except ValueError as exc:
+            return self.refused_html(values, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a widget callback must not raise into the log
+            return self.refused_html(values, f"{type(exc).__name__}: {exc}", refused=False)
+
+    def setting_text(self, values: dict[str, Any]) -> str:
+        """``"features n = 8, neurons m = 256"``: a setting as the panels label it."""
+        full = {**self.defaults, **values}
+        return ", ".join(f"{c.label} = {full[c.name]}" for c in self.controls)
+
+    def computing_html(self, values: dict[str, Any]) -> str:
+        """The placeholder shown while a panel is computed."""
+        return (f"<div class='incidental-computing' style='padding:1em;color:#555;font-style:italic'>"
+                f"Computing the panel for {html.escape(self.setting_text(values))} ...</div>")
+
+    def ranges_text(self) -> str:
+        """The allowed range of every control, in words."""
+        parts = []
+        for c in self.controls:
+            low = min(c.grid) if c.low is None else c.low
+            high = max(c.grid) if c.high is None else c.high
+            parts.append(f"{c.label} from {low:g} to {high:g}")
+        return "; ".join(parts)
+
+    def refused_html(self, values: dict[str, Any], reason: str, *, refused: bool = True) -> str:
+        """The message shown instead of a panel for a setting that cannot be computed."""
+        head = "This setting is refused by the model" if refused else "This setting could not be computed"
+        return (f"<div class='incidental-refused' style='padding:0.8em;border:1px solid #cf222e;background:#ffebe9'>"
+                f"<b>{head}</b> ({html.escape(self.setting_text(values))}): {html.escape(reason)}.<br>"
+                f"<span style='font-size:0.9em'>Slider ranges: {html.escape(self.ranges_text())}. "
+                f"Move a slider to a setting the model allows.</span></div>")
 
     @staticmethod
     def _live_slider(c: Control) -> widgets.Widget:

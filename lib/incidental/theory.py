@@ -47,3 +47,15 @@ def drift_strength(n: int, m: int) -> float:
     """
     n, m = v.sizes(n, m)
     return float((n - 2) / np.sqrt(2 * np.pi * m))
+
+
+# === numerator (chapter 2): add formulas here ===
+
+
+# === denominator (chapter 3): add formulas here ===
+
+
+# === combined rate (chapter 4): add formulas here ===
+
+
+# === total push (chapter 5): add formulas here ===

@@ -1,0 +1,58 @@
+"""Maintainer tool: write a notebook from a plain-text source, or dump a notebook to one.
+
+Source format: cells separated by lines ``# %% [markdown]`` or ``# %%`` (code), as in
+jupytext's "percent" format, without its header. Notebooks are written without outputs.
+
+    python scripts/nbtool.py dump book/01_setup.ipynb > /tmp/01.py
+    python scripts/nbtool.py write /tmp/01.py book/01_setup.ipynb
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+MARKER = re.compile(r"^# %%( \[markdown\])?\s*$", re.M)
+
+
+def to_cells(text: str) -> list[dict]:
+    """Cells of a percent-format source, in order."""
+    cells = []
+    parts = MARKER.split(text)
+    # parts: [preamble, md-flag, body, md-flag, body, ...]
+    for k in range(1, len(parts), 2):
+        markdown, body = parts[k] is not None, parts[k + 1].strip("\n")
+        source = body.splitlines(keepends=True)
+        if markdown:
+            cells.append({"cell_type": "markdown", "metadata": {}, "source": source})
+        else:
+            cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                          "source": source})
+    return cells
+
+
+def write(src: Path, dest: Path) -> None:
+    nb = {"cells": to_cells(src.read_text()), "metadata": {"kernelspec": KERNELSPEC,
+          "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    for k, cell in enumerate(nb["cells"]):
+        cell["id"] = f"c{k:03d}"
+    dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def dump(path: Path) -> str:
+    out = []
+    for cell in json.loads(path.read_text())["cells"]:
+        out.append("# %% [markdown]" if cell["cell_type"] == "markdown" else "# %%")
+        out.append("".join(cell["source"]).rstrip("\n") + "\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "dump":
+        sys.stdout.write(dump(Path(sys.argv[2])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "write":
+        write(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        sys.exit(__doc__)
