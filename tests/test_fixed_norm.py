@@ -8,6 +8,7 @@ import pytest
 import incidental as inc
 from incidental import fixed_norm as fn
 from incidental.chapters import fixed_norm as fx
+from incidental.chapters.total_push import lowdin
 
 SMOOTH = ("feature_benefit", "interference")
 INTERFERENCE = ("interference",)
@@ -147,7 +148,7 @@ def test_exact_pair_solution_matches_the_simulated_constrained_flow(kappa0):
     exact = fn.fixed_norm_pair(W0, times)
     kappa = fn.fixed_norm_pair_kappa(W0 @ W0.T, times)
     Ws = fn.simulate_fixed_norm(W0, times, rtol=1e-12)      # near kappa = 1 the escape amplifies errors like e^{4t}
-    Gs = fn.simulate_fixed_norm_gram(fx.unit_pair_gram(kappa0), times, rtol=1e-12)
+    Gs = fn.simulate_fixed_norm_gram(fn.unit_pair_gram(kappa0), times, rtol=1e-12)
     assert np.max(np.abs(np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) - kappa)) < 1e-9
     assert np.max(np.abs(Gs[:, 0, 1] - kappa)) < 1e-9
     assert np.max(np.abs(Ws - exact)) < 1e-9
@@ -169,7 +170,7 @@ def test_pair_kappa_solves_its_ode_at_any_norms():
 
 @pytest.mark.parametrize("kappa0", (0.1, 0.6, 0.99))
 def test_pair_push_total_and_end_point(kappa0):
-    G0 = fx.unit_pair_gram(kappa0)
+    G0 = fn.unit_pair_gram(kappa0)
     total = fn.fixed_norm_pair_push_total(G0)
     assert total == pytest.approx(0.5 * math.atanh(kappa0), rel=1e-14)
     assert total == pytest.approx(inc.pair_push_total(G0), rel=1e-14)      # same as the free pair, at unit norms
@@ -178,9 +179,9 @@ def test_pair_push_total_and_end_point(kappa0):
     assert P[-1, 0, 1] == pytest.approx(total, rel=1e-8)
     W0 = fx.unit_pair(6, kappa0, seed=1)
     np.testing.assert_allclose(fn.fixed_norm_pair(W0, [0.0, 40.0])[-1], fn.fixed_norm_pair_limit(W0), atol=1e-12)
-    np.testing.assert_allclose(fn.fixed_norm_pair_limit(W0), fx.lowdin(W0), atol=1e-13)
+    np.testing.assert_allclose(fn.fixed_norm_pair_limit(W0), lowdin(W0), atol=1e-13)
     # at other (equal) norms r: r times the Loewdin orthogonalisation
-    np.testing.assert_allclose(fn.fixed_norm_pair_limit(2.0 * W0), 2.0 * fx.lowdin(W0), atol=1e-12)
+    np.testing.assert_allclose(fn.fixed_norm_pair_limit(2.0 * W0), 2.0 * lowdin(W0), atol=1e-12)
     assert fn.fixed_norm_pair_push_total(np.array([[1.0, -0.1], [-0.1, 1.0]])) == 0.0
 
 
@@ -208,20 +209,21 @@ def test_validation_names_the_argument():
         (lambda: fn.fixed_norm_pair(W, [0.0, 1.0]), "W0"),
         (lambda: fn.fixed_norm_pair(W[:2] * np.array([[1.0], [2.0]]), [0.0, 1.0]), "W0"),
         (lambda: fn.fixed_norm_pair_limit(np.array([[1.0, 0.0], [1.0, 0.0]])), "W0"),
-        (lambda: fx.unit_pair_gram(1.0), "kappa0"),
-        (lambda: fx.compare_flows(1, 8, seeds=(0, 1), times=[0.0, 1.0], rtol=1e-6), "n"),
-        (lambda: fx.compare_flows(8, 4, seeds=(0, 1), times=[0.0, 1.0], rtol=1e-6), "m"),
-        (lambda: fx.compare_flows(4, 8, seeds=(0,), times=[0.0, 1.0], rtol=1e-6), "seeds"),
-        (lambda: fx.compare_flows(4, 8, seeds=(0, -1), times=[0.0, 1.0], rtol=1e-6), "seed"),
-        (lambda: fx.compare_flows(4, 8, seeds=(0, 1), times=[1.0, 0.0], rtol=1e-6), "times"),
-        (lambda: fx.half_time("other", 0.5), "model"),
+        (lambda: fn.unit_pair_gram(1.0), "kappa0"),
+        (lambda: fn.unit_pair_gram(np.nan), "kappa0"),
+        (lambda: fn.full_pair_kappa(0.5, [0.0, 0.0]), "times"),
+        (lambda: fn.interference_pair_kappa(-1.5, [0.0, 1.0]), "kappa0"),
+        (lambda: fn.pair_half_time("other", 0.5), "model"),
+        (lambda: fn.pair_half_time("full", -0.5), "kappa0"),
+        (lambda: fn.predicted_model_errors(1, 8, [0.0, 1.0]), "n"),
+        (lambda: fn.predicted_model_errors(8, 4, [0.0, 1.0]), "m"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
             call()
 
 
-# --- the chapter's runners ---------------------------------------------------------------------------
+# --- the free-norm pair formulas and the first-order prediction ---------------------------------------
 
 def test_free_pair_closed_forms_match_the_library_solutions():
     times = np.linspace(0, 6, 31)
@@ -229,49 +231,32 @@ def test_free_pair_closed_forms_match_the_library_solutions():
         W0 = fx.unit_pair(5, kappa0, seed=2)
         Ws = inc.symmetric_pair(W0, times)
         k = np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) / np.prod(np.linalg.norm(Ws, axis=2), axis=1)
-        np.testing.assert_allclose(fx.full_pair_kappa(kappa0, times), k, atol=1e-12)
+        np.testing.assert_allclose(fn.full_pair_kappa(kappa0, times), k, atol=1e-12)
         Ws = inc.pair_interference(W0, times)
         k = np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) / np.prod(np.linalg.norm(Ws, axis=2), axis=1)
-        np.testing.assert_allclose(fx.interference_pair_kappa(kappa0, times), k, atol=1e-12)
-        for model in ("fixed_norm", "full", "interference"):
-            th = fx.half_time(model, kappa0)
-            if model == "fixed_norm":
-                assert fn.fixed_norm_pair_kappa(fx.unit_pair_gram(kappa0), [th])[0] == pytest.approx(kappa0 / 2)
-            elif model == "full":
-                assert fx.full_pair_kappa(kappa0, [th])[0] == pytest.approx(kappa0 / 2)
-            else:
-                assert fx.interference_pair_kappa(kappa0, [th])[0] == pytest.approx(kappa0 / 2)
+        np.testing.assert_allclose(fn.interference_pair_kappa(kappa0, times), k, atol=1e-12)
+    np.testing.assert_array_equal(fn.full_pair_kappa(-0.3, times), -0.3)
 
 
-def test_pair_oracle_and_comparison():
-    oracle = fx.pair_oracle((0.3, 0.99), m=6, times=np.linspace(0, 8, 41), seed=0, rtol=1e-11)
-    assert np.all(oracle.kappa_error < 1e-9) and np.all(oracle.weight_error < 1e-9)
-    assert np.all(oracle.push_error < 1e-9) and oracle.norm_error < 1e-9 and np.all(oracle.limit_error < 1e-6)
-    comp = fx.pair_comparison((0.1, 0.9), m=6, t_end=30.0, seed=0, rtol=1e-10)
-    for model in ("fixed_norm", "full", "interference"):
-        np.testing.assert_allclose(comp.push[model], 0.5 * np.arctanh([0.1, 0.9]), rtol=1e-14)
-        np.testing.assert_allclose(comp.push_simulated[model], comp.push[model], rtol=1e-6)
-    np.testing.assert_allclose(comp.end_norm["fixed_norm"], 1.0, atol=1e-12)
-    np.testing.assert_allclose(comp.end_norm["interference"], (1 - np.array([0.01, 0.81])) ** 0.25, rtol=1e-6)
-    assert np.all(comp.half["fixed_norm"] <= comp.half["full"]) and np.all(comp.half["full"] <= comp.half["interference"])
+@pytest.mark.parametrize("kappa0", (0.01, 0.5, 0.9, 0.999))
+def test_half_times_halve_the_cosine(kappa0):
+    curves = {"fixed_norm": lambda t: fn.fixed_norm_pair_kappa(fn.unit_pair_gram(kappa0), t),
+              "full": lambda t: fn.full_pair_kappa(kappa0, t),
+              "interference": lambda t: fn.interference_pair_kappa(kappa0, t)}
+    halves = {}
+    for model in fn.PAIR_MODELS:
+        halves[model] = fn.pair_half_time(model, kappa0)
+        assert curves[model]([0.0, halves[model]])[1] == pytest.approx(kappa0 / 2, rel=1e-9)
+    assert halves["fixed_norm"] <= halves["full"] <= halves["interference"]
+    if kappa0 < 0.02:   # small cosines: all three decay like e^{-2t}
+        for h in halves.values():
+            assert h == pytest.approx(math.log(2) / 2, rel=1e-3)
 
 
 def test_first_order_crossover():
-    t = np.array([fx.CROSSOVER_FIRST_ORDER])
-    assert t[0] == pytest.approx(1 - math.exp(-2 * t[0]), abs=1e-15)
-    pred = fx.predicted_errors(2, 10**12, np.array([t[0] - 0.01, t[0] + 0.01]))   # n << sqrt(m): crossover at t*
-    assert pred["fixed_norm"][0] > pred["interference"][0] and pred["fixed_norm"][1] < pred["interference"][1]
-
-
-def test_compare_flows_small_and_bit_identical():
-    times = np.linspace(0, 3, 13)
-    a = fx.compare_flows(8, 256, seeds=(0, 1, 2), times=times, rtol=1e-8)
-    b = fx.compare_flows(8, 256, seeds=(0, 1, 2), times=times, rtol=1e-8)
-    for model in fx.MODELS:
-        np.testing.assert_array_equal(a.errors[model], b.errors[model])
-        assert a.errors[model][:, 0].max() < 1e-12                     # same cosines at t = 0
-    assert 0.5 < a.crossover < 1.1
-    assert a.mean("fixed_norm")[-1] < a.mean("interference")[-1] / 2
-    lo, hi = a.interval("fixed_norm")
-    assert np.all(lo <= a.mean("fixed_norm")) and np.all(a.mean("fixed_norm") <= hi)
-    assert a.norm_dev["full"][:, -1].mean() < a.norm_dev["interference"][:, -1].mean() / 10
+    t = fn.CROSSOVER_FIRST_ORDER
+    assert t == pytest.approx(1 - math.exp(-2 * t), abs=1e-15)
+    pred = fn.predicted_model_errors(2, 10**12, np.array([0.0, t - 0.01, t + 0.01, 50.0]))  # n << sqrt(m)
+    assert pred["fixed_norm"][0] == 0.0 and pred["interference"][0] == 0.0
+    assert pred["fixed_norm"][1] > pred["interference"][1] and pred["fixed_norm"][2] < pred["interference"][2]
+    assert pred["fixed_norm"][3] * 1e6 == pytest.approx(1.0, rel=1e-6)     # levels off at 1/sqrt(m)

@@ -30,6 +30,10 @@ norms, which enter the direction of every force.
 
 Two encodings, exactly
 ----------------------
+(For comparison, the module also holds the cosine of the two free-norm pair solutions of the
+library, :func:`full_pair_kappa` and :func:`interference_pair_kappa`, and the time each pair model
+takes to halve its cosine, :func:`pair_half_time`.)
+
 With ``n = 2``, norms ``r_1, r_2`` and ``kappa > 0``: ``d kappa/dt = -s kappa (1 - kappa^2)``,
 ``s = r_1^2 + r_2^2``, so ``y = kappa^2`` is logistic and
 ``kappa(t) = kappa_0 e^{-s t} / sqrt(1 - kappa_0^2 + kappa_0^2 e^{-2 s t})``. The total push is
@@ -49,15 +53,17 @@ import numpy as np
 
 from . import _validate as v
 from .derivation import kappa_rate_from_gram_rate
+from .exact import pair_interference_tau
 from .flow import DEFAULT_RTOL, integrate, rms
 from .model import cosine_similarity, interference_weights
 
 __all__ = [
-    "KappaRateParts", "fixed_norm_force", "fixed_norm_gram_rate", "fixed_norm_interaction",
-    "fixed_norm_kappa_first_order", "fixed_norm_kappa_rate", "fixed_norm_kappa_rate_parts",
+    "CROSSOVER_FIRST_ORDER", "PAIR_MODELS", "KappaRateParts", "fixed_norm_force", "fixed_norm_gram_rate",
+    "fixed_norm_interaction", "fixed_norm_kappa_first_order", "fixed_norm_kappa_rate", "fixed_norm_kappa_rate_parts",
     "fixed_norm_pair", "fixed_norm_pair_kappa", "fixed_norm_pair_limit", "fixed_norm_pair_push",
-    "fixed_norm_pair_push_total", "normalize_rows", "projected_loss", "simulate_fixed_norm",
-    "simulate_fixed_norm_gram", "simulate_fixed_norm_gram_with_push", "tangent_projection",
+    "fixed_norm_pair_push_total", "full_pair_kappa", "interference_pair_kappa", "normalize_rows", "pair_half_time",
+    "predicted_model_errors", "projected_loss", "simulate_fixed_norm", "simulate_fixed_norm_gram",
+    "simulate_fixed_norm_gram_with_push", "tangent_projection", "unit_pair_gram",
 ]
 
 
@@ -383,3 +389,111 @@ def fixed_norm_pair_limit(W0: np.ndarray, *, atol: float = 1e-12) -> np.ndarray:
     u, w = W0[0] + W0[1], W0[0] - W0[1]
     U, V = u / np.sqrt(1.0 + k0), w / np.sqrt(1.0 - k0)
     return np.stack([(U + V) / 2, (U - V) / 2])
+
+
+# --- the free-norm pair, for comparison ------------------------------------------------------------
+
+def unit_pair_gram(kappa0: float) -> np.ndarray:
+    """The Gram matrix ``[[1, kappa0], [kappa0, 1]]`` ``(2, 2)`` of two unit encodings with cosine ``kappa0`` in (-1, 1)."""
+    if isinstance(kappa0, bool) or not isinstance(kappa0, (int, float, np.floating)) or not np.isfinite(kappa0) \
+            or not -1 < kappa0 < 1:
+        raise ValueError(f"kappa0 must be a real number in (-1, 1), got {kappa0!r}")
+    k = float(kappa0)
+    return np.array([[1.0, k], [k, 1.0]])
+
+
+def full_pair_kappa(kappa0: float, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Exact cosine ``(len(times),)`` of two unit encodings under feature benefit and interference (free norms).
+
+    From :func:`incidental.symmetric_pair`: ``X = |u|^2`` and ``Y = |v|^2`` follow ``X' = 2X - X^2`` from
+    ``2(1 +- kappa0)``, and ``kappa = (X - Y)/(X + Y)`` works out to
+    ``kappa(t) = kappa0 e^{-2t} / (1 - kappa0^2 + kappa0^2 e^{-2t})``. A cosine ``<= 0`` stays put.
+    """
+    unit_pair_gram(kappa0)
+    t = v.times(times)
+    if kappa0 <= 0:
+        return np.full_like(t, float(kappa0))
+    e = np.exp(-2 * t)
+    return kappa0 * e / ((1 - kappa0) * (1 + kappa0) + kappa0**2 * e)
+
+
+def interference_pair_kappa(kappa0: float, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Exact cosine ``(len(times),)`` of two unit encodings under interference alone (free norms).
+
+    From :func:`incidental.pair_interference_tau`:
+    ``kappa = (p e^{-2 tau} - q e^{2 tau}) / (p e^{-2 tau} + q e^{2 tau})`` with ``p = 2(1 + kappa0)``,
+    ``q = 2(1 - kappa0)``.
+    """
+    G0 = unit_pair_gram(kappa0)
+    t = v.times(times)
+    tau = pair_interference_tau(G0, t)
+    p, q = 2 * (1 + kappa0), 2 * (1 - kappa0)
+    return (p * np.exp(-2 * tau) - q * np.exp(2 * tau)) / (p * np.exp(-2 * tau) + q * np.exp(2 * tau))
+
+
+PAIR_MODELS: tuple[str, ...] = ("fixed_norm", "full", "interference")
+
+
+def pair_half_time(model: str, kappa0: float) -> float:
+    """Time at which the cosine of two unit encodings has fallen from ``kappa0`` (in (0, 1)) to ``kappa0 / 2``.
+
+    - ``fixed_norm``: ``(1/4) ln((4 - kappa0^2) / (1 - kappa0^2))`` (from :func:`fixed_norm_pair_kappa`);
+    - ``full`` (feature benefit and interference): ``(1/2) ln((2 - kappa0^2) / (1 - kappa0^2))``;
+    - ``interference`` (alone, free norms): with ``p, q`` as in :func:`interference_pair_kappa`,
+      ``z^2 = e^{4 tau} = p (1 - kappa0/2) / (q (1 + kappa0/2))`` at the half point, and
+      ``t = (2/sqrt(pq)) [artanh(z sqrt(q/p)) - artanh(sqrt(q/p))]``.
+
+    As ``kappa0 -> 1`` the first two grow like ``(1/4) ln(1/(1-kappa0))`` and ``(1/2) ln(1/(1-kappa0))``, the
+    third like ``1/sqrt(1 - kappa0)``. A float.
+    """
+    unit_pair_gram(kappa0)
+    if kappa0 <= 0:
+        raise ValueError(f"kappa0 must be positive for a half time, got {kappa0}")
+    k2 = kappa0 * kappa0
+    if model == "fixed_norm":
+        return 0.25 * float(np.log((4 - k2) / (1 - k2)))
+    if model == "full":
+        return 0.5 * float(np.log((2 - k2) / (1 - k2)))
+    if model == "interference":
+        p, q = 2 * (1 + kappa0), 2 * (1 - kappa0)
+        z = np.sqrt(p * (1 - kappa0 / 2) / (q * (1 + kappa0 / 2)))
+        r = np.sqrt(q / p)
+        return float(2 / np.sqrt(p * q) * (np.arctanh(z * r) - np.arctanh(r)))
+    raise ValueError(f"model must be one of {PAIR_MODELS}, got {model!r}")
+
+
+# --- which model describes the full flow: first-order prediction ------------------------------------
+
+CROSSOVER_FIRST_ORDER = 0.7968121300200202
+"""The root ``t > 0`` of ``t = 1 - e^{-2t}``: where, to first order and for ``n << sqrt(m)``, the fixed-norm
+model's error on the positive cosines falls below that of interference alone (:func:`predicted_model_errors`)."""
+
+
+def predicted_model_errors(n: int, m: int, times: Sequence[float] | np.ndarray) -> dict[str, np.ndarray]:
+    """First-order relative error on the positive cosines of the two models of the full flow, ``{model: (T,)}``.
+
+    The full flow is feature benefit and interference with free norms, from ``W`` i.i.d. ``N(0, 1/m)``; the
+    models are ``fixed_norm`` (unit norms, the same directions) and ``interference`` (alone, free norms).
+    Ignoring third encodings, ``d log kappa_ij / dt = -(a_i + a_j)`` with ``a = ||W||^2``, so a model's error in
+    ``log kappa_ij`` is ``-int [(a_i + a_j)_model - (a_i + a_j)_full]``. With ``a_i(0) = 1 + eps_i``,
+    ``Var eps_i = 2/m``, and interference draining each ``a_i`` at mean rate ``(n-1)/m e^{-4t}``:
+    full flow ``a - 1 = eps e^{-2t} - (n-1)/(2m) (e^{-2t} - e^{-4t})``; interference alone
+    ``a - 1 = eps - (n-1)/(4m) (1 - e^{-4t})``; fixed norm ``a = 1``. With ``f = (1 - e^{-2t})/2`` and
+    ``h = f - (1 - e^{-4t})/4`` the errors in ``log kappa`` are
+
+    - fixed norm: ``(eps_i + eps_j) f - (n-1)/m h``;
+    - interference alone: ``-(eps_i + eps_j)(t - f) + (n-1)/(2m) (t - (1 - e^{-4t})/4) - (n-1)/m h``,
+
+    and their RMS over pairs is ``sqrt((4/m) [random factor]^2 + [mean part]^2)``. The fixed-norm error levels
+    off at ``sqrt(1/m + ((n-1)/(4m))^2)``; interference alone's grows like ``2t/sqrt(m)``; for ``n << sqrt(m)`` they
+    cross at :data:`CROSSOVER_FIRST_ORDER`.
+    """
+    n, m = v.sizes(n, m)
+    t = v.times(times)
+    f = (1 - np.exp(-2 * t)) / 2
+    h = f - (1 - np.exp(-4 * t)) / 4
+    drain = (n - 1) / m
+    fixed = np.sqrt(4 / m * f**2 + (drain * h) ** 2)
+    mean_int = drain / 2 * (t - (1 - np.exp(-4 * t)) / 4) - drain * h
+    interference = np.sqrt(4 / m * (t - f) ** 2 + mean_int**2)
+    return {"fixed_norm": fixed, "interference": interference}
