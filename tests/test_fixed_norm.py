@@ -1,11 +1,11 @@
 """The constrained model (norms held fixed, claim X1): the force, its Gram form, the flows, the rate of a
 cosine, the exact two-encoding solution, input validation, and the chapter's experiment runners."""
+
 import math
 
+import incidental as inc
 import numpy as np
 import pytest
-
-import incidental as inc
 from incidental import fixed_norm as fn
 from incidental.chapters import fixed_norm as fx
 from incidental.chapters.total_push import lowdin
@@ -21,9 +21,10 @@ def unit_weights(n: int, m: int, seed: int) -> np.ndarray:
 
 # --- the force ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n,m,seed", [(2, 3, 0), (5, 12, 1), (9, 40, 2)])
 def test_force_is_the_tangent_projection_of_interference_and_feature_benefit_drops_out(n, m, seed):
-    W = inc.sample_weights(n, m, seed=seed)          # any norms: the projection holds each one
+    W = inc.sample_weights(n, m, seed=seed)  # any norms: the projection holds each one
     F = fn.fixed_norm_force(W)
     np.testing.assert_allclose(np.sum(F * W, axis=1), 0.0, atol=1e-15)
     for terms in (SMOOTH, INTERFERENCE):
@@ -34,7 +35,7 @@ def test_force_is_the_tangent_projection_of_interference_and_feature_benefit_dro
 @pytest.mark.parametrize("n,m,seed", [(3, 4, 0), (6, 15, 3)])
 def test_force_is_minus_the_gradient_of_the_projected_loss(n, m, seed):
     W = unit_weights(n, m, seed)
-    if seed == 0:   # make sure some pair interferes
+    if seed == 0:  # make sure some pair interferes
         W[1] = fn.normalize_rows(np.stack([W[0] + 0.5 * W[1], W[2]]))[0]
     h = 1e-6
     grad = np.zeros_like(W)
@@ -72,6 +73,7 @@ def test_gram_rate_is_the_rate_of_W_W_transpose(n, m, seed):
 
 # --- the flows ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n,m,seed,unit", [(3, 5, 0, True), (8, 30, 1, True), (12, 50, 2, False)])
 def test_weight_and_gram_flows_agree(n, m, seed, unit):
     W0 = inc.sample_weights(n, m, seed=seed)
@@ -82,8 +84,9 @@ def test_weight_and_gram_flows_agree(n, m, seed, unit):
     Gs = fn.simulate_fixed_norm_gram(W0 @ W0.T, times)
     assert np.max(np.abs(np.einsum("tim,tjm->tij", Ws, Ws) - Gs)) < 1e-8
     np.testing.assert_array_equal(np.einsum("tii->ti", Gs), np.tile(np.diag(W0 @ W0.T), (len(times), 1)))
-    np.testing.assert_allclose(np.linalg.norm(Ws, axis=2), np.tile(np.linalg.norm(W0, axis=1), (len(times), 1)),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        np.linalg.norm(Ws, axis=2), np.tile(np.linalg.norm(W0, axis=1), (len(times), 1)), atol=1e-9
+    )
 
 
 def test_push_integrates_relu_of_the_overlaps():
@@ -92,6 +95,7 @@ def test_push_integrates_relu_of_the_overlaps():
     Gs, Ps = fn.simulate_fixed_norm_gram_with_push(G0, times, rtol=1e-11)
     np.testing.assert_allclose(Gs, fn.simulate_fixed_norm_gram(G0, times, rtol=1e-11), atol=1e-9)
     from scipy.integrate import simpson
+
     P = simpson(np.maximum(Gs, 0.0), x=times, axis=0)
     np.fill_diagonal(P, 0.0)
     np.testing.assert_allclose(Ps[-1], P, atol=1e-7)
@@ -106,6 +110,7 @@ def test_same_input_gives_bit_identical_flows():
 
 
 # --- the rate of a cosine ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("unit", [True, False])
 def test_kappa_rate_parts_sum_to_the_exact_rate_which_equals_the_free_rate(unit):
@@ -141,13 +146,14 @@ def test_kappa_rate_matches_finite_differences_of_the_flow():
 
 # --- two encodings, exactly --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kappa0", KAPPA0S)
 def test_exact_pair_solution_matches_the_simulated_constrained_flow(kappa0):
     times = np.linspace(0, 8, 81)
     W0 = fx.unit_pair(7, kappa0, seed=3)
     exact = fn.fixed_norm_pair(W0, times)
     kappa = fn.fixed_norm_pair_kappa(W0 @ W0.T, times)
-    Ws = fn.simulate_fixed_norm(W0, times, rtol=1e-12)      # near kappa = 1 the escape amplifies errors like e^{4t}
+    Ws = fn.simulate_fixed_norm(W0, times, rtol=1e-12)  # near kappa = 1 the escape amplifies errors like e^{4t}
     Gs = fn.simulate_fixed_norm_gram(fn.unit_pair_gram(kappa0), times, rtol=1e-12)
     assert np.max(np.abs(np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) - kappa)) < 1e-9
     assert np.max(np.abs(Gs[:, 0, 1] - kappa)) < 1e-9
@@ -173,7 +179,7 @@ def test_pair_push_total_and_end_point(kappa0):
     G0 = fn.unit_pair_gram(kappa0)
     total = fn.fixed_norm_pair_push_total(G0)
     assert total == pytest.approx(0.5 * math.atanh(kappa0), rel=1e-14)
-    assert total == pytest.approx(inc.pair_push_total(G0), rel=1e-14)      # same as the free pair, at unit norms
+    assert total == pytest.approx(inc.pair_push_total(G0), rel=1e-14)  # same as the free pair, at unit norms
     assert fn.fixed_norm_pair_push(G0, [0.0, 40.0])[-1] == pytest.approx(total, rel=1e-12)
     _, P = fn.simulate_fixed_norm_gram_with_push(G0, [0.0, 20.0])
     assert P[-1, 0, 1] == pytest.approx(total, rel=1e-8)
@@ -186,6 +192,7 @@ def test_pair_push_total_and_end_point(kappa0):
 
 
 # --- validation --------------------------------------------------------------------------------------
+
 
 def test_validation_names_the_argument():
     W = inc.sample_weights(3, 5, seed=0)
@@ -225,6 +232,7 @@ def test_validation_names_the_argument():
 
 # --- the free-norm pair formulas and the first-order prediction ---------------------------------------
 
+
 def test_free_pair_closed_forms_match_the_library_solutions():
     times = np.linspace(0, 6, 31)
     for kappa0 in (0.2, 0.9, 0.999):
@@ -240,15 +248,17 @@ def test_free_pair_closed_forms_match_the_library_solutions():
 
 @pytest.mark.parametrize("kappa0", (0.01, 0.5, 0.9, 0.999))
 def test_half_times_halve_the_cosine(kappa0):
-    curves = {"fixed_norm": lambda t: fn.fixed_norm_pair_kappa(fn.unit_pair_gram(kappa0), t),
-              "full": lambda t: fn.full_pair_kappa(kappa0, t),
-              "interference": lambda t: fn.interference_pair_kappa(kappa0, t)}
+    curves = {
+        "fixed_norm": lambda t: fn.fixed_norm_pair_kappa(fn.unit_pair_gram(kappa0), t),
+        "full": lambda t: fn.full_pair_kappa(kappa0, t),
+        "interference": lambda t: fn.interference_pair_kappa(kappa0, t),
+    }
     halves = {}
     for model in fn.PAIR_MODELS:
         halves[model] = fn.pair_half_time(model, kappa0)
         assert curves[model]([0.0, halves[model]])[1] == pytest.approx(kappa0 / 2, rel=1e-9)
     assert halves["fixed_norm"] <= halves["full"] <= halves["interference"]
-    if kappa0 < 0.02:   # small cosines: all three decay like e^{-2t}
+    if kappa0 < 0.02:  # small cosines: all three decay like e^{-2t}
         for h in halves.values():
             assert h == pytest.approx(math.log(2) / 2, rel=1e-3)
 
@@ -259,4 +269,4 @@ def test_first_order_crossover():
     pred = fn.predicted_model_errors(2, 10**12, np.array([0.0, t - 0.01, t + 0.01, 50.0]))  # n << sqrt(m)
     assert pred["fixed_norm"][0] == 0.0 and pred["interference"][0] == 0.0
     assert pred["fixed_norm"][1] > pred["interference"][1] and pred["fixed_norm"][2] < pred["interference"][2]
-    assert pred["fixed_norm"][3] * 1e6 == pytest.approx(1.0, rel=1e-6)     # levels off at 1/sqrt(m)
+    assert pred["fixed_norm"][3] * 1e6 == pytest.approx(1.0, rel=1e-6)  # levels off at 1/sqrt(m)

@@ -44,6 +44,7 @@ With ``n = 2``, norms ``r_1, r_2`` and ``kappa > 0``: ``d kappa/dt = -s kappa (1
 
 Time is the gradient-flow time of the book (dimensionless); all rates are per unit time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -58,16 +59,36 @@ from .flow import DEFAULT_RTOL, integrate, rms
 from .model import cosine_similarity, interference_weights
 
 __all__ = [
-    "CROSSOVER_FIRST_ORDER", "PAIR_MODELS", "KappaRateParts", "fixed_norm_force", "fixed_norm_gram_rate",
-    "fixed_norm_interaction", "fixed_norm_kappa_first_order", "fixed_norm_kappa_rate", "fixed_norm_kappa_rate_parts",
-    "fixed_norm_pair", "fixed_norm_pair_kappa", "fixed_norm_pair_limit", "fixed_norm_pair_push",
-    "fixed_norm_pair_push_total", "full_pair_kappa", "interference_pair_kappa", "normalize_rows", "pair_half_time",
-    "predicted_model_errors", "projected_loss", "simulate_fixed_norm", "simulate_fixed_norm_gram",
-    "simulate_fixed_norm_gram_with_push", "tangent_projection", "unit_pair_gram",
+    "CROSSOVER_FIRST_ORDER",
+    "PAIR_MODELS",
+    "KappaRateParts",
+    "fixed_norm_force",
+    "fixed_norm_gram_rate",
+    "fixed_norm_interaction",
+    "fixed_norm_kappa_first_order",
+    "fixed_norm_kappa_rate",
+    "fixed_norm_kappa_rate_parts",
+    "fixed_norm_pair",
+    "fixed_norm_pair_kappa",
+    "fixed_norm_pair_limit",
+    "fixed_norm_pair_push",
+    "fixed_norm_pair_push_total",
+    "full_pair_kappa",
+    "interference_pair_kappa",
+    "normalize_rows",
+    "pair_half_time",
+    "predicted_model_errors",
+    "projected_loss",
+    "simulate_fixed_norm",
+    "simulate_fixed_norm_gram",
+    "simulate_fixed_norm_gram_with_push",
+    "tangent_projection",
+    "unit_pair_gram",
 ]
 
 
 # --- the force ---------------------------------------------------------------------------------------
+
 
 def _nonzero_rows(name: str, W: np.ndarray) -> np.ndarray:
     norms_sq = np.sum(W * W, axis=1)
@@ -155,6 +176,7 @@ def _gram_rate(G: np.ndarray) -> np.ndarray:
 
 # --- the rate of a cosine ---------------------------------------------------------------------------
 
+
 def fixed_norm_kappa_rate(G: np.ndarray) -> np.ndarray:
     """Exact ``d kappa_ij / dt`` ``(n, n)`` under the constrained flow (zero diagonal).
 
@@ -212,26 +234,35 @@ def fixed_norm_kappa_rate_parts(G: np.ndarray) -> KappaRateParts:
     # sum over k != i, j of ReLU(G_ik) G_jk + ReLU(G_jk) G_ik: all k, minus k = i and k = j
     RG = R @ G
     push = -(RG + RG.T) + R * s
-    share = (R * R) / d[:, None]            # ReLU(G_ik)^2 / G_ii
+    share = (R * R) / d[:, None]  # ReLU(G_ik)^2 / G_ii
     rowsum = share.sum(axis=1)
-    third_share = rowsum[:, None] + rowsum[None, :] - share - share.T   # leave out k = j and k = i
-    out = KappaRateParts(first_order=-s * Kp, own_projection=s * Kp**3,
-                         third_push=push / np.outer(norms, norms), third_projection=K * third_share)
+    third_share = rowsum[:, None] + rowsum[None, :] - share - share.T  # leave out k = j and k = i
+    out = KappaRateParts(
+        first_order=-s * Kp,
+        own_projection=s * Kp**3,
+        third_push=push / np.outer(norms, norms),
+        third_projection=K * third_share,
+    )
     for part in out:
         np.fill_diagonal(part, 0.0)
     return out
 
 
 def fixed_norm_kappa_first_order(G: np.ndarray) -> np.ndarray:
-    """First-order rate ``-(a + b) ReLU(kappa_ij) (1 - kappa_ij^2)`` ``(n, n)``; ``-2 kappa (1 - kappa^2)`` at unit norms."""
+    """First-order rate ``-(a + b) ReLU(kappa_ij) (1 - kappa_ij^2)`` ``(n, n)``.
+
+    At unit norms: ``-2 kappa (1 - kappa^2)``.
+    """
     parts = fixed_norm_kappa_rate_parts(G)
     return parts.first_order + parts.own_projection
 
 
 # --- the flows -------------------------------------------------------------------------------------
 
-def simulate_fixed_norm(W0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                        rtol: float = DEFAULT_RTOL) -> np.ndarray:
+
+def simulate_fixed_norm(
+    W0: np.ndarray, times: Sequence[float] | np.ndarray, *, rtol: float = DEFAULT_RTOL
+) -> np.ndarray:
     """The constrained flow ``dW/dt = fixed_norm_force(W)`` from ``W0`` ``(n, m)`` at time 0.
 
     Returns ``(len(times), n, m)`` at ``times`` (strictly increasing, ``times[0] >= 0``), solved by
@@ -251,8 +282,9 @@ def _overlap_scale(G0: np.ndarray) -> float:
     return scale if scale > 0 else rms(G0)
 
 
-def simulate_fixed_norm_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                             rtol: float = DEFAULT_RTOL) -> np.ndarray:
+def simulate_fixed_norm_gram(
+    G0: np.ndarray, times: Sequence[float] | np.ndarray, *, rtol: float = DEFAULT_RTOL
+) -> np.ndarray:
     """The constrained flow on the Gram matrix, ``dG/dt`` = :func:`fixed_norm_gram_rate`.
 
     ``G0`` ``(n, n)`` at time 0 (use ``incidental.cosine_similarity(G)`` for unit encodings); returns
@@ -267,8 +299,9 @@ def simulate_fixed_norm_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray
     return integrate(_gram_rate, G0, t, rtol=rtol, atol=rtol * rms(G0))
 
 
-def simulate_fixed_norm_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                                       rtol: float = DEFAULT_RTOL) -> tuple[np.ndarray, np.ndarray]:
+def simulate_fixed_norm_gram_with_push(
+    G0: np.ndarray, times: Sequence[float] | np.ndarray, *, rtol: float = DEFAULT_RTOL
+) -> tuple[np.ndarray, np.ndarray]:
     """The constrained Gram flow with the accumulated push, both ``(len(times), n, n)``.
 
     The second array is ``P_ij(t) = int_0^t ReLU(G_ij(s)) ds``, the coefficient of ``-W_j`` in the
@@ -285,12 +318,12 @@ def simulate_fixed_norm_gram_with_push(G0: np.ndarray, times: Sequence[float] | 
         G = y[:n]
         return np.concatenate([_gram_rate(G), interference_weights(G)])
 
-    y = integrate(rhs, np.concatenate([G0, np.zeros_like(G0)]), t, rtol=rtol,
-                  atol=rtol * 1e-3 * _overlap_scale(G0))
+    y = integrate(rhs, np.concatenate([G0, np.zeros_like(G0)]), t, rtol=rtol, atol=rtol * 1e-3 * _overlap_scale(G0))
     return y[:, :n], y[:, n:]
 
 
 # --- two encodings, exactly -------------------------------------------------------------------------
+
 
 def _pair_gram(G0: object) -> np.ndarray:
     G0 = v.gram("G0", G0)
@@ -393,10 +426,18 @@ def fixed_norm_pair_limit(W0: np.ndarray, *, atol: float = 1e-12) -> np.ndarray:
 
 # --- the free-norm pair, for comparison ------------------------------------------------------------
 
+
 def unit_pair_gram(kappa0: float) -> np.ndarray:
-    """The Gram matrix ``[[1, kappa0], [kappa0, 1]]`` ``(2, 2)`` of two unit encodings with cosine ``kappa0`` in (-1, 1)."""
-    if isinstance(kappa0, bool) or not isinstance(kappa0, (int, float, np.floating)) or not np.isfinite(kappa0) \
-            or not -1 < kappa0 < 1:
+    """The Gram matrix ``[[1, kappa0], [kappa0, 1]]`` ``(2, 2)`` of two unit encodings with cosine ``kappa0``.
+
+    ``kappa0`` must be a real number in (-1, 1).
+    """
+    if (
+        isinstance(kappa0, bool)
+        or not isinstance(kappa0, (int, float, np.floating))
+        or not np.isfinite(kappa0)
+        or not -1 < kappa0 < 1
+    ):
         raise ValueError(f"kappa0 must be a real number in (-1, 1), got {kappa0!r}")
     k = float(kappa0)
     return np.array([[1.0, k], [k, 1.0]])
