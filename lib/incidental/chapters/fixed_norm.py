@@ -21,7 +21,7 @@ Everything runs on Gram flows (cost independent of ``m``), except the weight-spa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -61,7 +61,7 @@ from ..fixed_norm import (
 )
 from ..flow import simulate_gram, simulate_gram_with_push
 from ..model import cosine_similarity, forces, sample_gram, sample_weights
-from ..plotting import render
+from ..plotting import draw, render
 from .total_push import lowdin
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
@@ -615,6 +615,15 @@ class SizeComparison:
                 return float(t[k - 1] + (t[k] - t[k - 1]) * d[k - 1] / (d[k - 1] - d[k]))
         return float("nan")
 
+    @property
+    def stays_below(self) -> float:
+        """Fraction of the output times after :attr:`crossover` at which the fixed-norm model's mean error is below
+        that of interference alone (1 if it stays the better model once it has become it)."""
+        after = self.times > self.crossover
+        if not np.any(after):
+            return float("nan")
+        return float(np.mean(self.mean("fixed_norm")[after] < self.mean("interference")[after]))
+
     def fraction_better(self, k: int) -> float:
         """Fraction of seeds in which the fixed-norm model has the smaller error at output time ``times[k]``."""
         return float(np.mean(self.errors["fixed_norm"][:, k] < self.errors["interference"][:, k]))
@@ -691,6 +700,15 @@ def flow_comparison(
                 predicted=CROSSOVER_FIRST_ORDER,
                 measured=c.crossover,
                 atol=crossover_band,
+                regime=regime,
+                kind="approximation",
+            ),
+            check_close(
+                "X1",
+                "after that time, fraction of output times at which the fixed-norm model's mean error is the lower",
+                predicted=1.0,
+                measured=c.stays_below,
+                atol=0.0,
                 regime=regime,
                 kind="approximation",
             ),
@@ -800,7 +818,29 @@ def comparison_figure(r: Result) -> tuple[Figure, str]:
         f"alone is better only before $t \\approx$ {r.q.cross_min}-{r.q.cross_max}; after that its error keeps "
         f"growing while the fixed-norm error levels off near $1/\\sqrt m$, at every size."
     )
-    return render([comparison_axes(c) for c in comps], width=10.0, height=3.0), caption
+    return render_grid([comparison_axes(c) for c in comps], ncols=2, panel_height=2.9), caption
+
+
+def render_grid(axes: list[svgplot.Axes], *, ncols: int, width: float = 8.0, panel_height: float = 3.0) -> Figure:
+    """A matplotlib figure of ``axes`` on a grid of ``ncols`` columns (``incidental.plotting.render`` draws one
+    row), the legend in the first panel only."""
+    if not axes:
+        raise ValueError("axes must hold at least one Axes")
+    rows = -(-len(axes) // ncols)
+    fig = Figure(figsize=(width, panel_height * rows), layout="constrained")
+    grid = fig.subplots(rows, ncols, squeeze=False).ravel()
+    for k, (spec, ax) in enumerate(zip(axes, grid)):
+        if k:
+            spec = replace(
+                spec,
+                series=[replace(s, label="") for s in spec.series],
+                hlines=[(y, "") for y, _ in spec.hlines],
+                vlines=[(x, "") for x, _ in spec.vlines],
+            )
+        draw(ax, spec)
+    for ax in grid[len(axes) :]:
+        ax.set_visible(False)
+    return fig
 
 
 def norms_axes(r: Result) -> list[svgplot.Axes]:
@@ -988,19 +1028,23 @@ WIDGET_RTOL = 1e-8
 
 
 @lru_cache(maxsize=64)
-def _widget_runs(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
+def _widget_runs(n: int, m: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Cosines ``{flow: (T, n, n)}`` and RMS of ``||W_i||^2 - 1`` ``{flow: (T,)}`` of the three flows (cached)."""
     times = np.linspace(0.0, WIDGET_T_END, WIDGET_STEPS)
-    return {k: cosines(G) for k, G in run_flows(sample_gram(n, m, seed=seed), times, rtol=WIDGET_RTOL).items()}
+    runs = run_flows(sample_gram(n, m, seed=seed), times, rtol=WIDGET_RTOL)
+    dev = {k: np.sqrt(np.mean((np.einsum("tii->ti", G) - 1.0) ** 2, axis=1)) for k, G in runs.items()}
+    return {k: cosines(G) for k, G in runs.items()}, dev
 
 
 def flows_panel(n: int, m: int, seed: int) -> Panel:
-    """Widget panel: the three flows from one draw, side by side. Left: the RMS positive cosine of each flow over
-    time. Right: each model's error on the positive cosines against the full flow, with the first-order prediction."""
+    """Widget panel: the three flows from one draw, side by side. Left: how far each flow's squared norms are from 1
+    (what the three flows differ in). Right: each model's error on the positive cosines against the full flow, with
+    the first-order prediction."""
     n, m = v.sizes(n, m)
-    K = _widget_runs(n, m, seed)
+    K, dev = _widget_runs(n, m, seed)
     times = np.linspace(0.0, WIDGET_T_END, WIDGET_STEPS)
     off = ~np.eye(n, dtype=bool)
-    rms = {f: np.sqrt(np.mean(np.maximum(K[f], 0.0)[:, off] ** 2, axis=1)) for f in FLOWS}
+    rms = {f: float(np.sqrt(np.mean(np.maximum(K[f][-1], 0.0)[off] ** 2))) for f in FLOWS}
     err = {model: positive_cosine_error(K[model], K["full"]) for model in MODELS}
     pred = predicted_model_errors(n, m, times)
     d = err["fixed_norm"] - err["interference"]
@@ -1034,11 +1078,12 @@ def flows_panel(n: int, m: int, seed: int) -> Panel:
         ),
     ]
     root = math.sqrt(m)
+    top = max(float(np.max(dev[f])) for f in FLOWS) * root
     left = svgplot.Axes(
-        [svgplot.Series(times, rms[f], label=LABELS[f], color=COLORS[f], dashed=f == "full") for f in FLOWS],
+        [svgplot.Series(times, dev[f] * root, label=LABELS[f], color=COLORS[f], dashed=f == "full") for f in FLOWS],
         xlabel="time t",
-        ylabel="RMS positive κ",
-        ylog=True,
+        ylabel="RMS (‖W_i‖² − 1) × √m",
+        ylim=(-0.05 * top, 1.8 * top),
     )
     right = svgplot.Axes(
         [
@@ -1058,8 +1103,10 @@ def flows_panel(n: int, m: int, seed: int) -> Panel:
         vlines=[(CROSSOVER_FIRST_ORDER, "")],
     )
     note = (
-        f"At t = {WIDGET_T_END:g} the fixed-norm model is off by {100 * err['fixed_norm'][-1]:.2f}% and "
-        f"interference alone by {100 * err['interference'][-1]:.2f}% (relative, on the positive cosines)."
+        f"At t = {WIDGET_T_END:g} the RMS positive cosine is {rms['full']:.3g} in the full flow, "
+        f"{rms['fixed_norm']:.3g} at fixed norm and {rms['interference']:.3g} under interference alone: the fixed-norm "
+        f"model is off by {100 * err['fixed_norm'][-1]:.2f}% and interference alone by "
+        f"{100 * err['interference'][-1]:.2f}% (relative, on the positive cosines)."
     )
     return Panel(checks, svgplot.svg([left, right], width=720, height=250), note)
 
@@ -1119,6 +1166,7 @@ def pair_panel(kappa0: float) -> Panel:
         xlabel="time t",
         ylabel="κ(t)",
         ylog=True,
+        ylim=(max(1e-12, min(float(np.min(c)) for c in curves.values())) / 2, 30.0),
     )
     note = (
         ("Time to halve κ: " + ", ".join(f"{LABELS[k]} {halves[k]:.2f}" for k in PAIR_MODELS) + ".") if halves else ""
