@@ -998,7 +998,14 @@ def conclusions(
     return Result(params, checks, numbers, dict(values=values))
 
 
-def conclusions_table(r: Result) -> str:
+class HtmlTable(str):
+    """HTML markup that a notebook cell displays as HTML (both renderers) and that is still a ``str``."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def conclusions_table(r: Result) -> HtmlTable:
     """The values of :func:`conclusions` as an HTML table, one column per flow."""
     rows = {
         "early": "decay rate of κ, early (ch. 4)",
@@ -1014,7 +1021,7 @@ def conclusions_table(r: Result) -> str:
         + "</tr>"
         for k, label in rows.items()
     )
-    return (
+    return HtmlTable(
         f"<table class='incidental-table' style='border-collapse:collapse;font-size:0.85em'><thead><tr>"
         f"<th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
