@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 MARKER = re.compile(r"^# %%( \[markdown\])?\s*$", re.M)
 
 
@@ -34,11 +34,22 @@ def to_cells(text: str) -> list[dict]:
 
 
 def write(src: Path, dest: Path) -> None:
-    nb = {"cells": to_cells(src.read_text()), "metadata": {"kernelspec": KERNELSPEC,
-          "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {"cells": to_cells(src.read_text()), "metadata": {"kernelspec": KERNELSPEC},
+          "nbformat": 4, "nbformat_minor": 5}
     for k, cell in enumerate(nb["cells"]):
-        cell["id"] = f"c{k:03d}"
-    dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        cell["id"] = str(k)
+    try:  # byte for byte as git stores it (the nbstripout filter), so that `git status` stays clean
+        import nbformat
+        from nbstripout import strip_output
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+        from incidental.labhooks import EXTRA_KEYS
+
+        node = strip_output(nbformat.from_dict(nb), keep_output=False, keep_count=False, keep_id=False,
+                            extra_keys=list(EXTRA_KEYS))
+        nbformat.write(node, str(dest))
+    except ImportError:  # plain Python without the venv: close enough, the filter normalises on `git add`
+        dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def dump(path: Path) -> str:

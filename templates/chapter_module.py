@@ -1,4 +1,4 @@
-"""Chapter N (Title): the experiments of claims X1-X3 and the chapter's widgets.
+"""Chapter N (Title): the experiments of its claims and the chapter's widgets.
 
 Template for a chapter module (copy to ``lib/incidental/chapters/<name>.py``). A chapter module
 holds only experiment runners, figure builders and widget declarations. Every formula (a rate,
@@ -27,7 +27,7 @@ def overlap_scaling(*, n: int, ms: tuple[int, ...], seed: int) -> Result:
     """
     rms = np.array([np.sqrt(np.mean(offdiagonal(sample_gram(n, m, seed=seed + k)) ** 2))
                     for k, m in enumerate(ms)])
-    check, fit = check_exponent("X1", "W_i . W_j = Theta(1/sqrt(m))", sizes=ms, values=rms, predicted=-0.5,
+    check, fit = check_exponent("S2", "W_i . W_j = Theta(1/sqrt(m))", sizes=ms, values=rms, predicted=-0.5,
                                 regime=f"n={n}, m={ms[0]}..{ms[-1]}")
     params = dict(n=n, ms=tuple(ms), seed=seed)
     numbers = {"exponent": quote(fit.exponent, ".3f"), "low": quote(fit.low, ".3f"), "high": quote(fit.high, ".3f")}

@@ -187,7 +187,7 @@ class FigureOutput:
 
     def _repr_html_(self) -> str:
         return (f"<figure class='incidental-figure' id='{self.anchor}' style='margin:0.5em 0'>{self.image}"
-                f"<figcaption class='incidental-caption mathjax_process' style='font-size:0.9em;margin-top:0.3em'>"
+                f"<figcaption class='incidental-caption mathjax_process' style='font-size:0.9em;margin-top:0.3em;text-align:left;color:#24292f'>"
                 f"<strong>{self.label}.</strong> {caption_html(self.caption)}</figcaption></figure>")
 
     def __repr__(self) -> str:

@@ -83,8 +83,73 @@ def error_law(values: ArrayLike, predicted_survival: Callable[[np.ndarray], np.n
 
 # === numerator (chapter 2): add formulas here ===
 
+def robust_limits(values: ArrayLike, *, quantiles: tuple[float, float] = (0.05, 0.95), include: Sequence[float] = (),
+                  pad: float = 0.15) -> tuple[float, float]:
+    """Linear axis limits that a heavy tail cannot stretch: the ``quantiles`` of ``values``, widened
+    to take in every value of ``include`` (markers the text talks about), padded by ``pad`` of the span."""
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    ends = list(np.quantile(x, quantiles)) if x.size else []
+    lo, hi = min([*ends, *include]), max([*ends, *include])
+    if lo == hi:
+        lo, hi = lo - 1.0, hi + 1.0
+    span = hi - lo
+    return float(lo - pad * span), float(hi + pad * span)
+
+
+def through(sizes: ArrayLike, values: ArrayLike) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``predicted`` curve for :func:`power_law` from its values at ``sizes``: straight between them
+    on log-log axes (exact for a power law), so a chapter evaluates its core formula only where it measured."""
+    order = np.argsort(np.asarray(sizes, dtype=float))
+    lx = np.log(np.asarray(sizes, dtype=float)[order])
+    ly = np.log(np.asarray(values, dtype=float)[order])
+    return lambda grid: np.exp(np.interp(np.log(np.asarray(grid, dtype=float)), lx, ly))
+
+
+def log_tick_label(x: float, _pos: int | None = None) -> str:
+    """A log-axis tick label: ``$10^{k}$`` or ``$c\\times 10^{k}$``, plain from 1 to 99."""
+    k = int(np.floor(np.log10(x) + 1e-9))
+    c = x / 10.0**k
+    if k in (0, 1):
+        return f"${x:.0f}$"
+    return f"$10^{{{k}}}$" if abs(c - 1) < 1e-6 else f"${c:.0f}\\times 10^{{{k}}}$"
+
+
+def tidy_static(fig, *, dense: int = 500):
+    """Tidy a figure drawn by :func:`incidental.plotting.render` (a matplotlib ``Figure``; returned).
+
+    Log axes get labels that cannot collide: at 1, 2 and 5 times a power of ten on axes spanning
+    less than 1.5 decades, at powers of ten otherwise, and none on minor ticks (matplotlib labels
+    minor ticks on axes spanning about a decade, where they overlap). Point series of more than
+    ``dense`` points (clouds of pairs) get small, translucent markers.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                lo, hi = sorted(axis.get_view_interval())
+                subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < 1.5 else (1.0,)
+                axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=30))
+                axis.set_major_formatter(FuncFormatter(log_tick_label))
+                axis.set_minor_formatter(NullFormatter())
+        for line in ax.get_lines():
+            if line.get_marker() == "o" and len(line.get_xdata()) > dense:
+                line.set(markersize=1.5, alpha=0.5)
+    return fig
+
 
 # === denominator (chapter 3): add formulas here ===
+
+def histogram_law(values: ArrayLike, density: Callable[[np.ndarray], np.ndarray], grid: ArrayLike, *,
+                  bins: int = 30, range: tuple[float, float] | None = None, label: str = "measured",
+                  predicted_label: str = "exact law", color: str | None = None) -> list[Series]:
+    """Series for a sample's histogram (density-normalised steps, ``bins`` over ``range``) against a
+    predicted density on ``grid``."""
+    heights, edges = np.histogram(np.asarray(values, dtype=float), bins=bins, range=range, density=True)
+    grid = np.asarray(grid, dtype=float)
+    return [Series(edges, heights, label=label, kind="steps", color=color or PALETTE[0]),
+            Series(grid, density(grid), label=predicted_label, color="#000", dashed=True)]
 
 
 # === combined rate (chapter 4): add formulas here ===

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes as MplAxes
 from matplotlib.figure import Figure
 
-from . import svgplot
+from . import figures, svgplot
 from .checks import ExponentFit
 
 
@@ -31,7 +31,7 @@ def render(axes: svgplot.Axes | Sequence[svgplot.Axes], *, width: float | None =
     fig = Figure(figsize=(width, height), layout="constrained")
     for spec, ax in zip(panels, fig.subplots(1, len(panels), squeeze=False)[0]):
         draw(ax, spec)
-    return fig
+    return figures.tidy_static(fig)
 
 
 def draw(ax: MplAxes, spec: svgplot.Axes) -> None:

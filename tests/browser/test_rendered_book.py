@@ -75,6 +75,16 @@ MATH_STATS = """() => {
   };
 }"""
 
+FIGURES = """() => {
+  const figures = Array.from(document.querySelectorAll('figure.incidental-figure'));
+  const caption = f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim();
+  return {
+    figures: figures.length,
+    captioned: figures.filter(f => caption(f).length > 20 && f.querySelector('img, svg')).length,
+    numbers: figures.map(f => { const m = caption(f).match(/^Figure \\d+\\.(\\d+)/); return m ? +m[1] : -1; }),
+  };
+}"""
+
 # Each widget view is a <script type="application/vnd.jupyter.widget-view+json"> in the page;
 # the HTML manager renders the view into a div.widget-subarea placed just before it.
 WIDGET_VIEWS_RENDERED = """() => {
@@ -158,6 +168,7 @@ class Visit:
     math: dict[str, Any] = field(default_factory=dict)
     widgets: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
     screenshot: str = ""
 
 
@@ -244,6 +255,7 @@ def visit(browser: Any, server: str, book_html: Path, page_path: str) -> Visit:
         v.math = page.evaluate(MATH_STATS)
         v.widgets = page.evaluate(WIDGET_STATS)
         v.links = page.evaluate(LINKS)
+        v.figures = page.evaluate(FIGURES)
         path = SCREENSHOTS / f"{shot_name(page_path)}.png"
         page.screenshot(path=str(path), full_page=True)
         v.screenshot = str(path)
@@ -259,6 +271,20 @@ def visit(browser: Any, server: str, book_html: Path, page_path: str) -> Visit:
 
 
 # --- the checks ---------------------------------------------------------------------------------
+
+RAW_MARKUP = ("{glue", "{eq}", "{doc}", "{prf:", ":label:", "{cite", "{eval}")
+
+
+def test_no_raw_markup_is_visible(visit: Visit) -> None:
+    text = visit.math["text"]
+    left = [token for token in RAW_MARKUP if token in text]
+    assert not left, f"raw MyST markup visible: {left}"
+
+
+def test_every_figure_has_its_caption(visit: Visit) -> None:
+    f = visit.figures
+    assert f["captioned"] == f["figures"], f"{f['figures'] - f['captioned']} figures without a caption"
+    assert f["numbers"] == sorted(set(f["numbers"])), f"figure numbers repeat or go backwards: {f['numbers']}"
 
 def test_no_request_leaves_the_local_server(visit: Visit) -> None:
     assert visit.local_requests, "the page made no request to the local server at all"
