@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from incidental import fixed_norm as fn
 from incidental.chapters import fixed_norm as fx
-from incidental.chapters.total_push import lowdin
+from incidental.exact import lowdin
 
 SMOOTH = ("feature_benefit", "interference")
 INTERFERENCE = ("interference",)

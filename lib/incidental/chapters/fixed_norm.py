@@ -33,7 +33,7 @@ from .. import figures, svgplot
 from ..book import Result, quote
 from ..checks import Check, check_below, check_close
 from ..derivation import kappa_rate, norm_sq_rate, numerator_first_order, numerator_second_order
-from ..exact import pair_interference, pair_push_total, symmetric_pair
+from ..exact import lowdin, pair_interference, pair_push_total, symmetric_pair
 from ..explore import Control, Explorable, Panel
 from ..fixed_norm import (
     CROSSOVER_FIRST_ORDER,
@@ -62,7 +62,6 @@ from ..fixed_norm import (
 from ..flow import simulate_gram, simulate_gram_with_push
 from ..model import cosine_similarity, forces, sample_gram, sample_weights
 from ..plotting import draw, render
-from .total_push import lowdin
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
 FULL: tuple[str, ...] = ("feature_benefit", "interference")
