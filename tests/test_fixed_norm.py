@@ -213,6 +213,7 @@ def test_validation_names_the_argument():
         (lambda: fn.simulate_fixed_norm_gram(np.eye(3), [0.0, np.inf]), "times"),
         (lambda: fn.simulate_fixed_norm_gram_with_push(-np.eye(3), [0.0, 1.0]), "G0"),
         (lambda: fn.fixed_norm_pair_kappa(np.eye(3), [0.0, 1.0]), "G0"),
+        (lambda: fn.fixed_norm_pair_push_total(np.array([[1.0, 1.5], [1.5, 1.0]])), "G0"),
         (lambda: fn.fixed_norm_pair(W, [0.0, 1.0]), "W0"),
         (lambda: fn.fixed_norm_pair(W[:2] * np.array([[1.0], [2.0]]), [0.0, 1.0]), "W0"),
         (lambda: fn.fixed_norm_pair_limit(np.array([[1.0, 0.0], [1.0, 0.0]])), "W0"),

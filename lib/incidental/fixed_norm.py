@@ -329,6 +329,8 @@ def _pair_gram(G0: object) -> np.ndarray:
     G0 = v.gram("G0", G0)
     if G0.shape != (2, 2):
         raise ValueError(f"G0 must be 2x2 (two encodings), got shape {G0.shape}")
+    if G0[0, 1] ** 2 > G0[0, 0] * G0[1, 1]:
+        raise ValueError("G0 must be a Gram matrix: |G0_12| <= sqrt(G0_11 G0_22) (a cosine in [-1, 1])")
     return G0
 
 
