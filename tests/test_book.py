@@ -98,6 +98,9 @@ def test_a_refuting_check_shows_the_note_struck_through():
     )
     row = book.LedgerRow("05_total_push", 5, c, True)
     html = book.ledger_html([row], link_suffix=".ipynb")
-    assert "<s>the encodings end like independent vectors</s>" in html and "the note's statement fails" in html
+    assert "<s>the encodings end like independent vectors</s>" in html and "corrects the note" in html
+    by_claim = book.claims_html([row], link_suffix=".html")
+    assert "holds only as corrected" in by_claim and by_claim.count("no check") == 3  # T1-T3 have none here
+    assert "S1" not in by_claim  # chapter 1 is not among the rows
     with pytest.raises(ValueError, match="kind"):
         check_close("X", "s", predicted=0.0, measured=0.0, regime="r", kind="guess")

@@ -407,62 +407,106 @@ def load_ledger(chapters: Iterable[str] | None = None, *, run_missing: bool = Tr
     return rows
 
 
+def _chapter_suffix(link_suffix: str | None) -> str:
+    from .explore import resolve_mode
+
+    return link_suffix or (".ipynb" if resolve_mode() == "live" else ".html")
+
+
+_TD = "<td style='padding:3px 6px;text-align:left;vertical-align:top'>"
+_TH = "<th style='padding:3px 6px;text-align:left'>"
+
+
 def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) -> str:
     """The claims ledger as an HTML table: one row per check, the chapter linked.
 
-    ``link_suffix`` is ``".html"`` in the rendered book and ``".ipynb"`` in JupyterLab (default:
-    chosen as the widgets choose their mode, :func:`incidental.explore.resolve_mode`).
+    Each row: the claim id, the chapter (linked), the statement checked with its regime beneath,
+    the kind of check, predicted against measured, and the verdict. ``link_suffix`` is
+    ``".html"`` in the rendered book and ``".ipynb"`` in JupyterLab (default: chosen as the
+    widgets choose their mode, :func:`incidental.explore.resolve_mode`).
     """
-    from .explore import resolve_mode
-
-    suffix = link_suffix or (".ipynb" if resolve_mode() == "live" else ".html")
-    head = "".join(
-        f"<th style='padding:2px 6px;text-align:left'>{h}</th>"
-        for h in ("claim", "chapter", "statement", "kind", "predicted", "measured", "regime", "verdict")
-    )
+    suffix = _chapter_suffix(link_suffix)
+    head = "".join(f"{_TH}{h}</th>" for h in ("claim", "ch.", "statement (regime)", "kind", "predicted / measured"))
     body = []
     for r in rows:
         c = r.check
         ok = c.holds and r.complete
         colour = "#1a7f37" if ok else "#cf222e"
         verdict = ("holds" if c.holds else "FAILS") + ("" if r.complete else " (chapter did not finish)")
-        if c.refutes:
-            verdict += "; the note's statement fails"
         statement = html.escape(c.statement)
         if c.refutes:
             statement = (
                 f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
                 f"<br>What holds instead: {statement}"
             )
-        link = f"<a href='{r.chapter}{suffix}'>{r.number}</a>"
+            verdict = f"{verdict}<br><span style='color:#8250df;font-weight:normal'>corrects the note</span>"
+        statement += f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
         cells = [
             html.escape(c.claim),
-            link,
+            f"<a href='{r.chapter}{suffix}'>{r.number}</a>",
             statement,
             html.escape(c.kind),
-            html.escape(c.predicted),
-            html.escape(c.measured),
-            html.escape(c.regime),
+            f"{html.escape(c.predicted)}<br>{html.escape(c.measured)}",
         ]
-        tds = "".join(f"<td style='padding:2px 6px;text-align:left;vertical-align:top'>{x}</td>" for x in cells)
+        tds = "".join(f"{_TD}{x}</td>" for x in cells)
         body.append(
-            f"<tr class='ledger-row {'holds' if ok else 'fails'}' style='background:{'' if ok else '#ffebe9'}'>"
-            f"{tds}<td style='padding:2px 6px;color:{colour};font-weight:bold'>{verdict}</td></tr>"
+            f"<tr class='ledger-row {'holds' if ok else 'fails'}' style='border-top:1px solid #d0d7de;"
+            f"background:{'' if ok else '#ffebe9'}'>{tds}{_TD}<b style='color:{colour}'>{verdict}</b></td></tr>"
         )
     return (
-        f"<table class='incidental-ledger' style='border-collapse:collapse;font-size:0.8em'>"
+        f"<table class='incidental-ledger' style='border-collapse:collapse;font-size:0.8em;width:100%'>"
+        f"<thead><tr>{head}{_TH}verdict</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def claims_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) -> str:
+    """One row per claim of the register: the note's statement, its chapter, how many checks
+    test it, and what they found (all hold; the note corrected; or how many fail)."""
+    from .claims import REGISTER
+
+    rows = list(rows)
+    suffix = _chapter_suffix(link_suffix)
+    numbers = {r.chapter: r.number for r in rows}
+    head = "".join(f"{_TH}{h}</th>" for h in ("claim", "ch.", "the note's statement", "checks", "what the book found"))
+    body = []
+    for claim in REGISTER:
+        if claim.chapter not in numbers:
+            continue
+        mine = [r for r in rows if r.check.claim == claim.id]
+        failing = sum(not (r.check.holds and r.complete) for r in mine)
+        corrected = sum(bool(r.check.refutes) for r in mine)
+        if not mine:
+            found, colour = "no check", "#cf222e"
+        elif failing:
+            found, colour = f"{failing} of {len(mine)} checks FAIL", "#cf222e"
+        elif corrected:
+            found, colour = f"holds only as corrected ({corrected} of {len(mine)} checks correct the note)", "#8250df"
+        else:
+            found, colour = "holds", "#1a7f37"
+        cells = [
+            html.escape(claim.id),
+            f"<a href='{claim.chapter}{suffix}'>{numbers[claim.chapter]}</a>",
+            html.escape(claim.statement),
+            str(len(mine)),
+            f"<b style='color:{colour}'>{found}</b>",
+        ]
+        body.append(f"<tr style='border-top:1px solid #d0d7de'>{''.join(f'{_TD}{x}</td>' for x in cells)}</tr>")
+    return (
+        f"<table class='incidental-claims' style='border-collapse:collapse;font-size:0.85em;width:100%'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
 class LedgerTable:
-    """The ledger's rows, displayed as :func:`ledger_html` (links to ``.ipynb`` in JupyterLab)."""
+    """The ledger's rows, displayed as :func:`ledger_html` (links to ``.ipynb`` in JupyterLab);
+    with ``by_claim``, one row per claim of the register (:func:`claims_html`)."""
 
-    def __init__(self, rows: list[LedgerRow]) -> None:
+    def __init__(self, rows: list[LedgerRow], *, by_claim: bool = False) -> None:
         self.rows = rows
+        self.by_claim = by_claim
 
     def _repr_html_(self) -> str:
-        return ledger_html(self.rows)
+        return claims_html(self.rows) if self.by_claim else ledger_html(self.rows)
 
     def __repr__(self) -> str:
         return "\n".join(f"{r.check.claim} ({r.chapter}): {r.check.verdict}: {r.check.statement}" for r in self.rows)
