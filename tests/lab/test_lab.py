@@ -102,8 +102,7 @@ def shoot(page: Any, folder: Path, name: str) -> None:
 
 
 def move_a_live_slider(page: Any) -> tuple[str, str]:
-    """Move the first live widget's first slider one step with the keyboard; the panel before and after."""
-    panel = page.locator(".jp-OutputArea-output .widget-vbox .widget-html-content").last
+    """Move the last live widget's first slider one step with the keyboard; the panel before and after."""
     widget = page.locator(".jp-OutputArea-output .widget-vbox").last
     panel = widget.locator(".widget-html-content").last
     before = panel.inner_html()
@@ -118,6 +117,7 @@ def move_a_live_slider(page: Any) -> tuple[str, str]:
         if after != before and "incidental-computing" not in after:
             break
         page.wait_for_timeout(500)
+    widget.scroll_into_view_if_needed()
     return before, after
 
 
