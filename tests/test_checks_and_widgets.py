@@ -37,6 +37,13 @@ def test_check_close_and_below():
     assert "holds" in html and "s&lt;1" in html
 
 
+def test_check_p_value_holds_unless_the_test_rejects():
+    assert inc.checks.check_p_value("T4", "law", p=0.3, level=0.01, regime="r").holds
+    rejected = inc.checks.check_p_value("T4", "law", p=0.001, level=0.01, regime="r")
+    assert not rejected.holds and rejected.kind == "law"
+    assert not inc.checks.check_p_value("T4", "law", p=float("nan"), level=0.01, regime="r").holds
+
+
 def test_svg_is_well_formed_xml():
     ax = svgplot.Axes(
         [

@@ -176,6 +176,12 @@ def check_exponent(
     return check, fit
 
 
+def check_p_value(claim: str, statement: str, *, p: float, level: float, regime: str, refutes: str = "") -> Check:
+    """A statistical test that should *not* reject (a distribution law): holds if its p-value is at least ``level``."""
+    holds = bool(np.isfinite(p) and p >= level)
+    return Check(claim, statement, f"p ≥ {level:g}", f"p = {p:.3g}", regime, holds, "law", refutes)
+
+
 def checks_html(checks: Iterable[Check]) -> str:
     """An HTML table of checks: claim, statement, predicted, measured, regime, verdict."""
     rows = []

@@ -24,7 +24,7 @@ from scipy import stats
 from .. import _validate as v
 from .. import figures, svgplot
 from ..book import Result, quote
-from ..checks import Check, check_below, check_close, check_exponent, fit_exponent
+from ..checks import Check, check_below, check_close, check_exponent, check_p_value, fit_exponent
 from ..derivation import (
     displacement_from_transport,
     gram_schmidt_coefficient,
@@ -67,11 +67,6 @@ def flow_terms(flow: str) -> tuple[str, ...]:
 def only(r: Result, *claims: str) -> list[Check]:
     """The checks of ``r`` for the claim ids ``claims`` (to show a result's checks where each claim is discussed)."""
     return [c for c in r.checks if c.claim in claims]
-
-
-def check_p_value(claim: str, statement: str, *, p: float, level: float, regime: str) -> Check:
-    """A statistical test that should *not* reject: holds if its p-value is at least ``level``."""
-    return Check(claim, statement, f"p ≥ {level:g}", f"p = {p:.3g}", regime, bool(np.isfinite(p) and p >= level), "law")
 
 
 def runner(fn):
