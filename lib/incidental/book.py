@@ -519,3 +519,11 @@ def missing_claims(rows: Iterable[LedgerRow], chapters: Iterable[str]) -> list[s
     chapters = set(chapters)
     checked = {r.check.claim for r in rows}
     return [c.id for c in REGISTER if c.chapter in chapters and c.id not in checked]
+
+
+def uncovered_claims(chapters: Iterable[str]) -> list[str]:
+    """Claim ids of the register whose chapter is not (yet) in the book."""
+    from .claims import REGISTER
+
+    chapters = set(chapters)
+    return [c.id for c in REGISTER if c.chapter not in chapters]

@@ -162,7 +162,7 @@ def check_exponent(
     fitted interval widened by ``tolerance`` on each side (finite-size corrections)."""
     fit = fit_exponent(sizes, values, confidence=confidence)
     holds = fit.low - tolerance <= predicted <= fit.high + tolerance
-    widen = f" ± {tolerance:g}" if tolerance else ""
+    widen = f" ± {tolerance:.3g}" if tolerance else ""
     check = Check(
         claim,
         statement,

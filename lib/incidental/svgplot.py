@@ -252,7 +252,9 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
             out.append(f"<polyline points='{coords}' fill='none' stroke='{color}' stroke-width='1.6'{dash}/>")
         if s.label:
             legend.append((plain_label(s.label), color, "points" if s.kind == "errorbar" else s.kind, s.dashed))
-    legend += [(plain_label(lab), "#444", "line", True) for _, lab in ax.hlines + ax.vlines if lab]
+    # Reference lines in the legend drawn as on the plot: horizontal dotted, vertical dashed.
+    legend += [(plain_label(lab), "#444", "line", "2,3") for _, lab in ax.hlines if lab]
+    legend += [(plain_label(lab), "#444", "line", "5,3") for _, lab in ax.vlines if lab]
     if legend:
         longest = max(len(label) for label, *_ in legend)
         out.append(
@@ -262,7 +264,8 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
     for k, (label, color, kind, dashed) in enumerate(legend):
         Y = top + 10 + 12 * k
         X = x0 + left + 8
-        dash = " stroke-dasharray='4,2'" if dashed else ""
+        pattern = dashed if isinstance(dashed, str) else "4,2"
+        dash = f" stroke-dasharray='{pattern}'" if dashed else ""
         mark = (
             f"<circle cx='{X + 7}' cy='{Y - 3}' r='2.5' fill='{color}'/>"
             if kind == "points"
