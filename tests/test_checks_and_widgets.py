@@ -153,3 +153,10 @@ def test_an_unexpected_error_in_a_panel_is_shown_not_raised():
 
     explorable = inc.Explorable(broken, [inc.Control("a", "a", (1, 2), 1)])
     assert "could not be computed" in explorable.safe_update({"a": 2}) and "boom" in explorable.safe_update({"a": 2})
+
+
+def test_a_tolerance_as_large_as_the_prediction_is_flagged():
+    loose = inc.check_close("D2", "mean = -0.0004", predicted=-0.0004, measured=0.0002, atol=0.0007, regime="r")
+    assert loose.holds and "too noisy" in loose.statement
+    tight = inc.check_close("D2", "mean = -0.06", predicted=-0.06, measured=-0.05, atol=0.012, regime="r")
+    assert tight.holds and "too noisy" not in tight.statement

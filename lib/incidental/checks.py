@@ -122,9 +122,15 @@ def check_close(
     kind: str = "value",
     refutes: str = "",
 ) -> Check:
-    """``|measured - predicted| <= atol + rtol |predicted|``."""
+    """``|measured - predicted| <= atol + rtol |predicted|``.
+
+    A tolerance as large as the prediction itself cannot tell the prediction from zero: the
+    statement then says so (the check still runs, but it tests little at this size).
+    """
     tol = atol + rtol * abs(predicted)
     holds = bool(np.isfinite(measured) and abs(measured - predicted) <= tol)
+    if predicted != 0 and tol >= abs(predicted):
+        statement += " [too noisy at this size to resolve: tolerance ≥ |prediction|]"
     return Check(claim, statement, f"{_fmt(predicted)} (± {_fmt(tol)})", _fmt(measured), regime, holds, kind, refutes)
 
 
