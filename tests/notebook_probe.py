@@ -62,3 +62,26 @@ def probe(name: str, replace: dict[str, str] | None = None, *, timeout: int = 60
             elif "incidental-checks" in html:
                 tables.append(html)
     return Probe(quoted, captions, tables)
+
+
+def cells(name: str, kind: str | None = None) -> list[str]:
+    """The sources of the notebook's cells (only those of ``kind``, ``"code"`` or ``"markdown"``, if given)."""
+    nb = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+    return [c.source for c in nb.cells if kind is None or c.cell_type == kind]
+
+
+def eval_expressions(name: str) -> list[str]:
+    """Every ``{eval}`` expression of the notebook's Markdown, in order."""
+    return [e for source in cells(name, "markdown") for e in EVAL.findall(source)]
+
+
+def knobs_of(name: str, **scope: object) -> dict[str, dict]:
+    """Every ``*_knobs = dict(...)`` cell of the notebook, executed in order in one namespace
+    (``scope`` supplies names they use, e.g. ``ch=module, np=numpy``); the knobs by name."""
+    import numpy as np
+
+    names: dict = {"np": np, **scope}
+    for source in cells(name, "code"):
+        if re.search(r"^\w+_knobs = dict\(", source, re.M):
+            exec(source, names)
+    return {k: v for k, v in names.items() if k.endswith("_knobs")}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from incidental import book, derivation, exact, theory
 from incidental.chapters import combined as ch
 from matplotlib.figure import Figure
-from notebook_probe import probe
+from notebook_probe import knobs_of, probe
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "04_combined_rate.ipynb"
 
@@ -379,8 +379,4 @@ def test_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch
 
 
 def notebook_knobs(name: str) -> dict:
-    found = {}
-    for cell in notebook_cells()[1]:
-        if cell.startswith(name):
-            exec(cell, {"ch": ch}, found)
-    return found[name]
+    return knobs_of("04_combined_rate", ch=ch)[name]

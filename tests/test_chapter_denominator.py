@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from incidental import book, derivation, theory
 from incidental.chapters import denominator as ch
-from notebook_probe import probe
+from notebook_probe import knobs_of, probe
 from scipy import stats
 
 NOTEBOOK = book.notebook_path("03_denominator")
@@ -257,11 +257,7 @@ def notebook_cells():
 
 def notebook_knobs() -> dict:
     """Every ``*_knobs`` dict of the notebook's knobs cells, by name."""
-    names: dict = {"ch": ch, "np": np}
-    for cell in notebook_cells():
-        if cell.cell_type == "code" and re.search(r"^\w+_knobs = dict\(", cell.source, re.M):
-            exec(cell.source, names)
-    return {k: v for k, v in names.items() if k.endswith("_knobs")}
+    return knobs_of("03_denominator", ch=ch)
 
 
 def notebook_runs() -> dict[str, tuple[str, str]]:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from incidental import book, figures, theory
 from incidental.chapters import numerator as ch
-from notebook_probe import probe
+from notebook_probe import knobs_of, probe
 
 NOTEBOOK = book.notebook_path("02_numerator")
 
@@ -327,7 +327,4 @@ def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, mo
 
 
 def _notebook_knobs(name: str) -> dict:
-    cell = next(c for c in notebook_cells() if c.cell_type == "code" and c.source.startswith(name))
-    scope: dict = {}
-    exec(cell.source, {}, scope)  # the notebook's own knobs cell
-    return scope[name]
+    return knobs_of("02_numerator", ch=ch)[name]  # the notebook's own knobs cell

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from incidental import book, derivation, exact, theory
 from incidental.chapters import total_push as ch
 from matplotlib.figure import Figure
-from notebook_probe import probe
+from notebook_probe import knobs_of, probe
 
 NAME = "05_total_push"
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
@@ -419,8 +419,4 @@ def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, mo
 
 def notebook_knobs(name: str) -> dict:
     """A knobs cell of the notebook, evaluated (after the phase's knobs, which it may use)."""
-    code = [c.source for c in notebook().cells if c.cell_type == "code"]
-    scope: dict = {}
-    exec(next(c for c in code if c.startswith("phase_knobs")), {}, scope)
-    exec(next(c for c in code if c.startswith(name)), {}, scope)
-    return scope[name]
+    return knobs_of(NAME, ch=ch)[name]
