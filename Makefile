@@ -18,11 +18,14 @@ PYTEST  := $(BIN)/python -m pytest -rs
 
 .PHONY: book test lab lab-test lint format git-filter assets browser-test benchmark clean
 
-$(STAMP): requirements.txt pyproject.toml
+# JupyterLab in the venv opens Markdown files (book/intro.md) rendered, through jupyterlab-myst.
+$(STAMP): requirements.txt pyproject.toml scripts/lab_overrides.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -r requirements.txt
 	$(MAKE) --no-print-directory git-filter
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp scripts/lab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 NB_EXTRA_KEYS := cell.metadata.user_expressions cell.metadata.trusted metadata.widgets metadata.language_info

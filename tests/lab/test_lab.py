@@ -176,3 +176,21 @@ def test_chapter_reads_in_jupyterlab_as_in_the_book(
         assert status[1:2] in ("", " "), f"{name}: git sees a change after a run in JupyterLab ({status!r})"
     finally:
         page.close()
+
+
+def test_the_introduction_opens_rendered(lab_server: str, browser: Any, screenshots: Path) -> None:
+    """``intro.md`` opens as a rendered page (the venv's JupyterLab settings, scripts/lab_overrides.json)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab_server}/lab/tree/intro.md?reset")
+        heading = page.locator(".jp-RenderedMarkdown h1, .jp-MarkdownOutput h1, .myst h1").first
+        heading.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(screenshots / "intro.png"))
+        assert "Speed of lowering interference" in heading.inner_text()
+        text = page.locator(".jp-RenderedMarkdown, .jp-MarkdownOutput, .myst").first.inner_text()
+        raw = [token for token in RAW_MARKUP if token in text]
+        assert not raw, f"intro.md: raw markup visible in JupyterLab: {raw}"
+        assert "claims ledger" in text
+    finally:
+        page.close()
