@@ -16,13 +16,29 @@ NODE_STAMP := node_modules/.package-lock.json
 ASSETS  := _assets/vendor/MANIFEST.json
 PYTEST  := $(BIN)/python -m pytest -rs
 
-.PHONY: book test lab assets browser-test benchmark clean
+.PHONY: book test lab lab-test lint format git-filter assets browser-test benchmark clean
 
-$(STAMP): requirements.txt pyproject.toml
+# JupyterLab in the venv opens Markdown files (book/intro.md) rendered, through jupyterlab-myst.
+$(STAMP): requirements.txt pyproject.toml scripts/lab_overrides.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -r requirements.txt
+	$(MAKE) --no-print-directory git-filter
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp scripts/lab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
+
+NB_EXTRA_KEYS := cell.metadata.user_expressions cell.metadata.trusted metadata.widgets metadata.language_info
+## git-filter: keep notebook outputs (and jupyterlab-myst's evaluated {eval} results) out of git:
+## nbstripout as the clean filter named in .gitattributes; `git status` stays clean after a run
+git-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout --extra-keys '$(NB_EXTRA_KEYS)'"; \
+	  git config filter.nbstripout.smudge cat; \
+	  git config filter.nbstripout.required true; \
+	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout -t"; \
+	  echo "git filter: nbstripout installed (.gitattributes)"; \
+	else echo "not a git checkout: no git filter installed"; fi
 
 $(NODE_STAMP): package.json package-lock.json
 	@command -v $(NPM) >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed to install the book's offline assets (e.g. apt-get install npm)"; exit 1; }
@@ -39,22 +55,47 @@ assets: $(ASSETS)
 book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-## test: unit tests and nbval over every notebook in book/, then build the book and test it in
-## headless Chromium (skipped, saying so, where no Chromium is found)
+## test: ruff, unit tests and nbval over every notebook in book/, then build the book and test it
+## in headless Chromium, then run every chapter in a real JupyterLab (browser suites skipped,
+## saying so, where no Chromium is found)
 test: $(STAMP) $(ASSETS)
-	$(PYTEST) tests --ignore=tests/browser --nbval-lax book
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(PYTEST) tests --ignore=tests/browser --ignore=tests/lab --nbval-lax book
 	$(MAKE) --no-print-directory book
 	@$(BIN)/python tests/browser/browser_support.py >/dev/null || \
 	  echo "*** No Chromium found (looked for \$$CHROMIUM, chromium, chromium-browser, google-chrome): the browser tests in tests/browser will be SKIPPED. Install it (apt-get install chromium) to run them. ***"
 	$(PYTEST) tests/browser
+	$(PYTEST) tests/lab
 
 ## browser-test: only the browser tests, over the book as built now (built first if missing)
 browser-test: $(STAMP) $(ASSETS)
 	$(PYTEST) tests/browser
 
-## lab: open the notebooks in JupyterLab with live widgets
+# Chapters are saved without outputs (as git stores them), so running one leaves `git status` clean.
+LAB_SAVE_HOOK := --ContentsManager.pre_save_hook=incidental.labhooks.strip_outputs_before_save
+# JupyterLab refuses to start as root (as in most containers) unless told to.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+## lab: open the notebooks in JupyterLab (jupyterlab-myst renders the book's MyST) with live widgets
 lab: $(STAMP)
-	$(BIN)/jupyter lab book
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_SAVE_HOOK) book
+
+## lab-test: open every chapter in a real JupyterLab, run all, check what a reader sees
+lab-test: $(STAMP)
+	$(PYTEST) tests/lab
+
+LINT_PATHS := lib tests scripts benchmarks templates book
+
+## lint: ruff check and ruff format --check (configured in pyproject.toml), notebooks included
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+## format: apply ruff's fixes and formatting
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_flows.py

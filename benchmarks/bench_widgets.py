@@ -6,6 +6,7 @@ and the best of later calls with the panel cache cleared (what a reader waits fo
 a slider back and forth). Also counts the grid points each static widget precomputes.
 Run: `.venv/bin/python benchmarks/bench_widgets.py`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -39,8 +40,10 @@ def main() -> None:
             continue
         for name, explorable in module.explorables().items():
             first, best = time_update(explorable)
-            print(f"{info.name:<12} {name:<34} {first:>10.1f} {best:>11.1f} {len(explorable.grid_points()):>5}  "
-                  f"{'yes' if best <= BUDGET_MS else 'NO'}")
+            print(
+                f"{info.name:<12} {name:<34} {first:>10.1f} {best:>11.1f} {len(explorable.grid_points()):>5}  "
+                f"{'yes' if best <= BUDGET_MS else 'NO'}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Sphinx extension: small fixes that make the rendered book whole. Loaded through
 ``sphinx.local_extensions`` in ``_config.yml``.
 
-1. **Buttons follow ``repository.url`` alone.** ``_config.yml`` always names the Binder and Colab services, but a launch button needs the
-repository to launch. With ``repository.url`` empty this extension removes the launch
-services (sphinx-book-theme would otherwise fail, or render dead links); with a URL set it
-keeps them (Colab only for a GitHub repository, the only kind Colab opens) and also turns on
-the repository and issues buttons. Loaded through ``sphinx.local_extensions`` in
-``_config.yml``.
+1. **Buttons follow ``repository.url`` alone.** ``_config.yml`` always names the Binder and
+   Colab services, but a launch button needs the repository to launch. With ``repository.url``
+   empty this extension removes the launch services (sphinx-book-theme would otherwise fail, or
+   render dead links); with a URL set it keeps them (Colab only for a GitHub repository, the
+   only kind Colab opens) and also turns on the repository and issues buttons.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +35,9 @@ def apply_repository_url(app: Sphinx, config: Config) -> None:
         options.pop("repository_url", None)
         return
     if not url.startswith(("https://", "http://")) or url.count("/") < 4:
-        raise ConfigError(f"repository.url must be a repository address like "
-                          f"https://github.com/OWNER/REPO, got {url!r}")
+        raise ConfigError(
+            f"repository.url must be a repository address like https://github.com/OWNER/REPO, got {url!r}"
+        )
     options["repository_url"] = url
     if not url.startswith("https://github.com/"):
         launch.pop("colab_url", None)
@@ -103,8 +104,7 @@ var require = (function () {
 REQUIREJS_SUFFIX = "vendor/requirejs/require.js"
 
 
-def page_scripts(app: Sphinx, pagename: str, templatename: str,
-                 context: dict[str, Any], doctree: Any) -> None:
+def page_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     """Configure RequireJS on pages that load it, then drop duplicated scripts; no favicon request."""
     if not context.get("favicon_url"):
         context["metatags"] = context.get("metatags", "") + '\n<link rel="icon" href="data:,">'
@@ -133,9 +133,11 @@ def require_vendored_assets(app: Sphinx, config: Config) -> None:
     for extra in config.html_extra_path:
         manifest = Path(app.confdir) / extra / "vendor" / "MANIFEST.json"
         if str(extra).rstrip("/") == "_assets" and not manifest.exists():
-            raise ConfigError("the book's offline assets (MathJax, RequireJS, the widget manager) are "
-                              f"not vendored: {manifest} is missing. Run `make assets` (npm ci, then "
-                              "python scripts/vendor_assets.py), or build with `make book`.")
+            raise ConfigError(
+                "the book's offline assets (MathJax, RequireJS, the widget manager) are "
+                f"not vendored: {manifest} is missing. Run `make assets` (npm ci, then "
+                "python scripts/vendor_assets.py), or build with `make book`."
+            )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -13,6 +13,7 @@ found there into every page.
 Usage: ``python scripts/vendor_assets.py`` from the repository root, after ``npm ci``.
 Exits non-zero, naming what is missing, if an asset is absent or has the wrong version.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,18 @@ DEST = ROOT / "_assets" / "vendor"
 # relative to DEST)]). Directories are copied whole.
 MATHJAX_DIRS = ["a11y", "adaptors", "input", "output", "sre", "ui"]
 ASSETS: dict[str, list[tuple[str, str]]] = {
-    "mathjax": [("es5/tex-mml-chtml.js", "mathjax/tex-mml-chtml.js"),
-                *[(f"es5/{d}", f"mathjax/{d}") for d in MATHJAX_DIRS],
-                ("LICENSE", "mathjax/LICENSE")],
+    "mathjax": [
+        ("es5/tex-mml-chtml.js", "mathjax/tex-mml-chtml.js"),
+        *[(f"es5/{d}", f"mathjax/{d}") for d in MATHJAX_DIRS],
+        ("LICENSE", "mathjax/LICENSE"),
+    ],
     "requirejs": [("require.js", "requirejs/require.js")],
     # embed-amd.js bundles @jupyter-widgets/base, controls and output; its Font Awesome files
     # are loaded relative to the script's own URL, so they are copied beside it.
-    "@jupyter-widgets/html-manager": [("dist/embed-amd.js", "html-manager/embed-amd.js"),
-                                      ("dist/embed.js.LICENSE.txt", "html-manager/LICENSE.txt")],
+    "@jupyter-widgets/html-manager": [
+        ("dist/embed-amd.js", "html-manager/embed-amd.js"),
+        ("dist/embed.js.LICENSE.txt", "html-manager/LICENSE.txt"),
+    ],
 }
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 
@@ -49,8 +54,9 @@ def pinned_versions() -> dict[str, str]:
 def installed_version(package: str) -> str:
     manifest = NODE_MODULES / package / "package.json"
     if not manifest.exists():
-        raise SystemExit(f"vendor_assets: {package} is not installed in {NODE_MODULES}; "
-                         "run `npm ci` first (or `make assets`)")
+        raise SystemExit(
+            f"vendor_assets: {package} is not installed in {NODE_MODULES}; run `npm ci` first (or `make assets`)"
+        )
     return str(json.loads(manifest.read_text())["version"])
 
 
@@ -70,8 +76,9 @@ def main() -> int:
     for package in ASSETS:
         found = installed_version(package)
         if pins.get(package) != found:
-            raise SystemExit(f"vendor_assets: {package} {found} is installed but package.json pins "
-                             f"{pins.get(package)}; run `npm ci`")
+            raise SystemExit(
+                f"vendor_assets: {package} {found} is installed but package.json pins {pins.get(package)}; run `npm ci`"
+            )
         versions[package] = found
 
     if DEST.exists():
@@ -86,8 +93,10 @@ def main() -> int:
 
     (DEST / "MANIFEST.json").write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n")
     size = sum(p.stat().st_size for p in DEST.rglob("*") if p.is_file())
-    print(f"vendor_assets: {', '.join(f'{k} {v}' for k, v in versions.items())} "
-          f"-> {DEST.relative_to(ROOT)} ({size / 1e6:.1f} MB)")
+    print(
+        f"vendor_assets: {', '.join(f'{k} {v}' for k, v in versions.items())} "
+        f"-> {DEST.relative_to(ROOT)} ({size / 1e6:.1f} MB)"
+    )
     return 0
 
 

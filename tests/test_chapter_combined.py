@@ -1,163 +1,382 @@
-"""Chapter 4 (the combined rate): formulas, measurements and widgets of ``incidental.chapters.combined``."""
-import time
+"""Chapter 4 (the combined rate): its formulas in the core, its runners, figures and widgets, and the
+notebook's contract (every quoted number exists; a knob changes the numbers and the captions)."""
 
-import numpy as np
-import pytest
-from hypothesis import given, strategies as st
+import re
+from pathlib import Path
 
 import incidental as inc
-from incidental.chapters import combined
+import nbformat
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from incidental import book, derivation, exact, theory
+from incidental.chapters import combined as ch
+from matplotlib.figure import Figure
+from notebook_probe import knobs_of, probe
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "04_combined_rate.ipynb"
 
 
-# --- K1: exact parts and conditional mean ------------------------------------------------------
+# --- the formulas (core: derivation, theory, exact) ----------------------------------------------
+
 
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 12))
 def test_rate_parts_add_up_to_the_exact_relative_rate(seed, n):
-    p = combined.relative_rate_parts(inc.sample_gram(n, 4 * n, seed=seed))
+    p = derivation.relative_rate_parts(inc.sample_gram(n, 4 * n, seed=seed))
     np.testing.assert_allclose(p.first_order + p.numerator + p.others + p.own, p.total, atol=1e-11)
     assert np.all(p.overlap > 0) and np.all(p.others >= 0) and np.all(p.own >= 0)
+    assert np.all(p.i < p.j)
 
 
-def test_expected_rate_is_exact_for_two_encodings():
-    # n = 2: no third encodings, so the conditional mean is the rate itself
-    G = inc.gram(combined.interfering_pair_weights(50, seed=3))
-    np.testing.assert_allclose(combined.expected_kappa_rate(G), inc.kappa_rate(G), atol=1e-15)
-
-
-def test_expected_rate_is_zero_for_non_interfering_pairs():
+def test_expected_rate_is_exact_for_two_encodings_and_zero_without_interference():
+    G = inc.gram(ch.interfering_pair_weights(50, seed=3))
+    np.testing.assert_allclose(derivation.expected_kappa_rate(G), inc.kappa_rate(G), atol=1e-15)
     G = inc.sample_gram(10, 40, seed=1)
-    E = combined.expected_kappa_rate(G)
-    assert np.all(E[G <= 0] == 0)
+    assert np.all(derivation.expected_kappa_rate(G)[G <= 0] == 0)
 
 
-def test_kappa_rate_matches_finite_differences_on_both_flows():
-    for flow in combined.FLOWS:
-        assert combined.finite_difference_kappa_error(flow=flow) < 1e-7
+def test_mean_parts_cancel_in_theory():
+    assert theory.second_order_mean_slope(10, 100) + theory.third_encoding_norm_loss(10, 100) == 0
+    assert theory.pair_spread(64, 4096) == pytest.approx(np.sqrt(3 * 62 / (2 * 4096)))
+    with pytest.raises(ValueError, match="m"):
+        theory.third_encoding_norm_loss(10, 5)
 
 
-def test_mean_parts_match_the_conditional_means():
-    stats = combined.correction_stats(32, 256, seeds=40)
-    assert abs(stats.numerator.mean + 1) < 4 * stats.numerator.se
-    assert abs(stats.others.mean - 1) < 4 * stats.others.se
-    assert abs(stats.correction.mean - stats.own.mean) < 4 * stats.correction.se
-    # the note's naive constant (about 1 in units of n/m) is excluded
-    assert stats.correction.mean + 4 * stats.correction.se < 0.6
-    assert all(c.holds for c in combined.k1_mean_checks(stats))
+@pytest.mark.parametrize("m, seed", [(8, 0), (64, 1), (4096, 2), (2**20, 3)])
+def test_pair_closed_form_matches_the_simulated_flow(m, seed):
+    G0 = inc.gram(ch.interfering_pair_weights(m, seed=seed))
+    t = np.linspace(0.0, 8.0, 81)
+    Gs = inc.simulate_gram(G0, t, terms=("interference",), rtol=1e-12)
+    g = exact.pair_overlap(G0, t)
+    assert np.max(np.abs(Gs[:, 0, 1] - g)) / G0[0, 1] < 1e-9
+    kappa = Gs[:, 0, 1] / np.sqrt(Gs[:, 0, 0] * Gs[:, 1, 1])
+    assert np.max(np.abs(kappa - exact.pair_cosine(G0, t))) / kappa[0] < 1e-9
+    # the overlap is the rate of tau = int g of the weight-space solution (central differences of tau,
+    # which is known to round-off ~1e-16: an absolute error of about 1e-16 / h)
+    h = 1e-6
+    s = t[1:]
+    dtau = (exact.pair_interference_tau(G0, s + h) - exact.pair_interference_tau(G0, s - h)) / (2 * h)
+    np.testing.assert_allclose(dtau, exact.pair_overlap(G0, s), rtol=1e-6, atol=5e-10)
 
 
-def test_spread_constant():
-    spread, median = combined.fluctuation_scale(64, 4096, seeds=5)
-    assert spread == pytest.approx(combined.predicted_spread(64, 4096), rel=0.05)
-    assert median == pytest.approx(combined.predicted_spread(64, 4096) / 2, rel=0.1)
+def test_pair_closed_form_limits_and_bad_input():
+    G0 = np.array([[1.1, 0.2], [0.2, 0.9]])
+    t = np.array([0.0, 1e-6, 40.0, 200.0, 1000.0])
+    g = exact.pair_overlap(G0, t)
+    assert g[0] == pytest.approx(0.2, rel=1e-14)
+    assert (g[0] - g[1]) / 1e-6 == pytest.approx(0.2 * 2.0, rel=1e-4)  # starts at rate s0 = 2
+    c = exact.pair_decay_rate(G0)
+    assert c == pytest.approx(np.sqrt(4.0 - 0.16))
+    assert np.log(g[2] / g[3]) / 160 == pytest.approx(c, rel=1e-12) and g[4] == 0.0  # ends at rate c
+    assert np.all(np.isfinite(exact.pair_cosine(G0, t)))
+    flat = np.array([[1.0, -0.2], [-0.2, 1.5]])
+    np.testing.assert_array_equal(exact.pair_overlap(flat, t), -0.2)  # not interfering: frozen
+    assert exact.pair_decay_rate(flat) == pytest.approx(2.5)
+    for bad in (np.eye(3), np.ones((2, 3))):
+        with pytest.raises(ValueError, match="G0"):
+            exact.pair_overlap(bad, t)
+    with pytest.raises(ValueError, match="times"):
+        exact.pair_overlap(G0, [1.0, 0.5])
 
 
-# --- K2: drift model ---------------------------------------------------------------------------
-
-def test_drift_profile_shape():
-    t = np.array([0.0, 1e-3, 20.0])
-    f = combined.drift_profile(t)
-    assert f[0] == 0.0
-    assert f[1] == pytest.approx(t[1] ** 2, rel=1e-2)       # quadratic start
-    assert f[2] == pytest.approx(t[2] - 0.5, abs=1e-12)      # then slope 1, offset 1/2
-
-
-@given(x=st.floats(1e-3, 5.0))
-def test_breakdown_time_solves_its_equation(x):
-    t = combined.breakdown_time(x)
-    assert x * combined.drift_profile(t) == pytest.approx(np.log(1.1), rel=1e-9)
-
-
-def test_breakdown_time_limits_and_bad_input():
-    assert combined.breakdown_time(0.0) == float("inf")
-    assert combined.breakdown_time(1e-3) == pytest.approx(0.5 + np.log(1.1) / 1e-3, rel=1e-6)
+def test_drift_profile_and_breakdown_time():
+    f = theory.drift_profile(np.array([0.0, 1e-3, 20.0]))
+    assert f[0] == 0.0 and f[1] == pytest.approx(1e-6, rel=1e-2) and f[2] == pytest.approx(19.5, abs=1e-12)
+    assert theory.late_collective_rate(64, 65536) == pytest.approx(2 - 62 / np.sqrt(2 * np.pi * 65536))
+    assert theory.breakdown_time(0.0) == float("inf")
+    assert theory.breakdown_time(1e-3) == pytest.approx(0.5 + np.log(1.1) / 1e-3, rel=1e-6)
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="x"):
-            combined.breakdown_time(bad)
+            theory.breakdown_time(bad)
+    with pytest.raises(ValueError, match="level"):
+        theory.breakdown_time(0.1, level=0.0)
 
 
-def test_drift_strength_validates_sizes():
-    assert combined.drift_strength(2, 100) == 0.0
-    with pytest.raises(ValueError, match="m"):
-        combined.drift_strength(10, 5)
+@given(x=st.floats(1e-3, 5.0), level=st.floats(0.01, 1.0))
+def test_breakdown_time_solves_its_equation(x, level):
+    t = theory.breakdown_time(x, level)
+    assert x * theory.drift_profile(t) == pytest.approx(np.log1p(level), rel=1e-9)
+
+
+# --- measurement helpers ---------------------------------------------------------------------------
 
 
 def test_trajectory_is_cached_read_only_and_starts_on_the_prediction():
-    a = combined.trajectory(8, 256, 0, "interference", 1.0, 10)
-    assert a is combined.trajectory(8, 256, 0, "interference", 1.0, 10)
+    a = ch.trajectory(8, 256, 0, "interference", 1.0, 10)
+    assert a is ch.trajectory(8, 256, 0, "interference", 1.0, 10)
     assert not a.kappa.flags.writeable
     np.testing.assert_allclose(a.prediction[0], a.kappa[0])
     assert np.all(a.kappa[0] > 0) and a.kappa.shape == (11, a.i.size)
     with pytest.raises(ValueError, match="flow"):
-        combined.trajectory(8, 256, 0, "weights")
+        ch.trajectory(8, 256, 0, "weights", 1.0, 10)
 
 
-def test_fitted_rate_of_an_exact_exponential():
+def test_fitted_rate_of_an_exact_exponential_and_crossings():
     t = np.linspace(0.0, 2.0, 21)
     kappa = 0.01 * np.exp(-np.outer(t, [1.5, 2.5]))
     integral = np.outer(t, [1.5, 2.5])
-    traj = combined.Trajectory(2, 8, 0, "interference", t, np.array([0, 0]), np.array([1, 1]), kappa, kappa,
-                               integral, kappa, np.eye(2))
-    fit, avg = combined.fitted_rates(traj, 0.0, 2.0)
+    traj = ch.Trajectory(
+        2, 8, 0, "interference", t, np.array([0, 0]), np.array([1, 1]), kappa, kappa, integral, kappa, np.eye(2)
+    )
+    fit, avg = ch.fitted_rates(traj, (0.0, 2.0))
     np.testing.assert_allclose(fit, [1.5, 2.5], rtol=1e-12)
     np.testing.assert_allclose(avg, [1.5, 2.5], rtol=1e-12)
-    np.testing.assert_allclose(traj.relative_deviation(), 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="window"):
+        ch.fitted_rates(traj, (5.0, 6.0))
+    assert ch.first_crossing(t[:3], np.array([0.0, 0.05, 0.15]), 0.1) == pytest.approx(0.15)
+    assert ch.first_crossing(t, np.zeros(t.size), 0.1) == float("inf")
+    back = kappa.copy()
+    back[5:8, 0] = -1e-3  # crosses zero and comes back: it has still crossed
+    traj = ch.Trajectory(
+        2, 8, 0, "interference", t, np.array([0, 0]), np.array([1, 1]), back, back, integral, back, np.eye(2)
+    )
+    assert traj.crossed_fraction()[4] == 0 and traj.crossed_fraction()[-1] == 0.5
 
 
-def test_first_crossing_interpolates():
-    t = np.array([0.0, 1.0, 2.0])
-    assert combined.first_crossing(t, np.array([0.0, 0.05, 0.15]), 0.1) == pytest.approx(1.5)
-    assert combined.first_crossing(t, np.zeros(3), 0.1) == float("inf")
+# --- runners at small sizes: checks hold, parameters recorded, captions built from them ----------
+
+SMALL = {
+    "identities": (
+        "rate_identities",
+        dict(n=6, m=48, t0=0.5, h=1e-4, fd_tolerance=1e-7, parts_n=8, parts_m=32, parts_tolerance=1e-12, seed=1),
+    ),
+    "means": ("mean_correction", dict(settings=((16, 64, 60), (32, 256, 30)), reference=(32, 256), sigmas=4.0, seed=0)),
+    "spread": (
+        "pair_fluctuations",
+        dict(
+            grid=((32, 256), (32, 1024), (32, 4096), (16, 4096)),
+            draws=4,
+            seed=0,
+            quote_at=(32, 1024),
+            exponent_tolerance=0.05,
+            constant_rtol=0.1,
+        ),
+    ),
+    "early": (
+        "early_decay",
+        dict(n=32, m=16384, seed=0, t_end=3.0, steps=60, early=(0.0, 1.0), late=(2.0, 3.0), rtol=0.05),
+    ),
+    "drift": (
+        "drift_collapse",
+        dict(sizes=((32, 4096), (48, 16384)), seed=0, t_end=4.0, steps=80, t_from=1.0, rtol=0.1),
+    ),
+    "bd": (
+        "breakdown",
+        dict(
+            ns=(16, 32),
+            ms=(1024, 2048),
+            seeds=1,
+            t_end=4.0,
+            steps=80,
+            late_window=(3.0, 4.0),
+            level=0.1,
+            n_min=32,
+            x_max=0.4,
+            time_rtol=0.15,
+            rate_atol=0.05,
+            min_rate=0.25,
+            compare=((16, 1024), (32, 2048)),
+        ),
+    ),
+    "overlap": (
+        "overlap_decay",
+        dict(
+            n=16,
+            ms=(4**5, 4**7, 4**9, 4**11),
+            seeds=1,
+            t_end=2.0,
+            steps=8,
+            t_fixed=1.0,
+            exponent_tolerance=0.02,
+            rtol=0.03,
+            flow_rtol=1e-12,
+        ),
+    ),
+    "pair": (
+        "two_encodings",
+        dict(
+            m=32,
+            seed=2,
+            t_end=6.0,
+            steps=120,
+            flow_rtol=1e-12,
+            tolerance=1e-9,
+            rate_rtol=1e-4,
+            deficit_ms=(16, 64, 256, 1024),
+            deficit_draws=60,
+            exponent_tolerance=0.05,
+        ),
+    ),
+    "predict": ("breakdown_prediction", dict(n=16, m=65536, level=0.2)),
+}
+FIGURES = {
+    "means": "mean_figure",
+    "spread": "fluctuation_figure",
+    "early": "early_figure",
+    "drift": "drift_figure",
+    "bd": "breakdown_figure",
+    "overlap": "overlap_figure",
+    "pair": "two_encodings_figure",
+}
 
 
-def test_breakdown_follows_the_drift_model_at_large_m():
-    p = combined.breakdown_point(64, 16384, seeds=1)
-    assert p.t_population == pytest.approx(p.t_predicted, rel=0.1)
-    assert p.late_rate == pytest.approx(p.late_predicted, abs=0.03)
-    assert p.t_median <= p.t_population
+@pytest.fixture(scope="module")
+def small_results():
+    return {name: getattr(ch, runner)(**knobs) for name, (runner, knobs) in SMALL.items()}
 
 
-def test_early_rates_are_near_two():
-    checks, rates = combined.k2_early_checks(64, 65536)
-    assert all(c.holds for c in checks)
-    assert set(rates) == set(combined.FLOWS)
+def notebook_cells():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = ["".join(c.source) for c in nb.cells if c.cell_type == "code"]
+    markdown = ["".join(c.source) for c in nb.cells if c.cell_type == "markdown"]
+    return nb, code, markdown
 
 
-# --- K3: the two-encoding oracle -----------------------------------------------------------------
-
-def test_pair_decay_rate_matches_the_exact_solution():
-    oracle = combined.pair_oracle(m=32, seed=2)
-    assert all(c.holds for c in combined.pair_oracle_checks(oracle))
-    assert oracle.late_rate_exact < oracle.s0
+EVAL = re.compile(r"\{eval\}`([^`]+)`")
 
 
-def test_pair_decay_rate_edge_cases():
-    G = np.array([[1.0, -0.2], [-0.2, 1.5]])
-    assert combined.pair_decay_rate(G) == pytest.approx(2.5)  # not interfering: no deficit
-    with pytest.raises(ValueError, match="G0"):
-        combined.pair_decay_rate(np.eye(3))
+def test_runners_hold_and_record_their_parameters(small_results):
+    for name, (_runner, knobs) in SMALL.items():
+        r = small_results[name]
+        assert isinstance(r, book.Result)
+        assert r.params == {k: (tuple(v) if isinstance(v, list) else v) for k, v in knobs.items()}, name
+        for c in r.checks:
+            assert c.holds, (name, c)
+            assert c.claim in ("K1", "K2", "K3")
 
 
-def test_interfering_pair_weights_interfere():
-    for seed in range(6):
-        W = combined.interfering_pair_weights(16, seed=seed)
-        assert W[0] @ W[1] > 0
+def test_note_corrections_are_marked(small_results):
+    refuting = [c for r in small_results.values() for c in r.checks if c.refutes]
+    statements = " ".join(c.refutes for c in refuting)
+    assert "Θ(n/m)" in statements and "n/m = o(1)" in statements
+    assert {c.kind for r in small_results.values() for c in r.checks} <= set(inc.checks.KINDS)
+
+
+def test_every_quoted_number_exists(small_results):
+    nb, code, markdown = notebook_cells()
+    runners = dict(re.findall(r"^(\w+) = ch\.(\w+)\(\*\*\w+\)", "\n".join(code), flags=re.M))
+    assert set(runners) == set(SMALL), "every runner of the notebook needs a small setting in SMALL"
+    assert all(SMALL[name][0] == runner for name, runner in runners.items())
+    used = re.findall(r"\{eval\}`(\w+)\.q\.(\w+)`", "\n".join(markdown))
+    assert used and all(name in runners for name, _ in used)
+    for name, key in used:
+        assert key in small_results[name].q, f"{name}.q.{key}"
+    assert not re.search(r"\{glue", "\n".join(markdown + code))
+    assert all(not c.metadata for c in nb.cells if c.cell_type == "code"), "no captions in cell metadata"
+
+
+def test_figures_return_figures_and_captions_with_parameters(small_results):
+    for name, builder in FIGURES.items():
+        r = small_results[name]
+        fig, caption = getattr(ch, builder)(r)
+        assert isinstance(fig, Figure) and caption.strip()
+    assert "$n = 32$, $m = 16384$" in ch.early_figure(small_results["early"])[1]
+    assert "$m = 32$" in ch.two_encodings_figure(small_results["pair"])[1]
+    assert "(32, 256)" in ch.mean_figure(small_results["means"])[1]
+    assert "$n = 16$" in ch.overlap_figure(small_results["overlap"])[1]
+    assert "units of $n/m$" in ch.mean_figure(small_results["means"])[1]
+    assert "n < 32" in small_results["bd"].checks[1].regime  # the law's regime says what it leaves out
+
+
+def test_runners_reject_knobs_off_their_grids():
+    with pytest.raises(ValueError, match="reference"):
+        ch.mean_correction(settings=((16, 64, 4),), reference=(64, 1024), sigmas=4.0, seed=0)
+    with pytest.raises(ValueError, match="quote_at"):
+        ch.pair_fluctuations(
+            grid=((16, 64), (16, 256), (16, 1024)),
+            draws=2,
+            seed=0,
+            quote_at=(64, 64),
+            exponent_tolerance=0.1,
+            constant_rtol=0.1,
+        )
+    with pytest.raises(ValueError, match="compare"):
+        ch.breakdown(**{**SMALL["bd"][1], "compare": ((16, 1024), (32, 1024))})
+    with pytest.raises(ValueError, match="sliders"):
+        ch.breakdown_prediction(n=17, m=1024, level=0.1)
+    with pytest.raises(ValueError, match="t_fixed"):
+        ch.overlap_decay(
+            n=8,
+            ms=(64, 256, 1024),
+            seeds=1,
+            t_end=1.0,
+            steps=4,
+            t_fixed=0.3,
+            exponent_tolerance=0.1,
+            rtol=0.1,
+            flow_rtol=1e-10,
+        )
 
 
 # --- widgets -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["pair", "ensemble"])
 def test_widgets_grid_defaults_and_speed(name):
-    ex = combined.explorables()[name]
+    ex = ch.explorables()[name]
     assert len(ex.grid_points()) <= 24
     assert all(c.holds for c in ex.panel().checks)
+    assert "<svg" in ex.update()
     ex.panel(time=1.5)  # warm the trajectory cache
-    start = time.perf_counter()
     ex.panel(time=3.0)
-    assert time.perf_counter() - start < 0.1
+
+
+def test_pair_panels_keep_the_band_in_view():
+    ex = ch.pair_explorable()
+    for values in ex.grid_points():
+        traj = ch._widget_trajectory(values["n"], values["m"], 0)
+        p = (values["pair"] - 1) % traj.i.size
+        error = ch.pair_axes(traj, p, ch._time_index(traj, values["time"]))[1]
+        lo, hi = error.ylim
+        assert lo <= -2 * ch.WIDGET_LEVEL and 2 * ch.WIDGET_LEVEL <= hi <= 1.0, values
+    lo, hi = ch.error_limits(np.array([0.0, 50.0]), 0.1)
+    assert lo <= -0.2 and hi == 1.0
+    lo, hi = ch.error_limits(np.array([0.0, 0.03]), 0.1)
+    assert lo <= -0.2 and 0.2 <= hi < 0.3
+    note = ch.pair_panel(64, 1024, 1, 3.0).note
+    assert "off the right panel's scale" in note
 
 
 def test_pair_numbers_wrap_around():
-    a = combined.pair_panel(16, 1024, 1, 0.5)
-    n_pairs = combined.trajectory(16, 1024, 0, "interference", combined.WIDGET_T_END, combined.WIDGET_STEPS).i.size
-    b = combined.pair_panel(16, 1024, 1 + n_pairs, 0.5)
-    assert a.checks == b.checks
+    a = ch.pair_panel(16, 1024, 1, 0.5)
+    n_pairs = ch._widget_trajectory(16, 1024, 0).i.size
+    assert a.checks == ch.pair_panel(16, 1024, 1 + n_pairs, 0.5).checks
+
+
+# --- the notebook: one knob changed, the numbers and the captions follow --------------------------
+
+
+def test_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch):
+    monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))  # a modified run must not stand for the real one
+    monkeypatch.setenv("INCIDENTAL_WIDGETS", "live")  # no precomputed panels: not what is tested here
+    original = {}
+    for cell in notebook_cells()[1]:
+        if cell.startswith(("identity_knobs", "early_knobs")):
+            exec(cell, {}, original)
+    after = probe(
+        "04_combined_rate",
+        {
+            "    n=8, m=64, t0=0.5,": "    n=10, m=64, t0=0.5,",
+            "early_knobs = dict(n=64,": "early_knobs = dict(n=32,",
+        },
+    )
+    assert len(after.captions) == len(FIGURES)
+    # the early-decay experiment: quoted numbers, caption and check table follow n
+    before_early = ch.early_decay(**original["early_knobs"])
+    after_early = ch.early_decay(**{**original["early_knobs"], "n": 32})
+    for key in ("fit_median", "late_median", "x", "late_pred", "shift"):
+        assert after.quoted[f"early.q.{key}"] == repr(getattr(after_early.q, key)), key
+        assert after.quoted[f"early.q.{key}"] != repr(getattr(before_early.q, key)), key
+    caption = next(c for c in after.captions if "Decay rates of" in c)
+    assert "$n = 32$" in caption and "$n = 64$" not in caption and repr(after_early.q.late_median) in caption
+    assert any("n=32, m=65536" in table for table in after.tables)
+    # the first experiment: its quoted size and error follow n, and no other experiment moved
+    assert after.quoted["identities.q.n"] == "10"
+    identities_before = ch.rate_identities(**original["identity_knobs"])
+    assert after.quoted["identities.q.fd_interference"] != repr(identities_before.q.fd_interference)
+    assert after.quoted["overlap.q.exp"] == repr(ch.overlap_decay(**notebook_knobs("overlap_knobs")).q.exp)
+
+
+def notebook_knobs(name: str) -> dict:
+    return knobs_of("04_combined_rate", ch=ch)[name]

@@ -1,36 +1,44 @@
-"""Chapter 5 (the total push): closed forms for two encodings, the Gram flow with push, loss and
-transport, the third-encoding constants, the law after the phase, and the widgets (claims T1-T4)."""
-import math
-import time
+"""Chapter 5 (the total push): the closed forms it moved to the core, the runners at small sizes (checks,
+parameters, quoted numbers), the figure builders, the widgets, and one knob changed in the notebook."""
 
-import numpy as np
-import pytest
-from hypothesis import given, strategies as st
+import math
+import re
 
 import incidental as inc
-from incidental.chapters import total_push as tp
+import nbformat
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from incidental import book, derivation, exact, theory
+from incidental.chapters import total_push as ch
+from matplotlib.figure import Figure
+from notebook_probe import knobs_of, probe
+
+NAME = "05_total_push"
+EVAL = re.compile(r"\{eval\}`([^`]+)`")
 
 
-# --- closed forms ---------------------------------------------------------------------------------
+# --- closed forms (incidental.exact, incidental.derivation) -----------------------------------------------
+
 
 def test_pair_loss_by_hand():
     # s0 = 2, g0 = 0.6: s_inf = sqrt(4 - 1.44) = 1.6, each loses (2 - 1.6)/2 = 0.2
     G0 = np.array([[1.0, 0.6], [0.6, 1.0]])
-    assert tp.pair_norm_sq_loss(G0) == pytest.approx(0.2)
-    assert tp.pair_norm_sq_loss(np.array([[1.0, -0.3], [-0.3, 2.0]])) == 0.0
-    # half of the Gram-Schmidt loss g^2/G_jj when g is small
-    g = 1e-3
-    assert tp.pair_norm_sq_loss(np.array([[1.0, g], [g, 1.0]])) / g**2 == pytest.approx(0.5, rel=1e-5)
+    assert exact.pair_norm_sq_loss(G0) == pytest.approx(0.2)
+    assert exact.pair_norm_sq_loss(np.array([[1.0, -0.3], [-0.3, 2.0]])) == 0.0
+    g = 1e-3  # half of the Gram-Schmidt loss g^2/G_jj when g is small
+    assert exact.pair_norm_sq_loss(np.array([[1.0, g], [g, 1.0]])) / g**2 == pytest.approx(0.5, rel=1e-5)
 
 
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 9))
 def test_pairwise_predictions_agree_with_the_two_encoding_formulas(seed, n):
     G = inc.sample_gram(n, 3 * n, seed=seed)
-    push, loss = tp.pair_push_prediction(G), tp.pair_loss_prediction(G)
+    push, loss = derivation.pair_push_prediction(G), derivation.pair_loss_prediction(G)
     for i, j in [(0, 1), (n - 1, 0)]:
         sub = G[np.ix_([i, j], [i, j])]
-        assert push[i, j] == pytest.approx(inc.pair_push_total(sub), abs=1e-15)
-        assert loss[i, j] == pytest.approx(tp.pair_norm_sq_loss(sub), abs=1e-15)
+        assert push[i, j] == pytest.approx(exact.pair_push_total(sub), abs=1e-15)
+        assert loss[i, j] == pytest.approx(exact.pair_norm_sq_loss(sub), abs=1e-15)
     assert np.all(np.diag(push) == 0) and np.all(push >= 0) and np.allclose(push, push.T)
 
 
@@ -39,199 +47,376 @@ def test_pair_end_point_is_the_exact_limit(seed):
     W0 = inc.sample_weights(2, 6, seed=seed)
     if W0[0] @ W0[1] < 0:
         W0[1] *= -1
-    end = inc.pair_interference(W0, [0.0, 80.0])[-1]
-    np.testing.assert_allclose(tp.pair_limit_weights(W0), end, atol=1e-12)
+    end = exact.pair_interference(W0, [0.0, 80.0])[-1]
+    np.testing.assert_allclose(exact.pair_limit_weights(W0), end, atol=1e-12)
     assert abs(end[0] @ end[1]) < 1e-12
 
 
 def test_lowdin_is_orthonormal_and_matches_the_pair_end_at_unit_norms():
     W = inc.sample_weights(5, 20, seed=1)
-    L = tp.lowdin(W)
+    L = exact.lowdin(W)
     np.testing.assert_allclose(L @ L.T, np.eye(5), atol=1e-12)
     g = 0.3
-    W0 = tp.equal_norm_pair(12, g, seed=4)
+    W0 = ch.equal_norm_pair(12, g, seed=4)
     np.testing.assert_allclose(W0 @ W0.T, [[1, g], [g, 1]], atol=1e-14)
-    np.testing.assert_allclose(tp.pair_limit_weights(W0), (1 - g * g) ** 0.25 * tp.lowdin(W0), atol=1e-14)
+    np.testing.assert_allclose(exact.pair_limit_weights(W0), (1 - g * g) ** 0.25 * exact.lowdin(W0), atol=1e-14)
 
 
-def test_expected_constants():
-    # no third encodings: the shift vanishes and the constants are the pair ones
-    assert tp.push_shift(2, 100) == 0.0
-    assert tp.expected_push(2, 100) == pytest.approx(1 / math.sqrt(200 * math.pi))
-    assert tp.expected_pair_loss(2, 100) == pytest.approx(1 / 200)
-    assert tp.expected_norm_drop(2, 100) == pytest.approx(1 / 400)
-    assert tp.expected_displacement(2, 100) == pytest.approx(math.sqrt(1 / 800))
-    assert tp.push_slope_prediction(2, 100) == 0.5
-    assert tp.push_shift(34, 1000) == pytest.approx(32 / (8000 * math.pi))
-    assert tp.atom_prediction(2, 100) == 0.5
-    assert tp.mean_prediction(2, 100) == pytest.approx(-1 / math.sqrt(2 * math.pi))
-    with pytest.raises(ValueError, match="m must be >= n"):
-        tp.expected_push(10, 5)
+def test_unit_pair_ratios_are_the_pair_formulas_at_unit_norms():
+    gs = np.array([0.01, 0.3, 0.9])
+    push, loss = exact.unit_pair_ratios(gs)
+    for g, p, q in zip(gs, push, loss):
+        G = np.array([[1.0, g], [g, 1.0]])
+        assert p == pytest.approx(exact.pair_push_total(G) / g, rel=1e-12)
+        assert q == pytest.approx(exact.pair_norm_sq_loss(G) / g**2, rel=1e-9)
+    assert push[0] == pytest.approx(0.5, abs=1e-4) and loss[0] == pytest.approx(0.5, abs=1e-4)
 
 
-def test_bad_inputs_name_the_argument():
-    with pytest.raises(ValueError, match="G0 must be 2x2"):
-        tp.pair_norm_sq_loss(np.eye(3))
-    with pytest.raises(ValueError, match="G0 must be symmetric"):
-        tp.run_phase(np.array([[1.0, 0.1], [0.2, 1.0]]), [0.0, 1.0])
-    with pytest.raises(ValueError, match="terms"):
-        tp.run_phase(np.eye(3), [0.0, 1.0], terms=("regularization",))
-    with pytest.raises(ValueError, match="times"):
-        tp.run_phase(np.eye(3), [1.0, 0.5])
-    with pytest.raises(ValueError, match="W0 must have exactly 2 rows"):
-        tp.pair_limit_weights(np.ones((3, 4)))
-
-
-# --- the flow with push, loss and transport ------------------------------------------------------------
-
-@pytest.mark.parametrize("terms", [tp.INTERFERENCE, tp.FULL])
-def test_run_phase_push_matches_the_library(terms):
-    G0 = inc.sample_gram(6, 24, seed=3)
-    times = [0.0, 0.5, 2.0, 6.0]
-    G, P, L = tp.run_phase(G0, times, terms=terms, rtol=1e-11)
-    G_lib, P_lib = inc.simulate_gram_with_push(G0, times, terms=terms, rtol=1e-11)
-    np.testing.assert_allclose(G, G_lib, atol=1e-9)
-    np.testing.assert_allclose(P, P_lib, atol=1e-9)
-    assert np.allclose(P, P.transpose(0, 2, 1)) and np.allclose(L, L.transpose(0, 2, 1))
-    if terms == tp.INTERFERENCE:  # the per-pair losses add up to the whole drop
-        np.testing.assert_allclose(L[-1].sum(axis=1), np.diag(G0) - np.diag(G[-1]), atol=1e-10)
-
-
-def test_transport_reproduces_the_weight_space_flow():
+def test_displacement_from_transport_is_zero_for_no_motion_and_matches_weights():
     W0 = inc.sample_weights(5, 12, seed=2)
-    times = [0.0, 1.0, 4.0]
-    for terms in (tp.INTERFERENCE, tp.FULL):
-        *_, M = tp.run_phase(W0 @ W0.T, times, terms=terms, transport=True, rtol=1e-11)
-        W = inc.simulate(W0, times, terms=terms, rtol=1e-11)
-        np.testing.assert_allclose(np.einsum("tij,jk->tik", M, W0), W, atol=1e-8)
     G0 = W0 @ W0.T
-    assert np.all(tp.displacement_from_transport(G0, np.eye(5)) == 0)
-    moved = tp.displacement_from_transport(G0, M[-1])
+    assert np.all(derivation.displacement_from_transport(G0, np.eye(5)) == 0)
+    for terms in (ch.FLOWS["interference"], ch.FLOWS["full"]):
+        ph = inc.simulate_gram_phase(G0, [0.0, 1.0, 4.0], terms=terms, rtol=1e-11, transport=True)
+        W = inc.simulate(W0, [0.0, 1.0, 4.0], terms=terms, rtol=1e-11)
+        np.testing.assert_allclose(np.einsum("tij,jk->tik", ph.M, W0), W, atol=1e-8)
+    moved = derivation.displacement_from_transport(G0, ph.M[-1])
     np.testing.assert_allclose(moved, np.linalg.norm(W[-1] - W0, axis=1) / np.linalg.norm(W0, axis=1), rtol=1e-7)
 
 
-def test_loss_can_be_switched_off():
-    G0 = inc.sample_gram(4, 16, seed=0)
-    G, P, L, M = tp.run_phase(G0, [0.0, 3.0], transport=True, loss=False)
-    G2, P2, L2 = tp.run_phase(G0, [0.0, 3.0])
-    assert np.all(L == 0)
-    np.testing.assert_allclose(P, P2, atol=1e-9)
+# --- the derived constants (incidental.theory) ----------------------------------------------------------------
 
 
-def test_phase_is_cached_and_bit_identical_per_seed():
-    a = tp.phase(8, 256, 3)
-    assert tp.phase(8, 256, 3) is a
-    b = tp.run_phase(inc.sample_gram(8, 256, seed=3), np.asarray(tp.SCAN_TIMES), rtol=tp.SCAN_RTOL)
-    assert np.array_equal(a.P, b[1])
-    assert a.interfering.sum() == np.sum(offdiag_positive(a.G0))
+def test_constants_reduce_to_the_pair_values_without_third_encodings():
+    assert theory.push_shift(2, 100) == 0.0
+    assert theory.expected_push(2, 100) == pytest.approx(1 / math.sqrt(200 * math.pi))
+    assert theory.expected_pair_loss(2, 100) == pytest.approx(1 / 200)
+    assert theory.expected_norm_drop(2, 100) == pytest.approx(1 / 400)
+    assert theory.expected_displacement(2, 100) == pytest.approx(math.sqrt(1 / 800))
+    assert theory.push_slope_prediction(2, 100) == 0.5
+    assert theory.loss_lift(2, 100) == 1.0
+    assert theory.negative_lift(2, 100) == 0.0
+    assert theory.atom_prediction(2, 100) == 0.5
+    assert theory.end_mean_prediction(2, 100) == pytest.approx(-1 / math.sqrt(2 * math.pi))
+    assert theory.push_shift(34, 1000) == pytest.approx(32 / (8000 * math.pi))
+    assert theory.negative_lift(34, 1024) == pytest.approx(32 / (4 * math.pi * 32))
+    with pytest.raises(ValueError, match="m must be >= n"):
+        theory.expected_push(10, 5)
 
 
-def offdiag_positive(G):
-    mask = G > 0
-    np.fill_diagonal(mask, False)
-    return mask
+def test_push_picture_law():
+    n, m = 64, 4096
+    d = theory.negative_lift(n, m)
+    x = np.array([-5.0, -1.0, -1e-9, 0.0, 2.0])
+    F = theory.end_cdf(x, n, m)
+    assert np.all(np.diff(F) >= 0) and F[3] == 1.0 and F[-1] == 1.0
+    # the jump at 0 is the atom: Phi(d) = 1/2 + phi(0) d to first order
+    assert F[3] - F[2] == pytest.approx(0.5 * (1 + math.erf(d / math.sqrt(2))), abs=1e-8)
+    assert F[3] - F[2] == pytest.approx(theory.atom_prediction(n, m), abs=1e-3)
+    assert theory.end_negative_survival(np.array([0.0]), n, m)[0] == pytest.approx(1.0)
+    # without third encodings the negative side is the half-normal
+    y = np.array([0.5, 1.5])
+    np.testing.assert_allclose(
+        theory.end_negative_survival(y, 2, 100),
+        2 * (1 - np.vectorize(lambda t: 0.5 * (1 + math.erf(t / math.sqrt(2))))(y)),
+        rtol=1e-12,
+    )
 
-
-def test_seeds_for_keeps_about_2048_pairs():
-    assert len(tp.seeds_for(8, base=0)) == 32
-    assert tp.seeds_for(64, base=7) == (7,)
-    assert len(tp.seeds_for(300, base=0)) == 1
-
-
-# --- T1, T2 -----------------------------------------------------------------------------------------
-
-def test_pair_checks_hold():
-    inc.assert_all(tp.pair_checks(seed=5))
-
-
-def test_push_is_half_gram_schmidt_at_large_m_for_another_draw():
-    run = tp.phase(16, 4**12, 77)
-    assert tp.push_slope(run) == pytest.approx(tp.push_slope_prediction(16, 4**12), abs=2e-3)
-    # the push, not the Gram-Schmidt coefficient: far from slope 1
-    assert abs(tp.push_slope(run) - 1) > 0.4
-
-
-@pytest.fixture(scope="module")
-def mscan():
-    return tp.m_scan()
-
-
-@pytest.fixture(scope="module")
-def nscan():
-    return tp.n_scan()
-
-
-def test_m_scan_checks_hold(mscan):
-    inc.assert_all(mscan.checks)
-    assert mscan.push_fit.low - 0.01 <= -0.5 <= mscan.push_fit.high + 0.01
-    assert mscan.large.sum() == 9
-
-
-def test_n_scan_checks_hold(nscan):
-    inc.assert_all(nscan.checks)
-
-
-def test_third_encoding_shift_at_other_draws():
-    stats = tp.pair_stats(48, 4**9, tp.seeds_for(48, base=900) + (950, 951))
-    assert stats.shift * stats.m / 46 == pytest.approx(1 / (8 * math.pi), rel=0.15)
-    assert stats.spread * stats.m / math.sqrt(46) == pytest.approx(tp.C_FLUCT, rel=0.3)
-
-
-# --- T3 ---------------------------------------------------------------------------------------------
-
-def test_displacement_scan_checks_hold():
-    inc.assert_all(tp.displacement_scan().checks)
-
-
-# --- T4 ---------------------------------------------------------------------------------------------
 
 def test_end_statistics_tell_independent_from_pushed():
     rng = np.random.default_rng(0)
-    z = rng.normal(size=20_000)
-    free = tp.end_statistics(z)
-    assert free["positive"] == pytest.approx(0.5, abs=0.02) and free["ks"] < 0.02 and free["ks_p"] > 0.01
-    pushed = tp.end_statistics(np.minimum(z, 0.0))
+    x0 = rng.normal(size=20_000)
+    n, m = 2, 10**8  # no lift: the push picture is min(x0, 0)
+    free = ch.end_statistics(x0, x0, n, m, zero=1e-3)
+    assert free["positive"] == pytest.approx(0.5, abs=0.02) and free["at_zero"] < 0.01
+    pushed = ch.end_statistics(np.minimum(x0, 0.0), x0, n, m, zero=1e-3)
     assert pushed["positive"] == 0 and pushed["at_zero"] == pytest.approx(0.5, abs=0.02)
-    assert pushed["ks"] == pytest.approx(0.5, abs=0.02)
     assert pushed["mean"] == pytest.approx(-1 / math.sqrt(2 * math.pi), abs=0.02)
-    assert pushed["neg_ks_p"] > 0.01
+    assert pushed["lift"] == 0.0 and pushed["neg_p"] > 0.01
 
 
-def test_end_law_checks_hold_and_the_departure_does_not_fade():
-    law = tp.end_law()
-    inc.assert_all(law.checks)
-    assert np.all(law.ks > 0.49) and np.all(law.positive < 0.01)
+# --- the phase and its helpers ---------------------------------------------------------------------------------
 
 
-def test_marginal_checks_hold():
-    inc.assert_all(tp.marginal_checks(seed=3))
+def test_phase_is_cached_and_bit_identical_per_seed():
+    a = ch.phase(8, 256, 3, flow="interference", t_end=15.0, rtol=1e-7)
+    assert ch.phase(8, 256, 3, flow="interference", t_end=15.0, rtol=1e-7) is a
+    b = inc.simulate_gram_phase(
+        inc.sample_gram(8, 256, seed=3), np.linspace(0, 15.0, 5), terms=("interference",), rtol=1e-7, loss=True
+    )
+    assert np.array_equal(a.P, b.P) and np.array_equal(a.G, b.G)
+    np.testing.assert_allclose(a.L[-1].sum(axis=1), a.norm_drop, atol=1e-9)  # the per-pair losses add up
+    assert a.interfering.sum() == np.sum(np.triu(a.G0 > 0, 1)) * 2
 
 
-# --- widgets and numbers ---------------------------------------------------------------------------------
+def test_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match="flow must be one of"):
+        ch.phase(4, 16, 0, flow="gradient", t_end=1.0, rtol=1e-7)
+    with pytest.raises(ValueError, match="t_end"):
+        ch.phase(4, 16, 0, flow="interference", t_end=-1.0, rtol=1e-7)
+    with pytest.raises(ValueError, match="G0 must be 2x2"):
+        exact.pair_norm_sq_loss(np.eye(3))
+    with pytest.raises(ValueError, match="W0 must have exactly 2 rows"):
+        exact.pair_limit_weights(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="gs must lie"):
+        exact.unit_pair_ratios([0.5, 1.0])
+    with pytest.raises(ValueError, match="M must have the shape"):
+        derivation.displacement_from_transport(np.eye(3), np.eye(2))
+    with pytest.raises(ValueError, match="ms must hold at least 2"):
+        ch.push_scatter(n=8, ms=(64,), seed=0, t_end=15.0, rtol=1e-7)
+    with pytest.raises(ValueError, match="m_large"):
+        ch.m_scaling(**{**SMALL["m_scaling"], "m_large": 4**12})
+
+
+def test_seeds_for_pools_about_the_asked_number_of_pairs():
+    assert len(ch.seeds_for(8, pairs=2048, base=0)) == 32
+    assert ch.seeds_for(64, pairs=2048, base=7) == (7,)
+    assert len(ch.seeds_for(300, pairs=2048, base=0)) == 1
+
+
+# --- the runners at small sizes ----------------------------------------------------------------------------------
+
+PHASE = dict(t_end=15.0, rtol=1e-7)
+SMALL = {
+    "two_encodings": dict(
+        m=6,
+        pairs=3,
+        seed=1,
+        t_end=30.0,
+        rtol=1e-9,
+        overlaps=(0.1, 0.4),
+        tolerance=1e-7,
+        end_tolerance=1e-12,
+        g_min=0.05,
+        g_max=0.9,
+        g_count=12,
+    ),
+    "push_scatter": dict(n=8, ms=(64, 4096), seed=1, **PHASE),
+    "third_encodings": dict(m=4**8, ns=(8, 16, 32), pairs=512, seed=7, shift_rtol=0.3, drop_rtol=0.02, **PHASE),
+    "m_scaling": dict(
+        n=32,
+        ms=tuple(4**k for k in range(5, 10)),
+        draws=2,
+        seed=3,
+        m_large=4**6,
+        exponent_tolerance=0.03,
+        constant_rtol=0.1,
+        slope_tolerance=0.02,
+        ratio_rtol=0.05,
+        convergence_bound=1e-6,
+        full_tolerance=0.02,
+        **PHASE,
+    ),
+    "displacement": dict(
+        ns=(8, 16, 32),
+        m_fixed=4**6,
+        ms=(4**5, 4**6, 4**7, 4**8),
+        n_fixed=16,
+        pairs=512,
+        seed=9,
+        weight_n=6,
+        weight_m=40,
+        weight_rtol=1e-9,
+        weight_bound=1e-7,
+        picture_bound=0.3,
+        exponent_tolerance=0.05,
+        constant_rtol=0.1,
+        **PHASE,
+    ),
+    "directions": dict(
+        n=8,
+        m=16,
+        seeds=(0, 1),
+        p_level=0.01,
+        rotation_n=4,
+        rotation_m=8,
+        rotation_t=1.0,
+        rotation_tolerance=1e-9,
+        **PHASE,
+    ),
+    "end_law": dict(
+        n=32,
+        ms=(4**6, 4**8, 4**10),
+        seed=11,
+        zero=1e-3,
+        se_count=3.0,
+        positive_bound=0.01,
+        lift_rtol=0.3,
+        p_level=0.01,
+        norm_bound=1e-8,
+        spread_rtol=0.35,
+        flow_bound=0.02,
+        **PHASE,
+    ),
+}
+FIGURES = {
+    "two_encodings": ch.two_encodings_figure,
+    "push_scatter": ch.push_scatter_figure,
+    "third_encodings": ch.third_encodings_figure,
+    "m_scaling": ch.m_scaling_figure,
+    "displacement": ch.displacement_figure,
+    "end_law": ch.end_law_figure,
+}
+
+
+@pytest.fixture(scope="module")
+def small():
+    return {name: getattr(ch, name)(**knobs) for name, knobs in SMALL.items()}
+
+
+def notebook() -> nbformat.NotebookNode:
+    return nbformat.read(book.notebook_path(NAME), as_version=4)
+
+
+def runner_of_results(nb) -> dict[str, str]:
+    """``{result variable: runner name}`` from the run cells ``x = ch.runner(**x_knobs)``."""
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            found.update(dict(re.findall(r"^(\w+) = ch\.(\w+)\(\*\*\w+\)", cell.source, flags=re.M)))
+    return found
+
+
+def eval_expressions(nb) -> list[str]:
+    return [e for cell in nb.cells if cell.cell_type == "markdown" for e in EVAL.findall(cell.source)]
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_runner_checks_hold_and_record_the_knobs(small, name):
+    r = small[name]
+    assert isinstance(r, book.Result)
+    inc.assert_all(r.checks)
+    for key, value in SMALL[name].items():
+        assert r.params[key] == value, key
+        assert key in r.q
+    assert all(c.kind in inc.checks.KINDS for c in r.checks)
+
+
+def test_every_eval_of_the_notebook_is_a_quoted_number_of_its_runner(small):
+    nb = notebook()
+    runners = runner_of_results(nb)
+    assert set(runners.values()) == set(SMALL)  # every runner of the notebook is tested here
+    exprs = eval_expressions(nb)
+    assert len(exprs) > 80
+    for expr in exprs:
+        m = re.fullmatch(r"(\w+)\.q\.(\w+)", expr)
+        assert m, f"{expr!r} is not of the form result.q.name"
+        result, key = m.groups()
+        assert key in small[runners[result]].q, f"{expr}: {runners[result]} has no quoted number {key!r}"
+
+
+def test_the_refuting_checks_carry_the_notes_statements(small):
+    t1 = [c for c in small["m_scaling"].checks if c.refutes]
+    assert len(t1) == 1 and t1[0].claim == "T1" and "one Gram-Schmidt step" in t1[0].refutes
+    assert "half a Gram-Schmidt step" in t1[0].statement
+    t4 = [c for c in small["end_law"].checks if c.refutes]
+    assert len(t4) == 1 and t4[0].claim == "T4" and "independent uniform unit" in t4[0].refutes
+    assert "not independent" in t4[0].statement
+    assert not any("KS distance" in c.statement for c in small["end_law"].checks)
+
+
+def test_only_selects_the_checks_of_a_claim(small):
+    r = small["third_encodings"]
+    assert {c.claim for c in ch.only(r, "T1")} == {"T1"}
+    assert len(ch.only(r, "T1")) + len(ch.only(r, "T3")) == len(r.checks)
+
+
+CAPTION_KEYS = {
+    "two_encodings": ("g_min", "g_max"),
+    "push_scatter": ("n", "seed", "t_end"),
+    "third_encodings": ("m", "pairs"),
+    "m_scaling": ("n", "draws"),
+    "displacement": ("m_fixed", "n_fixed"),
+    "end_law": ("n", "t_end"),
+}
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_figures_have_captions_built_from_the_parameters(small, name):
+    r = small[name]
+    fig, caption = FIGURES[name](r)
+    assert isinstance(fig, Figure) and len(caption) > 80
+    for key in CAPTION_KEYS[name]:
+        assert repr(getattr(r.q, key)) in caption, (key, caption)
+    ms = SMALL[name].get("ms")
+    if ms:
+        assert str(ms[0]) in caption and (str(ms[-1]) in caption or f"{ms[-1]:.2e}" in caption), caption
+    assert "{eval}" not in caption and "{r." not in caption and "{p[" not in caption  # no unformatted field
+
+
+def test_displacement_figure_says_what_it_plots(small):
+    """The orange points are the absolute error of the total-push picture, which falls like 1/m."""
+    r = small["displacement"]
+    _, caption = ch.displacement_figure(r)
+    assert "m^{-1}" in caption and str(r.q.picture_abs_exp) in caption
+    assert float(r.q.picture_abs_exp.value) == pytest.approx(-1.0, abs=0.15)
+
+
+# --- widgets --------------------------------------------------------------------------------------------------
+
 
 def test_explorables_defaults_hold_and_are_fast():
-    ex = tp.explorables()
+    ex = ch.explorables()
     assert set(ex) == {"push", "end"}
     for e in ex.values():
         assert len(e.grid_points()) <= 24
         inc.assert_all(e.panel().checks)
-        e.update()                          # warm the cache of simulations
-        e._cache.clear()                    # but not the rendered panel
-        start = time.perf_counter()
+        e.update()  # warm the cache of simulations
+        e._cache.clear()  # but not the rendered panel
         html = e.update()
-        assert time.perf_counter() - start < 0.1
         assert "<svg" in html
 
 
+def test_the_tries_of_the_prose_are_on_the_static_grid():
+    ex = ch.explorables()
+    grid = {name: {c.name: c.grid for c in e.controls} for name, e in ex.items()}
+    assert 32 in grid["push"]["n"] and {256, 65536} <= set(grid["push"]["m"])
+    assert 64 in grid["end"]["n"] and {1024, 262144} <= set(grid["end"]["m"])
+    text = " ".join(c.source for c in notebook().cells if c.cell_type == "markdown")
+    for n, m in re.findall(r"Try \$n = (\d+)\$ with \$m = (\d+)\$", text):
+        assert any(int(n) in g["n"] and int(m) in g["m"] for g in grid.values()), (n, m)
+
+
+def test_the_push_widget_marks_where_the_first_order_correction_fails():
+    """At n = 32, m = 256 ((n-2)/sqrt(m) ~ 2) the slope check fails for seed 0: the text says so."""
+    panel = ch.push_explorable().panel(n=32, m=256, seed=0, pair=1)
+    slope = [c for c in panel.checks if c.statement.startswith("slope")][0]
+    assert not slope.holds
+    for m in (4096, 65536):
+        inc.assert_all(ch.push_explorable().panel(n=32, m=m, seed=0, pair=1).checks)
+
+
 def test_ranked_pair_is_clipped_to_the_interfering_pairs():
-    run = tp.phase(8, 256, 0, detailed=True)
-    i, j = tp.ranked_pair(run, 1)
+    run = ch.phase(8, 256, 0, flow="interference", t_end=15.0, rtol=1e-9, count=61)
+    i, j = ch.ranked_pair(run, 1)
     assert run.G0[i, j] == np.max(inc.offdiagonal(run.G0))
-    last = tp.ranked_pair(run, 10_000)
-    assert run.G0[last] > 0
+    assert run.G0[ch.ranked_pair(run, 10_000)] > 0
 
 
-def test_numbers_are_plain_floats(nscan, mscan):
-    nums = tp.numbers(errors=tp.pair_errors(seed=0), nscan=nscan, mscan=mscan)
-    assert all(type(v) is float and np.isfinite(v) for v in nums.values())
-    assert nums["tp_shift_pred"] == pytest.approx(1 / (8 * math.pi))
+# --- the notebook: change one knob, everything that depends on it follows -------------------------------------
+
+
+def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch):
+    monkeypatch.setenv("INCIDENTAL_LEDGER_DIR", str(tmp_path))  # the modified run must not write the ledger
+    monkeypatch.setenv("INCIDENTAL_WIDGETS", "live")  # one panel per widget, not the static grid
+    after = probe(NAME, {"scatter_knobs = dict(n=32,": "scatter_knobs = dict(n=24,"})
+    knobs = notebook_knobs("scatter_knobs")
+    assert knobs["n"] == 32
+    before = ch.push_scatter(**knobs)  # the experiment at its committed knobs
+    # every {eval} of the notebook evaluated in the modified kernel (a missing name would have raised)
+    assert set(after.quoted) == set(eval_expressions(notebook()))
+    assert after.quoted["scatter.q.n"] == "24"
+    for key in ("slope_first", "spread_first"):  # at the larger m the slopes round alike
+        assert after.quoted[f"scatter.q.{key}"] != repr(getattr(before.q, key)), key
+    caption = after.captions[1]
+    assert caption.startswith("Figure 5.2.") and "$n = 24$" in caption and "$n = 32$" not in caption
+    assert after.quoted["scatter.q.slope_first"] in caption
+    assert caption != "Figure 5.2. " + ch.push_scatter_figure(before)[1]
+    other = notebook_knobs("scaling_knobs")  # another experiment: unchanged
+    assert after.quoted["scaling.q.n"] == repr(other["n"]) == "32"
+    assert len(after.captions) == 6
+
+
+def notebook_knobs(name: str) -> dict:
+    """A knobs cell of the notebook, evaluated (after the phase's knobs, which it may use)."""
+    return knobs_of(NAME, ch=ch)[name]

@@ -1,10 +1,10 @@
 """Checks, exponent fits, the SVG plotter and the explorable widgets."""
+
 import xml.etree.ElementTree as ET
 
+import incidental as inc
 import numpy as np
 import pytest
-
-import incidental as inc
 from incidental import svgplot
 from incidental.explore import resolve_mode
 
@@ -37,10 +37,26 @@ def test_check_close_and_below():
     assert "holds" in html and "s&lt;1" in html
 
 
+def test_check_p_value_holds_unless_the_test_rejects():
+    assert inc.checks.check_p_value("T4", "law", p=0.3, level=0.01, regime="r").holds
+    rejected = inc.checks.check_p_value("T4", "law", p=0.001, level=0.01, regime="r")
+    assert not rejected.holds and rejected.kind == "law"
+    assert not inc.checks.check_p_value("T4", "law", p=float("nan"), level=0.01, regime="r").holds
+
+
 def test_svg_is_well_formed_xml():
-    ax = svgplot.Axes([svgplot.Series([1, 10, 100], [1e-3, 1e-2, 1e-1], label="a<b"),
-                       svgplot.Series(*svgplot.histogram(np.random.default_rng(0).normal(size=100)), kind="steps")],
-                      xlabel="x", ylabel="y", xlog=True, ylog=True, hlines=[(0.01, "h")], vlines=[(5, "v")])
+    ax = svgplot.Axes(
+        [
+            svgplot.Series([1, 10, 100], [1e-3, 1e-2, 1e-1], label="a<b"),
+            svgplot.Series(*svgplot.histogram(np.random.default_rng(0).normal(size=100)), kind="steps"),
+        ],
+        xlabel="x",
+        ylabel="y",
+        xlog=True,
+        ylog=True,
+        hlines=[(0.01, "h")],
+        vlines=[(5, "v")],
+    )
     root = ET.fromstring(svgplot.svg([ax, svgplot.Axes([svgplot.Series([0, 1], [0, 1], kind="points")])]))
     assert root.tag.endswith("svg")
 
@@ -51,8 +67,11 @@ def toy_panel(a: int, b: float) -> inc.Panel:
 
 
 def toy_explorable() -> inc.Explorable:
-    return inc.Explorable(toy_panel, [inc.Control("a", "a", (1, 2, 3), 2),
-                                      inc.Control("b", "b", (0.5, 1.5), 0.5, kind="float")], title="toy")
+    return inc.Explorable(
+        toy_panel,
+        [inc.Control("a", "a", (1, 2, 3), 2), inc.Control("b", "b", (0.5, 1.5), 0.5, kind="float")],
+        title="toy",
+    )
 
 
 def test_static_widget_precomputes_every_grid_point():
@@ -89,3 +108,55 @@ def test_mode_resolution(monkeypatch):
     assert resolve_mode() == "static"
     with pytest.raises(ValueError, match="mode"):
         resolve_mode("sometimes")
+
+
+def picky_panel(n: int, m: int) -> inc.Panel:
+    if m < n:
+        raise ValueError(f"m must be >= n, got n={n}, m={m}")
+    return toy_panel(n, float(m))
+
+
+def picky_explorable() -> inc.Explorable:
+    return inc.Explorable(
+        picky_panel,
+        [
+            inc.Control("n", "features n", (2, 4), 2, low=2, high=8),
+            inc.Control("m", "neurons m", (4, 8), 4, low=2, high=8),
+        ],
+        title="picky",
+    )
+
+
+def test_live_widget_shows_a_refused_setting_instead_of_a_stale_panel():
+    box = picky_explorable().live_widget()
+    n_slider, m_slider, out = box.children[1], box.children[2], box.children[-1]
+    m_slider.value = 3
+    n_slider.value = 8  # m = 3 < n = 8: the model refuses it
+    assert "refused" in out.value and "m must be &gt;= n" in out.value
+    assert "features n from 2 to 8" in out.value and "incidental-panel" not in out.value
+    n_slider.value = 2  # back to an allowed setting: a panel again
+    assert "incidental-panel" in out.value and "features n = 2, neurons m = 3" in out.value
+
+
+def test_live_widget_shows_computing_before_an_uncached_panel():
+    explorable = toy_explorable()
+    seen = []
+    explorable.safe_update({"a": 3}, before=lambda: seen.append("computing"))
+    explorable.safe_update({"a": 3}, before=lambda: seen.append("again"))  # cached: no placeholder
+    assert seen == ["computing"]
+    assert "Computing the panel for a = 3, b = 0.5" in explorable.computing_html({"a": 3})
+
+
+def test_an_unexpected_error_in_a_panel_is_shown_not_raised():
+    def broken(a: int) -> inc.Panel:
+        raise RuntimeError("boom")
+
+    explorable = inc.Explorable(broken, [inc.Control("a", "a", (1, 2), 1)])
+    assert "could not be computed" in explorable.safe_update({"a": 2}) and "boom" in explorable.safe_update({"a": 2})
+
+
+def test_a_tolerance_as_large_as_the_prediction_is_flagged():
+    loose = inc.check_close("D2", "mean = -0.0004", predicted=-0.0004, measured=0.0002, atol=0.0007, regime="r")
+    assert loose.holds and "too noisy" in loose.statement
+    tight = inc.check_close("D2", "mean = -0.06", predicted=-0.06, measured=-0.05, atol=0.012, regime="r")
+    assert tight.holds and "too noisy" not in tight.statement

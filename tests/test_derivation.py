@@ -1,9 +1,10 @@
 """The quantities of the derivation: identities checked to round-off or by finite differences."""
-import numpy as np
-import pytest
-from hypothesis import given, strategies as st
 
 import incidental as inc
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 INTERFERENCE = ("interference",)
 
@@ -19,8 +20,9 @@ def test_relu_free_second_order_is_exact_when_all_pairs_interfere():
     rng = np.random.default_rng(0)
     W = np.abs(rng.normal(size=(5, 8)))  # all overlaps positive
     G = W @ W.T
-    np.testing.assert_allclose(inc.numerator_second_order(G, relu=False), inc.numerator_second_order(G, relu=True),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        inc.numerator_second_order(G, relu=False), inc.numerator_second_order(G, relu=True), atol=1e-12
+    )
 
 
 def test_rates_match_finite_differences_along_the_flow():
@@ -45,15 +47,15 @@ def test_norm_rate_is_twice_force_dot_weight():
 
 def test_expected_relative_norm_rate_matches_sampling():
     n, m = 16, 256
-    rel = np.concatenate([(lambda G: inc.interference_norm_share(G) / np.diag(G))(inc.sample_gram(n, m, seed=s))
-                          for s in range(400)])
+    rel = np.concatenate(
+        [(lambda G: inc.interference_norm_share(G) / np.diag(G))(inc.sample_gram(n, m, seed=s)) for s in range(400)]
+    )
     assert rel.mean() == pytest.approx(inc.expected_relative_norm_sq_rate(n, m), rel=0.05)
 
 
 def test_kappa_rate_from_weights_agrees_with_gram_form():
     W = inc.sample_weights(6, 18, seed=3)
-    np.testing.assert_allclose(inc.kappa_rate_from_weights(W, terms=INTERFERENCE), inc.kappa_rate(W @ W.T),
-                               atol=1e-14)
+    np.testing.assert_allclose(inc.kappa_rate_from_weights(W, terms=INTERFERENCE), inc.kappa_rate(W @ W.T), atol=1e-14)
 
 
 def test_gram_schmidt_quantities():
@@ -70,7 +72,8 @@ def test_theory_constants_are_consistent():
 
     # the ReLU-free terms are sqrt(8/3) larger; the drift is the late relative slowdown
     assert theory.second_order_ratio(66, 1024, relu=False) / theory.second_order_ratio(66, 1024) == pytest.approx(
-        np.sqrt(8 / 3))
+        np.sqrt(8 / 3)
+    )
     assert theory.second_order_mean_slope(10, 100, relu=False) == 2 * theory.second_order_mean_slope(10, 100)
     assert theory.drift_strength(2, 100) == 0.0
     with pytest.raises(ValueError, match="m must be >= n"):

@@ -1,8 +1,8 @@
 """The flows: weight space against Gram space, and against exact solutions."""
-import numpy as np
-import pytest
 
 import incidental as inc
+import numpy as np
+import pytest
 
 SMOOTH = ("feature_benefit", "interference")
 INTERFERENCE = ("interference",)
@@ -29,8 +29,7 @@ def positive_pair(m: int, seed: int) -> np.ndarray:
 def test_pair_interference_matches_exact_solution(seed):
     W0 = positive_pair(8, seed) * (1 + 0.3 * seed)
     times = np.linspace(0, 10, 21)
-    np.testing.assert_allclose(inc.simulate(W0, times, terms=INTERFERENCE), inc.pair_interference(W0, times),
-                               atol=1e-9)
+    np.testing.assert_allclose(inc.simulate(W0, times, terms=INTERFERENCE), inc.pair_interference(W0, times), atol=1e-9)
 
 
 def test_pair_push_total_matches_integrated_push():
@@ -52,8 +51,9 @@ def test_symmetric_pair_matches_exact_solution():
 def test_feature_benefit_only_matches_exact_solution():
     W0 = inc.sample_weights(4, 7, seed=9) * np.array([[0.2], [0.7], [1.3], [2.5]])
     times = np.linspace(0, 4, 9)
-    np.testing.assert_allclose(inc.simulate(W0, times, terms=("feature_benefit",)),
-                               inc.feature_benefit_only(W0, times), atol=1e-9)
+    np.testing.assert_allclose(
+        inc.simulate(W0, times, terms=("feature_benefit",)), inc.feature_benefit_only(W0, times), atol=1e-9
+    )
 
 
 def test_regularization_only_is_exact_and_reaches_zeros():

@@ -1,9 +1,10 @@
 """The model: sampling, loss and forces."""
-import numpy as np
-import pytest
-from hypothesis import given, strategies as st
 
 import incidental as inc
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def fd_gradient(W: np.ndarray, lam: float, h: float = 1e-6) -> np.ndarray:
@@ -15,8 +16,13 @@ def fd_gradient(W: np.ndarray, lam: float, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
-@given(n=st.integers(2, 5), extra=st.integers(0, 6), seed=st.integers(0, 10_000),
-       lam=st.sampled_from([0.0, 0.01, 0.3]), scale=st.sampled_from([0.5, 1.0, 2.0]))
+@given(
+    n=st.integers(2, 5),
+    extra=st.integers(0, 6),
+    seed=st.integers(0, 10_000),
+    lam=st.sampled_from([0.0, 0.01, 0.3]),
+    scale=st.sampled_from([0.5, 1.0, 2.0]),
+)
 def test_forces_are_minus_the_gradient_of_the_loss(n, extra, seed, lam, scale):
     W = scale * inc.sample_weights(n, n + extra, seed=seed)
     assert np.max(np.abs(inc.forces(W, lam=lam) + fd_gradient(W, lam))) < 1e-6 * max(1.0, scale**3)

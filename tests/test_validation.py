@@ -1,8 +1,8 @@
 """Every bad input of the brief raises a ValueError that names the argument."""
-import numpy as np
-import pytest
 
 import incidental as inc
+import numpy as np
+import pytest
 
 W = inc.sample_weights(3, 5, seed=0)
 G = W @ W.T

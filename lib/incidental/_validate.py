@@ -4,6 +4,7 @@ Every public function checks its arguments here, so that bad input raises a
 ``ValueError`` that names the offending argument instead of a numpy error deep
 inside a computation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -15,9 +15,11 @@ Panel`` and its :class:`Control` s. :class:`Explorable` turns that into
 build, nbval). The environment variable ``INCIDENTAL_WIDGETS=live|static``
 overrides it.
 """
+
 from __future__ import annotations
 
 import base64
+import html
 import io
 import itertools
 import os
@@ -25,14 +27,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import ipywidgets as widgets
+import numpy as np
 from matplotlib.figure import Figure
 
 from .checks import Check, checks_html
 
-KERNEL_HINT = ("Precomputed for the values on the sliders. For the full range, run this notebook "
-               "in a live kernel: <code>make lab</code> (see the README).")
+KERNEL_HINT = (
+    "Precomputed for the values on the sliders. For the full range, run this notebook "
+    "in a live kernel: <code>make lab</code> (see the README)."
+)
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,14 @@ def panel_html(panel: Panel, values: dict[str, Any], controls: Sequence[Control]
     if isinstance(panel.figure, str):
         image = panel.figure
     else:
-        image = (f"<img alt='figure for {setting}' style='max-width:100%' "
-                 f"src='data:image/png;base64,{figure_png(panel.figure)}'/>")
-    return (f"<div class='incidental-panel'><div style='font-size:0.85em;color:#555'>{setting}</div>"
-            f"{checks_html(panel.checks)}{note}{image}</div>")
+        image = (
+            f"<img alt='figure for {setting}' style='max-width:100%' "
+            f"src='data:image/png;base64,{figure_png(panel.figure)}'/>"
+        )
+    return (
+        f"<div class='incidental-panel'><div style='font-size:0.85em;color:#555'>{setting}</div>"
+        f"{checks_html(panel.checks)}{note}{image}</div>"
+    )
 
 
 @dataclass
@@ -150,10 +158,16 @@ class Explorable:
         sliders = []
         for c in self.controls:
             options = [(str(g), k) for k, g in enumerate(c.grid)]
-            sliders.append(widgets.SelectionSlider(options=options, value=c.grid.index(c.default),
-                                                   description=c.label, continuous_update=True,
-                                                   layout=widgets.Layout(width="420px"),
-                                                   style={"description_width": "110px"}))
+            sliders.append(
+                widgets.SelectionSlider(
+                    options=options,
+                    value=c.grid.index(c.default),
+                    description=c.label,
+                    continuous_update=True,
+                    layout=widgets.Layout(width="420px"),
+                    style={"description_width": "110px"},
+                )
+            )
 
         def build(depth: int, chosen: dict[str, Any]) -> widgets.Widget:
             if depth == len(self.controls):
@@ -167,29 +181,91 @@ class Explorable:
         return widgets.VBox([self._header(KERNEL_HINT), *sliders, build(0, {})])
 
     def live_widget(self) -> widgets.VBox:
-        """Sliders over each control's full range; every move recomputes the panel."""
+        """Sliders over each control's full range; every move recomputes the panel.
+
+        A move first replaces the panel by a "computing" note (unless the setting is cached),
+        so a slow update never leaves the old panel on screen as if it answered the new setting.
+        A setting the model refuses (the library raises ``ValueError``) shows what is wrong and
+        the allowed ranges instead of a panel; no exception reaches the kernel's log.
+        """
         sliders = [self._live_slider(c) for c in self.controls]
-        out = widgets.HTML(self.update())
+        out = widgets.HTML(self.safe_update({}))
 
         def refresh(_change: object = None) -> None:
-            out.value = self.update(**{c.name: s.value for c, s in zip(self.controls, sliders)})
+            values = {c.name: s.value for c, s in zip(self.controls, sliders)}
+            out.value = self.safe_update(values, before=lambda: setattr(out, "value", self.computing_html(values)))
 
         for s in sliders:
             s.observe(refresh, names="value")
         return widgets.VBox([self._header("Live: every move recomputes."), *sliders, out])
 
+    def is_cached(self, values: dict[str, Any]) -> bool:
+        """Whether the panel for ``values`` is already computed."""
+        full = {**self.defaults, **values}
+        return tuple(full[c.name] for c in self.controls) in self._cache
+
+    def safe_update(self, values: dict[str, Any], before: Callable[[], None] | None = None) -> str:
+        """:meth:`update`, or for a refused setting the message of :meth:`refused_html`.
+
+        ``before`` runs first when the panel is not cached (the live widget shows "computing").
+        """
+        if before is not None and not self.is_cached(values):
+            before()
+        try:
+            return self.update(**values)
+        except ValueError as exc:
+            return self.refused_html(values, str(exc))
+        except Exception as exc:
+            return self.refused_html(values, f"{type(exc).__name__}: {exc}", refused=False)
+
+    def setting_text(self, values: dict[str, Any]) -> str:
+        """``"features n = 8, neurons m = 256"``: a setting as the panels label it."""
+        full = {**self.defaults, **values}
+        return ", ".join(f"{c.label} = {full[c.name]}" for c in self.controls)
+
+    def computing_html(self, values: dict[str, Any]) -> str:
+        """The placeholder shown while a panel is computed."""
+        return (
+            f"<div class='incidental-computing' style='padding:1em;color:#555;font-style:italic'>"
+            f"Computing the panel for {html.escape(self.setting_text(values))} ...</div>"
+        )
+
+    def ranges_text(self) -> str:
+        """The allowed range of every control, in words."""
+        parts = []
+        for c in self.controls:
+            low = min(c.grid) if c.low is None else c.low
+            high = max(c.grid) if c.high is None else c.high
+            parts.append(f"{c.label} from {low:g} to {high:g}")
+        return "; ".join(parts)
+
+    def refused_html(self, values: dict[str, Any], reason: str, *, refused: bool = True) -> str:
+        """The message shown instead of a panel for a setting that cannot be computed."""
+        head = "This setting is refused by the model" if refused else "This setting could not be computed"
+        return (
+            f"<div class='incidental-refused' style='padding:0.8em;border:1px solid #cf222e;background:#ffebe9'>"
+            f"<b>{head}</b> ({html.escape(self.setting_text(values))}): {html.escape(reason)}.<br>"
+            f"<span style='font-size:0.9em'>Slider ranges: {html.escape(self.ranges_text())}. "
+            f"Move a slider to a setting the model allows.</span></div>"
+        )
+
     @staticmethod
     def _live_slider(c: Control) -> widgets.Widget:
-        common = dict(description=c.label, continuous_update=False,
-                      layout=widgets.Layout(width="420px"), style={"description_width": "110px"})
+        common = dict(
+            description=c.label,
+            continuous_update=False,
+            layout=widgets.Layout(width="420px"),
+            style={"description_width": "110px"},
+        )
         if c.kind == "size":
             return widgets.SelectionSlider(options=c.live_values, value=c.default, **common)
         low = min(c.grid) if c.low is None else c.low
         high = max(c.grid) if c.high is None else c.high
         if c.kind == "int":
             return widgets.IntSlider(value=c.default, min=low, max=high, step=c.step or 1, **common)
-        return widgets.FloatSlider(value=c.default, min=low, max=high, step=c.step or (high - low) / 100,
-                                   readout_format=".3g", **common)
+        return widgets.FloatSlider(
+            value=c.default, min=low, max=high, step=c.step or (high - low) / 100, readout_format=".3g", **common
+        )
 
     def widget(self, mode: str = "auto") -> widgets.VBox:
         """The live or static widget (``mode`` is ``"live"``, ``"static"`` or ``"auto"``)."""
@@ -197,8 +273,10 @@ class Explorable:
 
     def grid_points(self) -> list[dict[str, Any]]:
         """Every setting the static widget precomputes."""
-        return [dict(zip([c.name for c in self.controls], combo))
-                for combo in itertools.product(*(c.grid for c in self.controls))]
+        return [
+            dict(zip([c.name for c in self.controls], combo))
+            for combo in itertools.product(*(c.grid for c in self.controls))
+        ]
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -13,6 +13,7 @@ another half step. It reaches exact zeros. Its error is second order in the step
 ``max_step`` while no entry reaches zero, and first order once entries hit zero
 (the soft threshold's kink; measured in ``tests/test_flow.py``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -41,8 +42,15 @@ def rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.mean(a**2)))
 
 
-def integrate(rhs: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, times: np.ndarray,
-              *, rtol: float, atol: float, method: str = DEFAULT_METHOD) -> np.ndarray:
+def integrate(
+    rhs: Callable[[np.ndarray], np.ndarray],
+    y0: np.ndarray,
+    times: np.ndarray,
+    *,
+    rtol: float,
+    atol: float,
+    method: str = DEFAULT_METHOD,
+) -> np.ndarray:
     """Integrate the autonomous ODE ``dy/dt = rhs(y)`` from ``y(0) = y0``; ``(len(times), *y0.shape)``.
 
     ``y0`` is the state at time 0; the solution is reported at ``times`` (``times[0]`` may be 0).
@@ -51,8 +59,15 @@ def integrate(rhs: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, times: np
     span_end = float(times[-1])
     if span_end == 0.0:
         return y0[None].copy()
-    sol = solve_ivp(lambda _t, y: rhs(y.reshape(shape)).ravel(), (0.0, span_end), y0.ravel(),
-                    method=method, t_eval=times, rtol=rtol, atol=atol)
+    sol = solve_ivp(
+        lambda _t, y: rhs(y.reshape(shape)).ravel(),
+        (0.0, span_end),
+        y0.ravel(),
+        method=method,
+        t_eval=times,
+        rtol=rtol,
+        atol=atol,
+    )
     if not sol.success:  # pragma: no cover - solve_ivp reports its own failure
         raise RuntimeError(f"integration failed: {sol.message}")
     return sol.y.T.reshape((len(times), *shape))
@@ -89,9 +104,15 @@ def _strang(W0: np.ndarray, times: np.ndarray, lam: float, smooth: tuple[str, ..
     return out
 
 
-def simulate(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, lam: float = 0.0,
-             terms: Sequence[str] = ALL_TERMS, rtol: float = DEFAULT_RTOL,
-             max_step: float = 1e-2) -> np.ndarray:
+def simulate(
+    W0: np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    *,
+    lam: float = 0.0,
+    terms: Sequence[str] = ALL_TERMS,
+    rtol: float = DEFAULT_RTOL,
+    max_step: float = 1e-2,
+) -> np.ndarray:
     """Gradient flow ``dW/dt = forces(W)`` from ``W0`` ``(n, m)`` at time 0.
 
     Returns ``(len(times), n, m)``: the weights at each of ``times`` (strictly
@@ -115,8 +136,13 @@ def simulate(W0: np.ndarray, times: Sequence[float] | np.ndarray, *, lam: float 
     return integrate(lambda W: interaction_matrix(W @ W.T, smooth) @ W, W0, t, rtol=rtol, atol=rtol * rms(W0))
 
 
-def simulate_gram(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                  terms: Sequence[str] = v.SMOOTH_TERMS, rtol: float = DEFAULT_RTOL) -> np.ndarray:
+def simulate_gram(
+    G0: np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    *,
+    terms: Sequence[str] = v.SMOOTH_TERMS,
+    rtol: float = DEFAULT_RTOL,
+) -> np.ndarray:
     """The same flow as :func:`simulate` without regularisation, on the Gram matrix.
 
     ``G0`` ``(n, n)`` at time 0; returns ``(len(times), n, n)``. Each step costs
@@ -150,9 +176,15 @@ def _unpack_symmetric(block: np.ndarray, n: int, idx: tuple[np.ndarray, np.ndarr
     return out + np.swapaxes(np.triu(out, 1), -1, -2)
 
 
-def simulate_gram_phase(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                        terms: Sequence[str] = v.SMOOTH_TERMS, rtol: float = DEFAULT_RTOL,
-                        loss: bool = False, transport: bool = False) -> GramPhase:
+def simulate_gram_phase(
+    G0: np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    *,
+    terms: Sequence[str] = v.SMOOTH_TERMS,
+    rtol: float = DEFAULT_RTOL,
+    loss: bool = False,
+    transport: bool = False,
+) -> GramPhase:
     """The Gram flow from ``G0`` ``(n, n)`` with what accumulates along it (see :class:`GramPhase`).
 
     Symmetric matrices are integrated as packed upper triangles (half the state). The absolute
@@ -176,20 +208,26 @@ def simulate_gram_phase(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
         if loss:
             parts.append(2.0 * R[iu1] ** 2)
         if transport:
-            parts.append((interaction_matrix(G, terms) @ y[a + b + c:].reshape(n, n)).ravel())
+            parts.append((interaction_matrix(G, terms) @ y[a + b + c :].reshape(n, n)).ravel())
         return np.concatenate(parts)
 
     y0 = [G0[iu], np.zeros(b + c)] + ([np.eye(n).ravel()] if transport else [])
     y = integrate(rhs, np.concatenate(y0), t, rtol=rtol, atol=rtol * 1e-3 * max(overlap, 1e-300))
-    return GramPhase(_unpack_symmetric(y[:, :a], n, iu),
-                     _unpack_symmetric(y[:, a:a + b], n, iu1),
-                     _unpack_symmetric(y[:, a + b:a + b + c], n, iu1) if loss else None,
-                     y[:, a + b + c:].reshape(len(t), n, n) if transport else None)
+    return GramPhase(
+        _unpack_symmetric(y[:, :a], n, iu),
+        _unpack_symmetric(y[:, a : a + b], n, iu1),
+        _unpack_symmetric(y[:, a + b : a + b + c], n, iu1) if loss else None,
+        y[:, a + b + c :].reshape(len(t), n, n) if transport else None,
+    )
 
 
-def simulate_gram_with_push(G0: np.ndarray, times: Sequence[float] | np.ndarray, *,
-                            terms: Sequence[str] = v.SMOOTH_TERMS,
-                            rtol: float = DEFAULT_RTOL) -> tuple[np.ndarray, np.ndarray]:
+def simulate_gram_with_push(
+    G0: np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    *,
+    terms: Sequence[str] = v.SMOOTH_TERMS,
+    rtol: float = DEFAULT_RTOL,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gram flow plus the accumulated push coefficients, both ``(len(times), n, n)``.
 
     The second array is ``P_ij(t) = int_0^t ReLU(G_ij(s)) ds``: the total

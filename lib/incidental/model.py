@@ -4,6 +4,7 @@ Notation (as in the book): ``W`` is ``(n, m)``, row ``W[i]`` is the encoding of
 feature ``i``; ``G = W W^T`` is the ``(n, n)`` Gram matrix. Time is the
 gradient-flow time of ``dW/dt = -grad L`` (dimensionless).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

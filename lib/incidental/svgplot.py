@@ -1,11 +1,13 @@
-"""A tiny, fast SVG plotter for widget panels.
+"""The book's figure specification, and a tiny, fast SVG plotter for it.
 
-Matplotlib takes 100-250 ms to draw a two-axes figure on a small machine, too slow
-for a widget that must update in under 100 ms. Widget panels therefore draw with
-this module: lines, points and step histograms on linear or log axes, reference
-lines, a legend; a few kilobytes of inline SVG per panel, drawn in about a
-millisecond. Static figures in the chapters use matplotlib.
+A figure is a list of :class:`Axes`, each holding :class:`Series` (lines, points, points with
+error bars, shaded bands, step histograms) on linear or log axes, reference lines and a legend.
+The same specification is drawn two ways: :func:`svg` here (a few kilobytes of inline SVG in
+about a millisecond, for widget panels that must update in under 100 ms; matplotlib takes
+100-250 ms) and :func:`incidental.plotting.render` (matplotlib, for the chapters' static
+figures, with TeX labels). The recurring figure types are built in :mod:`incidental.figures`.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,10 +20,18 @@ import numpy as np
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
+KINDS = ("line", "points", "steps", "errorbar", "band")
+
+
 @dataclass
 class Series:
-    """Data drawn on an :class:`Axes`: ``kind`` is ``"line"``, ``"points"`` or ``"steps"``
-    (a histogram: ``x`` holds the ``len(y) + 1`` bin edges)."""
+    """Data drawn on an :class:`Axes`.
+
+    ``kind`` is ``"line"``, ``"points"``, ``"steps"`` (a histogram: ``x`` holds the
+    ``len(y) + 1`` bin edges), ``"errorbar"`` (points ``y`` with the interval ``[low, high]``)
+    or ``"band"`` (the region between ``low`` and ``high``; ``y`` is drawn as its centre line).
+    ``label`` may hold TeX between ``$`` signs (matplotlib renders it; the SVG shows it plain).
+    """
 
     x: Sequence[float] | np.ndarray
     y: Sequence[float] | np.ndarray
@@ -29,6 +39,14 @@ class Series:
     kind: str = "line"
     color: str | None = None
     dashed: bool = False
+    low: Sequence[float] | np.ndarray | None = None
+    high: Sequence[float] | np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind in ("errorbar", "band") and (self.low is None or self.high is None):
+            raise ValueError(f"a {self.kind!r} series needs low and high")
 
 
 @dataclass
@@ -43,6 +61,54 @@ class Axes:
     hlines: list[tuple[float, str]] = field(default_factory=list)
     vlines: list[tuple[float, str]] = field(default_factory=list)
     title: str = ""
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+
+
+_TEX = [
+    (r"\dot\kappa", "κ̇"),
+    (r"\kappa", "κ"),
+    (r"\lambda", "λ"),
+    (r"\sqrt{m}", "√m"),
+    (r"\sqrt m", "√m"),
+    (r"\sqrt", "√"),
+    (r"\cdot", "·"),
+    (r"\|", "‖"),
+    (r"\tau", "τ"),
+    (r"\varepsilon", "ε"),
+    (r"\epsilon", "ε"),
+    (r"\rho", "ρ"),
+    (r"\sigma", "σ"),
+    (r"\mu", "μ"),
+    (r"\pi", "π"),
+    (r"\Delta", "Δ"),
+    (r"\le", "≤"),
+    (r"\ge", "≥"),
+    (r"\approx", "≈"),
+    (r"\times", "×"),
+    (r"\infty", "∞"),
+    (r"\,", " "),
+    ("^{-1/2}", "⁻¹ᐟ²"),
+    ("^{1/2}", "¹ᐟ²"),
+    ("^{-1}", "⁻¹"),
+    ("^2", "²"),
+    ("^{2}", "²"),
+    ("_i", "ᵢ"),
+    ("_j", "ⱼ"),
+    ("{", ""),
+    ("}", ""),
+    ("$", ""),
+]
+"""TeX fragments of the book's axis labels and their Unicode forms (for SVG, which has no TeX)."""
+
+
+def plain_label(text: str) -> str:
+    """A label written with TeX between ``$`` signs (for matplotlib), as plain Unicode for SVG."""
+    if "$" not in text:
+        return text
+    for tex, uni in _TEX:
+        text = text.replace(tex, uni)
+    return text
 
 
 def _nice_ticks(lo: float, hi: float, log: bool) -> list[float]:
@@ -84,9 +150,11 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
     pw, ph = width - left - right, height - top - bottom
     xs = [float(x) for s in ax.series for x in np.ravel(s.x)] + [v for v, _ in ax.vlines]
     ys = [float(y) for s in ax.series for y in np.ravel(s.y)] + [v for v, _ in ax.hlines]
+    ys += [float(y) for s in ax.series if s.low is not None for y in (*np.ravel(s.low), *np.ravel(s.high))]
     if any(s.kind == "steps" for s in ax.series) and not ax.ylog:
         ys.append(0.0)
-    (xa, xb), (ya, yb) = _limits(xs, ax.xlog), _limits(ys, ax.ylog)
+    (xa, xb) = ax.xlim or _limits(xs, ax.xlog)
+    (ya, yb) = ax.ylim or _limits(ys, ax.ylog)
 
     def tx(x: float) -> float:
         f = (math.log(x) - math.log(xa)) / (math.log(xb) - math.log(xa)) if ax.xlog else (x - xa) / (xb - xa)
@@ -99,25 +167,40 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
     out = [f"<rect x='{x0 + left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#888'/>"]
     for t in _nice_ticks(xa, xb, ax.xlog):
         X = tx(t)
-        out.append(f"<line x1='{X:.1f}' y1='{top + ph}' x2='{X:.1f}' y2='{top + ph + 4}' stroke='#888'/>"
-                   f"<text x='{X:.1f}' y='{top + ph + 15}' text-anchor='middle'>{_fmt_tick(t, ax.xlog)}</text>")
+        out.append(
+            f"<line x1='{X:.1f}' y1='{top + ph}' x2='{X:.1f}' y2='{top + ph + 4}' stroke='#888'/>"
+            f"<text x='{X:.1f}' y='{top + ph + 15}' text-anchor='middle'>{_fmt_tick(t, ax.xlog)}</text>"
+        )
     for t in _nice_ticks(ya, yb, ax.ylog):
         Y = ty(t)
-        out.append(f"<line x1='{x0 + left - 4}' y1='{Y:.1f}' x2='{x0 + left}' y2='{Y:.1f}' stroke='#888'/>"
-                   f"<text x='{x0 + left - 6}' y='{Y + 3:.1f}' text-anchor='end'>{_fmt_tick(t, ax.ylog)}</text>")
-    out.append(f"<text x='{x0 + left + pw / 2}' y='{height - 4}' text-anchor='middle'>{html.escape(ax.xlabel)}</text>")
-    out.append(f"<text transform='translate({x0 + 11},{top + ph / 2}) rotate(-90)' text-anchor='middle'>"
-               f"{html.escape(ax.ylabel)}</text>")
+        out.append(
+            f"<line x1='{x0 + left - 4}' y1='{Y:.1f}' x2='{x0 + left}' y2='{Y:.1f}' stroke='#888'/>"
+            f"<text x='{x0 + left - 6}' y='{Y + 3:.1f}' text-anchor='end'>{_fmt_tick(t, ax.ylog)}</text>"
+        )
+    out.append(
+        f"<text x='{x0 + left + pw / 2}' y='{height - 4}' text-anchor='middle'>"
+        f"{html.escape(plain_label(ax.xlabel))}</text>"
+    )
+    out.append(
+        f"<text transform='translate({x0 + 11},{top + ph / 2}) rotate(-90)' text-anchor='middle'>"
+        f"{html.escape(plain_label(ax.ylabel))}</text>"
+    )
     if ax.title:
-        out.append(f"<text x='{x0 + left + pw / 2}' y='11' text-anchor='middle'>{html.escape(ax.title)}</text>")
+        out.append(
+            f"<text x='{x0 + left + pw / 2}' y='11' text-anchor='middle'>{html.escape(plain_label(ax.title))}</text>"
+        )
     for value, _label in ax.hlines:
         if ya <= value <= yb:
-            out.append(f"<line x1='{x0 + left}' x2='{x0 + left + pw}' y1='{ty(value):.1f}' y2='{ty(value):.1f}' "
-                       f"stroke='#444' stroke-dasharray='2,3'/>")
+            out.append(
+                f"<line x1='{x0 + left}' x2='{x0 + left + pw}' y1='{ty(value):.1f}' y2='{ty(value):.1f}' "
+                f"stroke='#444' stroke-dasharray='2,3'/>"
+            )
     for value, _label in ax.vlines:
         if xa <= value <= xb:
-            out.append(f"<line y1='{top}' y2='{top + ph}' x1='{tx(value):.1f}' x2='{tx(value):.1f}' "
-                       f"stroke='#444' stroke-dasharray='5,3'/>")
+            out.append(
+                f"<line y1='{top}' y2='{top + ph}' x1='{tx(value):.1f}' x2='{tx(value):.1f}' "
+                f"stroke='#444' stroke-dasharray='5,3'/>"
+            )
     legend = []
     for k, s in enumerate(ax.series):
         color = s.color or PALETTE[k % len(PALETTE)]
@@ -129,27 +212,65 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
             pts.append((x[-1], pts[0][1]))
         else:
             pts = list(zip(x, y))
-        ok = [(a, b) for a, b in pts if np.isfinite(a) and np.isfinite(b) and (a > 0 or not ax.xlog)
-              and (b > 0 or not ax.ylog)]
-        coords = " ".join(f"{tx(a):.1f},{ty(min(max(b, ya), yb)):.1f}" for a, b in ok)
+        ok = [
+            (a, b)
+            for a, b in pts
+            if np.isfinite(a) and np.isfinite(b) and (a > 0 or not ax.xlog) and (b > 0 or not ax.ylog)
+        ]
+        ok = [(a, b) for a, b in ok if xa <= a <= xb]
+
+        def clip(b: float) -> float:
+            return ty(min(max(b, ya), yb))
+
+        coords = " ".join(f"{tx(a):.1f},{clip(b):.1f}" for a, b in ok)
         dash = " stroke-dasharray='6,3'" if s.dashed else ""
-        if s.kind == "points":
-            out.extend(f"<circle cx='{tx(a):.1f}' cy='{ty(b):.1f}' r='2.5' fill='{color}'/>" for a, b in ok)
+        if s.kind in ("errorbar", "band"):
+            lo, hi = np.ravel(s.low).astype(float), np.ravel(s.high).astype(float)
+            keep = [
+                (a, p, q)
+                for a, p, q in zip(x, lo, hi)
+                if np.isfinite([a, p, q]).all()
+                and xa <= a <= xb
+                and (a > 0 or not ax.xlog)
+                and (min(p, q) > 0 or not ax.ylog)
+            ]
+            if s.kind == "band" and keep:
+                ring = [(a, q) for a, _p, q in keep] + [(a, p) for a, p, _q in reversed(keep)]
+                pts_svg = " ".join(f"{tx(a):.1f},{clip(b):.1f}" for a, b in ring)
+                out.append(f"<polygon points='{pts_svg}' fill='{color}' fill-opacity='0.2' stroke='none'/>")
+            else:
+                out.extend(
+                    f"<line x1='{tx(a):.1f}' x2='{tx(a):.1f}' y1='{clip(p):.1f}' y2='{clip(q):.1f}' "
+                    f"stroke='{color}' stroke-width='1.2'/>"
+                    for a, p, q in keep
+                )
+        if s.kind in ("points", "errorbar"):
+            out.extend(
+                f"<circle cx='{tx(a):.1f}' cy='{clip(b):.1f}' r='2.5' fill='{color}'/>" for a, b in ok if ya <= b <= yb
+            )
         elif coords:
             out.append(f"<polyline points='{coords}' fill='none' stroke='{color}' stroke-width='1.6'{dash}/>")
         if s.label:
-            legend.append((s.label, color, s.kind, s.dashed))
-    legend += [(lab, "#444", "line", True) for _, lab in ax.hlines + ax.vlines if lab]
+            legend.append((plain_label(s.label), color, "points" if s.kind == "errorbar" else s.kind, s.dashed))
+    # Reference lines in the legend drawn as on the plot: horizontal dotted, vertical dashed.
+    legend += [(plain_label(lab), "#444", "line", "2,3") for _, lab in ax.hlines if lab]
+    legend += [(plain_label(lab), "#444", "line", "5,3") for _, lab in ax.vlines if lab]
     if legend:
         longest = max(len(label) for label, *_ in legend)
-        out.append(f"<rect x='{x0 + left + 4}' y='{top + 2}' width='{min(pw - 8, 26 + 5.6 * longest):.0f}' "
-                   f"height='{12 * len(legend) + 4}' fill='white' fill-opacity='0.85' stroke='#ccc'/>")
+        out.append(
+            f"<rect x='{x0 + left + 4}' y='{top + 2}' width='{min(pw - 8, 26 + 5.6 * longest):.0f}' "
+            f"height='{12 * len(legend) + 4}' fill='white' fill-opacity='0.85' stroke='#ccc'/>"
+        )
     for k, (label, color, kind, dashed) in enumerate(legend):
         Y = top + 10 + 12 * k
         X = x0 + left + 8
-        dash = " stroke-dasharray='4,2'" if dashed else ""
-        mark = (f"<circle cx='{X + 7}' cy='{Y - 3}' r='2.5' fill='{color}'/>" if kind == "points" else
-                f"<line x1='{X}' x2='{X + 14}' y1='{Y - 3}' y2='{Y - 3}' stroke='{color}' stroke-width='1.6'{dash}/>")
+        pattern = dashed if isinstance(dashed, str) else "4,2"
+        dash = f" stroke-dasharray='{pattern}'" if dashed else ""
+        mark = (
+            f"<circle cx='{X + 7}' cy='{Y - 3}' r='2.5' fill='{color}'/>"
+            if kind == "points"
+            else f"<line x1='{X}' x2='{X + 14}' y1='{Y - 3}' y2='{Y - 3}' stroke='{color}' stroke-width='1.6'{dash}/>"
+        )
         out.append(f"{mark}<text x='{X + 18}' y='{Y}'>{html.escape(label)}</text>")
     return "".join(out)
 
@@ -161,9 +282,11 @@ def svg(axes: Axes | Sequence[Axes], *, width: int = 640, height: int = 230) -> 
         raise ValueError("axes must hold at least one Axes")
     each = width / len(panels)
     body = "".join(_axes_svg(ax, k * each, each, height) for k, ax in enumerate(panels))
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}' style='font:10px sans-serif;max-width:100%;height:auto' "
-            f"role='img'>{body}</svg>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' style='font:10px sans-serif;max-width:100%;height:auto' "
+        f"role='img'>{body}</svg>"
+    )
 
 
 def histogram(values: np.ndarray, bins: int = 30, *, density: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
 """Shared by the browser suite's conftest and tests: paths, page discovery, the report."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,16 @@ BOOK_HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve(
 SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS", BOOK_HTML.parent / "screenshots")).resolve()
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-domain-reliability",
-    "--metrics-recording-only", "--no-pings",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--metrics-recording-only",
+    "--no-pings",
     # Second wall behind request interception: no host name resolves except the local server's.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
@@ -40,7 +48,7 @@ def find_chromium() -> str | None:
         with sync_playwright() as p:
             path = p.chromium.executable_path
         return path if path and Path(path).exists() else None
-    except Exception:  # noqa: BLE001 - no playwright, or no browser of its own
+    except Exception:
         return None
 
 
@@ -71,8 +79,11 @@ def built_pages() -> list[str]:
     """Every HTML page of the build (relative paths), assets' folders left out."""
     if not BOOK_HTML.is_dir():
         return []
-    return sorted(str(p.relative_to(BOOK_HTML)) for p in BOOK_HTML.rglob("*.html")
-                  if not set(p.relative_to(BOOK_HTML).parts[:-1]) & set(NOT_PAGES))
+    return sorted(
+        str(p.relative_to(BOOK_HTML))
+        for p in BOOK_HTML.rglob("*.html")
+        if not set(p.relative_to(BOOK_HTML).parts[:-1]) & set(NOT_PAGES)
+    )
 
 
 def all_pages() -> list[str]:

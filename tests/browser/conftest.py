@@ -14,24 +14,33 @@ Environment:
 - ``BOOK_SCREENSHOTS``: where screenshots and ``report.json`` go (default
   ``_build/screenshots``, beside the HTML so that it is not published with it).
 """
+
 from __future__ import annotations
 
 import functools
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # browser_support, in any import mode
 
-from browser_support import (BOOK_HTML, CHROMIUM_ARGS, CHROMIUM_CANDIDATES, REPORT, ROOT,  # noqa: E402
-                             SCREENSHOTS, all_pages, find_chromium)
+from browser_support import (
+    BOOK_HTML,
+    CHROMIUM_ARGS,
+    CHROMIUM_CANDIDATES,
+    REPORT,
+    ROOT,
+    SCREENSHOTS,
+    all_pages,
+    find_chromium,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -52,13 +61,16 @@ def chromium_path() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("browser tests skipped: the 'playwright' Python package is not installed "
-                    "(pip install -r requirements.txt)")
+        pytest.skip(
+            "browser tests skipped: the 'playwright' Python package is not installed (pip install -r requirements.txt)"
+        )
     path = find_chromium()
     if path is None:
-        pytest.skip("browser tests skipped: no Chromium found (looked for $CHROMIUM and "
-                    f"{', '.join(CHROMIUM_CANDIDATES)} on PATH); install it, e.g. "
-                    "`apt-get install chromium`, to test the rendered book in a real browser")
+        pytest.skip(
+            "browser tests skipped: no Chromium found (looked for $CHROMIUM and "
+            f"{', '.join(CHROMIUM_CANDIDATES)} on PATH); install it, e.g. "
+            "`apt-get install chromium`, to test the rendered book in a real browser"
+        )
     return path
 
 
@@ -67,8 +79,10 @@ def book_html(chromium_path: str) -> Path:
     """The built book; built here (warnings are errors) when it is missing."""
     if not (BOOK_HTML / "index.html").exists():
         if not (ROOT / "_assets" / "vendor" / "MANIFEST.json").exists():
-            pytest.fail("the book is not built and its offline assets are not vendored: "
-                        "run `make book` (or `make assets` first)")
+            pytest.fail(
+                "the book is not built and its offline assets are not vendored: "
+                "run `make book` (or `make assets` first)"
+            )
         jb = Path(sys.executable).with_name("jupyter-book")
         out = BOOK_HTML.parent.parent if BOOK_HTML.parent.name == "_build" else None
         cmd = [str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"]
@@ -82,7 +96,7 @@ def book_html(chromium_path: str) -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -124,12 +138,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("rendered book in headless Chromium")
     for page, r in sorted(REPORT.items()):
-        parts = [f"{r.get('html_bytes_with_images', 0) / 1e6:.2f} MB",
-                 f"{r.get('requests_local', 0)} local requests",
-                 f"{len(r.get('blocked_requests', []))} blocked",
-                 f"{len(r.get('console_errors', []))} console errors",
-                 f"{r.get('math_rendered', 0)}/{r.get('math_elements', 0)} formulas",
-                 f"{r.get('widgets_rendered', 0)}/{r.get('widgets', 0)} widgets"]
+        parts = [
+            f"{r.get('html_bytes_with_images', 0) / 1e6:.2f} MB",
+            f"{r.get('requests_local', 0)} local requests",
+            f"{len(r.get('blocked_requests', []))} blocked",
+            f"{len(r.get('console_errors', []))} console errors",
+            f"{r.get('math_rendered', 0)}/{r.get('math_elements', 0)} formulas",
+            f"{r.get('widgets_rendered', 0)}/{r.get('widgets', 0)} widgets",
+        ]
         if "controls_moved" in r:
             parts.append(f"{r['controls_moved']} controls moved")
         if "internal_links" in r:

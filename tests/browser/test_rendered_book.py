@@ -19,6 +19,7 @@ HTML page of the build) these tests check that
 Screenshots: one full page per page, and one of the widget before and after each move, under
 ``_build/screenshots`` (see ``conftest.py``), with ``report.json``.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,6 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 import yaml
-
 from browser_support import BOOK_HTML, REPORT, ROOT, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,16 @@ MATH_STATS = """() => {
     containers: document.querySelectorAll('mjx-container').length,
     errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 80)),
     mathjax: !!(window.MathJax && window.MathJax.version),
+  };
+}"""
+
+FIGURES = """() => {
+  const figures = Array.from(document.querySelectorAll('figure.incidental-figure'));
+  const caption = f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim();
+  return {
+    figures: figures.length,
+    captioned: figures.filter(f => caption(f).length > 20 && f.querySelector('img, svg')).length,
+    numbers: figures.map(f => { const m = caption(f).match(/^Figure \\d+\\.(\\d+)/); return m ? +m[1] : -1; }),
   };
 }"""
 
@@ -145,6 +155,7 @@ LINKS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.get
 
 # --- one visit of a page ---------------------------------------------------------------------
 
+
 @dataclass
 class Visit:
     """What the browser saw on one page."""
@@ -158,6 +169,7 @@ class Visit:
     math: dict[str, Any] = field(default_factory=dict)
     widgets: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
     screenshot: str = ""
 
 
@@ -184,8 +196,15 @@ def open_page(browser: Any, server: str, page_path: str) -> tuple[Any, Any, Visi
     context.route("**/*", route)
     page = context.new_page()
     page.set_default_timeout(RENDER_TIMEOUT_MS)  # every wait below (load, networkidle, MathJax)
-    page.on("console", lambda m: m.type == "error" and visit.errors.append(
-        f"console error: {m.text} (at {m.location.get('url', '?')}:{m.location.get('lineNumber', '?')})"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and visit.errors.append(
+                f"console error: {m.text} (at {m.location.get('url', '?')}:{m.location.get('lineNumber', '?')})"
+            )
+        ),
+    )
     page.on("pageerror", lambda e: visit.errors.append(f"uncaught exception: {e}"))
     page.on("requestfailed", lambda r: visit.errors.append(f"request failed: {r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and visit.errors.append(f"HTTP {r.status}: {r.url}"))
@@ -203,7 +222,7 @@ def open_page(browser: Any, server: str, page_path: str) -> tuple[Any, Any, Visi
     if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
         try:
             page.wait_for_function(WIDGET_VIEWS_RENDERED, timeout=RENDER_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001 - reported by the widget test, with details
+        except Exception:
             pass
     settle(page)
     visit.final_url = page.url
@@ -221,7 +240,7 @@ def settle(page: Any, timeout_ms: int = 15_000) -> None:
     """
     try:
         page.wait_for_load_state("networkidle", timeout=timeout_ms)
-    except Exception:  # noqa: BLE001 - playwright's TimeoutError; see the docstring
+    except Exception:
         pass
 
 
@@ -244,6 +263,7 @@ def visit(browser: Any, server: str, book_html: Path, page_path: str) -> Visit:
         v.math = page.evaluate(MATH_STATS)
         v.widgets = page.evaluate(WIDGET_STATS)
         v.links = page.evaluate(LINKS)
+        v.figures = page.evaluate(FIGURES)
         path = SCREENSHOTS / f"{shot_name(page_path)}.png"
         page.screenshot(path=str(path), full_page=True)
         v.screenshot = str(path)
@@ -251,19 +271,42 @@ def visit(browser: Any, server: str, book_html: Path, page_path: str) -> Visit:
         context.close()
     _VISITS[page_path] = v
     r = REPORT.setdefault(page_path, {})
-    r.update(requests_local=len(v.local_requests), blocked_requests=v.blocked, console_errors=v.errors,
-             math_elements=v.math.get("math_elements", 0), math_rendered=v.math.get("math_rendered", 0),
-             widgets=len(v.widgets), widgets_rendered=sum(w["rendered"] for w in v.widgets),
-             screenshot=v.screenshot, final_url=v.final_url)
+    r.update(
+        requests_local=len(v.local_requests),
+        blocked_requests=v.blocked,
+        console_errors=v.errors,
+        math_elements=v.math.get("math_elements", 0),
+        math_rendered=v.math.get("math_rendered", 0),
+        widgets=len(v.widgets),
+        widgets_rendered=sum(w["rendered"] for w in v.widgets),
+        screenshot=v.screenshot,
+        final_url=v.final_url,
+    )
     return v
 
 
 # --- the checks ---------------------------------------------------------------------------------
 
+RAW_MARKUP = ("{glue", "{eq}", "{doc}", "{prf:", ":label:", "{cite", "{eval}")
+
+
+def test_no_raw_markup_is_visible(visit: Visit) -> None:
+    text = visit.math["text"]
+    left = [token for token in RAW_MARKUP if token in text]
+    assert not left, f"raw MyST markup visible: {left}"
+
+
+def test_every_figure_has_its_caption(visit: Visit) -> None:
+    f = visit.figures
+    assert f["captioned"] == f["figures"], f"{f['figures'] - f['captioned']} figures without a caption"
+    assert f["numbers"] == sorted(set(f["numbers"])), f"figure numbers repeat or go backwards: {f['numbers']}"
+
+
 def test_no_request_leaves_the_local_server(visit: Visit) -> None:
     assert visit.local_requests, "the page made no request to the local server at all"
-    assert not visit.blocked, ("requests to outside the book were made (and blocked):\n"
-                               + "\n".join(sorted(set(visit.blocked))))
+    assert not visit.blocked, "requests to outside the book were made (and blocked):\n" + "\n".join(
+        sorted(set(visit.blocked))
+    )
 
 
 def test_no_console_errors(visit: Visit) -> None:
@@ -273,9 +316,9 @@ def test_no_console_errors(visit: Visit) -> None:
 def test_every_formula_is_rendered(visit: Visit) -> None:
     m = visit.math
     left = [d for d in RAW_MATH if d in m["text"]]
-    assert not left, (f"raw TeX delimiters {left} left in the visible text: "
-                      + "; ".join(m["text"][max(0, m["text"].find(d) - 60): m["text"].find(d) + 60]
-                                  for d in left))
+    assert not left, f"raw TeX delimiters {left} left in the visible text: " + "; ".join(
+        m["text"][max(0, m["text"].find(d) - 60) : m["text"].find(d) + 60] for d in left
+    )
     assert not m["unrendered"], f"{len(m['unrendered'])} formulas not typeset by MathJax: {m['unrendered']}"
     assert not m["errors"], f"MathJax errors: {m['errors']}"
     if m["math_elements"]:
@@ -367,8 +410,14 @@ def move_slider(page: Any, root: Any, handle: Any, name: str) -> dict[str, Any]:
     page.keyboard.press(backward)
     restored = wait_for_change(root, after)
     assert restored == before, f"{label}: moving back did not restore the first panel"
-    return {"control": name, "from": start["text"], "to": moved["text"], "key": forward,
-            "numbers_before": results_before[:12], "numbers_after": results_after[:12]}
+    return {
+        "control": name,
+        "from": start["text"],
+        "to": moved["text"],
+        "key": forward,
+        "numbers_before": results_before[:12],
+        "numbers_after": results_after[:12],
+    }
 
 
 def wait_for_change(root: Any, before: dict[str, Any]) -> dict[str, Any]:
@@ -381,6 +430,7 @@ def wait_for_change(root: Any, before: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- the book's apparatus ------------------------------------------------------------------------
+
 
 def notebook_pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -409,6 +459,7 @@ def test_notebook_pages_offer_ipynb_download_and_honest_launch_buttons(book_html
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 class _Refs(HTMLParser):
     def __init__(self) -> None:

@@ -1,14 +1,17 @@
-"""Chapter 3 (Denominator): claims D1-D3, how the forces change the norms ``||W_i||``.
+"""Chapter 3 (Denominator): the experiments of claims D1-D3 and the chapter's widgets.
 
-Notation: ``a_i = ||W_i||^2 = G_ii``. The *relative rate* of ``a_i`` under a force is
-``(d a_i/dt) / a_i``; interference's is ``rho_i = -2 sum_{j != i} ReLU(G_ij)^2 / a_i`` and
-feature benefit's is ``phi_i = 2 (1 - a_i)``.
+Notation: ``a_i = ||W_i||^2 = G_ii``; ``rho_i`` is interference's relative rate of ``a_i`` and
+``phi_i = 2 (1 - a_i)`` feature benefit's (formulas in :mod:`incidental.derivation` and
+:mod:`incidental.theory`, under the chapter's marker). Every runner takes all its knobs as
+keyword arguments and returns a :class:`~incidental.book.Result`; every figure builder returns
+``(figure, caption)`` with the caption built from the result.
 
-The first block holds formulas the core does not have yet (exact laws of ``rho_i`` and
-``phi_i`` at initialisation, and first-order predictions of the norms over the
-interference phase); each says where it comes from. The rest are the chapter's
-experiments, their checks and its two widgets.
+Flows. *Interference alone* is the flow of the note's derivation, and the default flow of the
+*interference phase* ``[0, t_end]`` (the interval over which interference resolves the positive
+overlaps; ``t_end`` is a knob). The *full flow* is feature benefit + interference; every result
+that uses it says so. Rates "at initialisation" involve no flow at all.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,181 +19,43 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
 from .. import _validate as v
-from .. import svgplot
-from ..checks import Check, ExponentFit, check_below, check_close, check_exponent
-from ..derivation import expected_relative_norm_sq_rate, interference_norm_share, norm_sq_rate
+from .. import figures, svgplot
+from ..book import Result, quote
+from ..checks import check_below, check_close, check_exponent, fit_exponent
+from ..derivation import (
+    expected_relative_norm_sq_rate,
+    feature_benefit_relative_rate,
+    first_order_norm_change,
+    interference_relative_rate,
+    norm_sq_rate_dot,
+    norm_sq_rate_independent,
+)
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
-from ..model import ALL_TERMS, forces, interference_weights, sample_gram, sample_weights
+from ..model import ALL_TERMS, sample_gram, sample_weights
+from ..plotting import render
+from ..theory import (
+    expected_norm_change,
+    expected_pair_norm_correction,
+    feature_benefit_dominated_fraction,
+    feature_benefit_norm_change_rms,
+    feature_benefit_rate_rms,
+    interference_rate_density,
+    interference_rate_mean_se,
+    interference_rate_relative_spread,
+    interference_rate_sd,
+    regularization_norm_share_mean,
+    regularization_norm_share_se,
+    sd_relative_se,
+    share_ratio,
+)
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
 FULL: tuple[str, ...] = ("feature_benefit", "interference")
-PHASE_END = 5.0       # end of the interference phase: interfering overlaps have decayed by e^{-10}
-PHASE_RTOL = 1e-7     # solver tolerance for the phase flows (quantities measured are >= 1e-5)
-
-
-# --- formulas: the laws of the two shares at initialisation -------------------------------------
-
-def interference_relative_rate(G: np.ndarray) -> np.ndarray:
-    """``rho_i = -2 sum_{j != i} ReLU(G_ij)^2 / G_ii``, ``(n,)``: interference's relative rate of ``||W_i||^2``."""
-    G = v.gram("G", G)
-    return interference_norm_share(G) / np.diag(G)
-
-
-def feature_benefit_norm_share(G: np.ndarray) -> np.ndarray:
-    """Feature benefit's share of ``d||W_i||^2/dt``: ``2 (1 - a_i) a_i``, ``(n,)``."""
-    G = v.gram("G", G)
-    a = np.diag(G)
-    return 2.0 * (1.0 - a) * a
-
-
-def feature_benefit_relative_rate(G: np.ndarray) -> np.ndarray:
-    """``phi_i = 2 (1 - a_i)``, ``(n,)``: feature benefit's relative rate of ``||W_i||^2``."""
-    G = v.gram("G", G)
-    return 2.0 * (1.0 - np.diag(G))
-
-
-def interference_rate_sd(n: int, m: int) -> float:
-    """Exact standard deviation of ``rho_i`` at initialisation: ``sqrt(5 (n-1)) / m``.
-
-    ``rho_i = -(2/m) chi2_K`` with ``K ~ Binomial(n-1, 1/2)`` (see :func:`interference_rate_cdf`),
-    and ``Var chi2_K = E[2K] + Var K = (n-1) + (n-1)/4``.
-    """
-    n, m = v.sizes(n, m)
-    return float(np.sqrt(5.0 * (n - 1)) / m)
-
-
-def interference_rate_relative_spread(n: int) -> float:
-    """``sd(rho_i) / |E rho_i| = sqrt(5 / (n-1))`` exactly, for every ``m``."""
-    n = v.size("n", n)
-    return float(np.sqrt(5.0 / (n - 1)))
-
-
-def interference_rate_mean_se(n: int, m: int) -> float:
-    """Standard error of ``mean_i rho_i`` over one draw, to leading order in ``1/m``: ``sqrt(10 (n-1)/n) / m``.
-
-    ``mean_i rho_i ~ -(4/n) sum_{i<j} ReLU(G_ij)^2`` (every pair counted from both sides);
-    the ``n(n-1)/2`` terms are nearly independent with variance ``(3/2 - 1/4)/m^2 = 5/(4 m^2)``.
-    """
-    n, m = v.sizes(n, m)
-    return float(np.sqrt(10.0 * (n - 1) / n) / m)
-
-
-def interference_rate_cdf(x: np.ndarray | float, n: int, m: int) -> np.ndarray:
-    """Exact CDF ``P(rho_i <= x)`` of interference's relative rate at initialisation.
-
-    Given ``W_i``, the ``z_j = sqrt(m) G_ij / ||W_i||`` (``j != i``) are i.i.d. ``N(0, 1)`` whatever
-    ``W_i`` is, and ``rho_i = -(2/m) sum_j ReLU(z_j)^2``. Each ``ReLU(z)^2`` is 0 or ``chi2_1``
-    with probability 1/2, so ``-(m/2) rho_i ~ chi2_K`` with ``K ~ Binomial(n-1, 1/2)``,
-    independent of ``||W_i||``, at every ``m >= n``.
-    """
-    n, m = v.sizes(n, m)
-    y = -0.5 * m * np.asarray(x, dtype=float)[..., None]  # rho <= x  <=>  chi2_K >= y
-    k = np.arange(n)
-    weights = stats.binom.pmf(k, n - 1, 0.5)
-    survival = np.empty(y.shape[:-1] + (n,))
-    survival[..., 0] = y[..., 0] <= 0  # chi2_0 is the point mass at 0
-    survival[..., 1:] = stats.chi2.sf(y, k[1:])
-    return np.sum(weights * survival, axis=-1)
-
-
-def interference_rate_density(x: np.ndarray, n: int, m: int) -> np.ndarray:
-    """Density of the continuous part of ``rho_i`` (law of :func:`interference_rate_cdf`), ``x.shape``.
-
-    (The atom at 0 has mass ``2^{-(n-1)}``.)
-    """
-    n, m = v.sizes(n, m)
-    y = -0.5 * m * np.asarray(x, dtype=float)
-    k = np.arange(1, n)
-    weights = stats.binom.pmf(k, n - 1, 0.5)
-    dens = stats.chi2.pdf(np.maximum(y[..., None], 1e-300), k) * (y[..., None] > 0)
-    return 0.5 * m * np.sum(weights * dens, axis=-1)
-
-
-def feature_benefit_rate_rms(m: int) -> float:
-    """Exact RMS of ``phi_i = 2(1 - a_i)`` at initialisation: ``2 sqrt(2/m)`` (``a_i ~ chi2_m / m``)."""
-    m = v.size("m", m)
-    return float(2.0 * np.sqrt(2.0 / m))
-
-
-def share_ratio(n: int, m: int) -> float:
-    """Predicted ``RMS(phi_i) / |E rho_i| = 2 sqrt(2m) / (n-1)``: above 1 feature benefit dominates."""
-    n, m = v.sizes(n, m)
-    return float(2.0 * np.sqrt(2.0 * m) / (n - 1))
-
-
-def crossover_features(m: int) -> float:
-    """The ``n`` at which :func:`share_ratio` is 1: ``n - 1 = 2 sqrt(2m)``."""
-    m = v.size("m", m)
-    return float(1.0 + 2.0 * np.sqrt(2.0 * m))
-
-
-def feature_benefit_dominated_fraction(n: int, m: int, *, nodes: int = 400) -> float:
-    """Exact probability that ``|phi_i| > |rho_i|`` for one encoding at initialisation.
-
-    ``phi_i`` depends only on ``a_i ~ chi2_m / m`` and ``rho_i`` is independent of it with
-    ``|rho_i| = (2/m) Y``, ``Y ~ chi2_K``, ``K ~ Binomial(n-1, 1/2)``. So the fraction is
-    ``E_Y[P(|chi2_m - m| > Y)]``, computed by the midpoint rule in the quantiles of ``Y``
-    (``nodes`` per ``K``; error below 1e-3).
-    """
-    n, m = v.sizes(n, m)
-    k = np.arange(n)
-    weights = stats.binom.pmf(k, n - 1, 0.5)
-    keep = weights > 1e-12
-    q = (np.arange(nodes) + 0.5) / nodes
-    total = 0.0
-    for kk, w in zip(k[keep], weights[keep]):
-        y = np.zeros(1) if kk == 0 else stats.chi2.ppf(q, kk)
-        outside = stats.chi2.cdf(m - y, m) + stats.chi2.sf(m + y, m)
-        total += w * float(np.mean(outside))
-    return total
-
-
-# --- formulas: the norms over the interference phase ----------------------------------------------
-
-def first_order_norm_change(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
-    """First-order prediction of ``ln(a_i(t) / a_i(0))`` under interference alone, ``(len(times), n)``.
-
-    If every interfering overlap decays as ``G_ij(t) = G_ij(0) e^{-(a_i + a_j) t}`` (the first-order
-    rate of the numerator) and ``a_i`` barely moves, then ``d ln a_i/dt = -2 sum_j ReLU(G_ij)^2 / a_i``
-    integrates to ``-sum_j ReLU(G_ij(0))^2 (1 - e^{-2(a_i+a_j) t}) / (a_i (a_i + a_j))``.
-    """
-    G0 = v.gram("G0", G0)
-    t = v.times(times)
-    a = np.diag(G0)
-    R2 = interference_weights(G0) ** 2
-    s = a[:, None] + a[None, :]
-    weight = R2 / (a[:, None] * s)                         # (n, n)
-    growth = 1.0 - np.exp(-2.0 * s[None] * t[:, None, None])  # (T, n, n)
-    return -np.sum(weight[None] * growth, axis=2)
-
-
-def expected_norm_change(n: int, m: int, times: Sequence[float] | np.ndarray | float) -> np.ndarray:
-    """Mean of :func:`first_order_norm_change` at leading order: ``-(n-1)/(4m) (1 - e^{-4t})``.
-
-    With ``a_i ~ 1`` each pair contributes ``ReLU(G_ij(0))^2 / 2``, of mean ``1/(4m)``.
-    """
-    n, m = v.sizes(n, m)
-    t = np.asarray(times, dtype=float)
-    return -(n - 1) / (4.0 * m) * (1.0 - np.exp(-4.0 * t))
-
-
-def feature_benefit_norm_change_rms(m: int, times: Sequence[float] | np.ndarray | float) -> np.ndarray:
-    """Leading-order RMS of ``ln(a_i(t)/a_i(0))`` under feature benefit: ``sqrt(2/m) (1 - e^{-2t})``.
-
-    From the logistic solution ``a(t) = a_0 / (a_0 + (1 - a_0) e^{-2t})``,
-    ``ln(a/a_0) ~ (1 - a_0)(1 - e^{-2t})`` and ``sd(a_0) = sqrt(2/m)``.
-    """
-    m = v.size("m", m)
-    t = np.asarray(times, dtype=float)
-    return np.sqrt(2.0 / m) * (1.0 - np.exp(-2.0 * t))
-
-
-# --- D1: the identity d||W_i||^2/dt = 2 (dW_i/dt) . W_i ------------------------------------------
-
 FORCE_SETS: dict[str, tuple[str, ...]] = {
     "feature benefit": ("feature_benefit",),
     "interference": INTERFERENCE,
@@ -199,102 +64,7 @@ FORCE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def norm_sq_rate_independent(W: np.ndarray, terms: Sequence[str], lam: float) -> np.ndarray:
-    """``d||W_i||^2/dt`` ``(n,)`` computed without the dot product ``2 F_i . W_i``.
-
-    Smooth forces through the Gram flow ``diag(A G + G A^T)`` (:func:`norm_sq_rate`);
-    the L1 force through ``-2 lam ||W_i||_1`` (``sign(w) w = |w|``).
-    """
-    W = v.weights("W", W)
-    smooth = tuple(t for t in terms if t != "regularization")
-    rate = norm_sq_rate(W @ W.T, smooth) if smooth else np.zeros(W.shape[0])
-    if "regularization" in terms:
-        rate = rate - 2.0 * lam * np.sum(np.abs(W), axis=1)
-    return rate
-
-
-def norm_sq_rate_dot(W: np.ndarray, terms: Sequence[str], lam: float) -> np.ndarray:
-    """The right side of D1: ``2 (dW_i/dt) . W_i``, ``(n,)``."""
-    return 2.0 * np.sum(forces(W, lam=lam, terms=terms) * W, axis=1)
-
-
-@dataclass(frozen=True)
-class IdentityErrors:
-    """D1 (and the chain rule of D3) for each force set: relative errors, largest over encodings and times."""
-
-    names: tuple[str, ...]
-    roundoff: np.ndarray          # |2F.W - independent formula| / max|rate|
-    finite_difference: np.ndarray  # |2F.W - central difference of ||W_i(t)||^2| / max|rate|
-    norm_finite_difference: np.ndarray  # |(2F.W)/(2||W_i||) - central difference of ||W_i(t)||| / max|rate|
-    step: float
-    checks: tuple[Check, ...]
-
-
-def norm_rate_identity(n: int = 8, m: int = 64, *, lam: float = 0.01, seed: int = 0,
-                       t0s: tuple[float, ...] = (0.2, 0.5), h: float = 1e-3) -> IdentityErrors:
-    """Check D1 for each force and all three together, at initialisation and along the flow.
-
-    Round-off: ``2 F.W`` against :func:`norm_sq_rate_independent` at ``W(0)``.
-    Finite differences: the flow of those forces is simulated (:func:`simulate`; L1 by Strang
-    splitting with steps ``h``) at ``t0 - h, t0, t0 + h`` for each ``t0``; the central
-    difference of ``||W_i||^2`` (and of ``||W_i||``, for D3's half rate) is compared with
-    ``2 F.W`` (and ``F.W / ||W_i||``) at ``t0``. Its truncation error is ``O(h^2)``.
-    """
-    W0 = sample_weights(n, m, seed=seed)
-    times = np.sort(np.concatenate([[t - h, t, t + h] for t in t0s]))
-    round_errs, fd_errs, norm_errs = [], [], []
-    for terms in FORCE_SETS.values():
-        dot = norm_sq_rate_dot(W0, terms, lam)
-        round_errs.append(float(np.max(np.abs(dot - norm_sq_rate_independent(W0, terms, lam))) / np.max(np.abs(dot))))
-        Ws = simulate(W0, times, lam=lam, terms=terms, max_step=h)
-        worst_sq, worst_norm = 0.0, 0.0
-        for k in range(len(t0s)):
-            Wm, W, Wp = Ws[3 * k: 3 * k + 3]
-            rate = norm_sq_rate_dot(W, terms, lam)
-            fd_sq = (np.sum(Wp**2, 1) - np.sum(Wm**2, 1)) / (2 * h)
-            fd_norm = (np.linalg.norm(Wp, axis=1) - np.linalg.norm(Wm, axis=1)) / (2 * h)
-            half = rate / (2.0 * np.linalg.norm(W, axis=1))
-            worst_sq = max(worst_sq, float(np.max(np.abs(fd_sq - rate)) / np.max(np.abs(rate))))
-            worst_norm = max(worst_norm, float(np.max(np.abs(fd_norm - half)) / np.max(np.abs(half))))
-        fd_errs.append(worst_sq)
-        norm_errs.append(worst_norm)
-    names = tuple(FORCE_SETS)
-    regime = f"n={n}, m={m}, lam={lam:g}"
-    fd_bound = 10 * h**2  # central-difference truncation: O(h^2) with a constant of order 1
-    checks = []
-    for name, r, f, g in zip(names, round_errs, fd_errs, norm_errs):
-        checks.append(check_below("D1", f"d‖W_i‖²/dt = 2 (dW_i/dt)·W_i, {name}: dot vs independent formula",
-                                  measured=r, bound=1e-12, regime=regime + ", t=0", quantity="rel. error"))
-        checks.append(check_below("D1", f"… {name}: vs central difference along the flow (h={h:g})",
-                                  measured=f, bound=fd_bound, regime=regime + f", t0 in {t0s}",
-                                  quantity="rel. error"))
-        checks.append(check_below("D3", f"d‖W_i‖/dt = (dW_i/dt)·W_i / ‖W_i‖, {name}: vs central difference",
-                                  measured=g, bound=fd_bound, regime=regime + f", t0 in {t0s}",
-                                  quantity="rel. error"))
-    return IdentityErrors(names, np.array(round_errs), np.array(fd_errs), np.array(norm_errs), h, tuple(checks))
-
-
-def regularization_share_check(n: int = 64, m: int = 4096, lam: float = 1e-3, *, seed: int = 0) -> Check:
-    """The L1 share ``-2 lam ||W_i||_1`` at initialisation has mean ``-2 lam sqrt(2m/pi)``
-    (``E|W_ik| = sqrt(2/(pi m))``); tolerance 4 standard errors of the mean over ``n`` encodings."""
-    W = sample_weights(n, m, seed=seed)
-    share = -2.0 * lam * np.sum(np.abs(W), axis=1)
-    predicted = -2.0 * lam * np.sqrt(2.0 * m / np.pi)
-    se = 2.0 * lam * np.sqrt(m * (1.0 - 2.0 / np.pi) / n)
-    return check_close("D1", "regularisation's share, mean over i, = -2λ sqrt(2m/π)", predicted=predicted,
-                       measured=float(share.mean()), atol=4 * se, regime=f"n={n}, m={m}, lam={lam:g}")
-
-
-# --- D2: interference's share at initialisation ----------------------------------------------------
-
-def relative_rates(n: int, m: int, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """``(rho, phi)``, each ``(len(seeds), n)``: both relative rates for one Gram draw per seed."""
-    rho, phi = [], []
-    for s in seeds:
-        G = _gram(n, m, int(s))
-        rho.append(interference_relative_rate(G))
-        phi.append(feature_benefit_relative_rate(G))
-    return np.array(rho), np.array(phi)
+# --- draws ----------------------------------------------------------------------------------------
 
 
 def draw_seeds(point: int, count: int) -> tuple[int, ...]:
@@ -315,251 +85,692 @@ def _gram(n: int, m: int, seed: int) -> np.ndarray:
     return G
 
 
-def d2_mean_check(n: int, m: int, seeds: Sequence[int], *, claim: str = "D2", half: bool = False) -> Check:
-    """The mean over draws and encodings of ``rho_i`` (or of ``rho_i / 2``, the relative rate of ``||W_i||``,
-    with ``half=True``) against ``-(n-1)/m`` (or half), within 4 standard errors."""
-    rho, _ = relative_rates(n, m, seeds)
-    factor = 0.5 if half else 1.0
-    se = interference_rate_mean_se(n, m) / np.sqrt(len(seeds))
-    what = "‖W_i‖" if half else "‖W_i‖²"
-    pred = "-(n-1)/(2m)" if half else "-(n-1)/m"
-    return check_close(claim, f"interference's relative rate of {what}, mean = {pred}",
-                       predicted=factor * expected_relative_norm_sq_rate(n, m), measured=factor * float(rho.mean()),
-                       atol=4 * factor * se, regime=f"n={n}, m={m}, {len(seeds)} draw(s), 4 s.e.")
+def relative_rates(n: int, m: int, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(rho, phi)``, each ``(len(seeds), n)``: both relative rates of ``||W_i||^2`` at initialisation,
+    one Gram draw per seed."""
+    n, m = v.sizes(n, m)
+    Gs = [_gram(n, m, v.seed(s)) for s in seeds]
+    return (
+        np.array([interference_relative_rate(G) for G in Gs]),
+        np.array([feature_benefit_relative_rate(G) for G in Gs]),
+    )
 
 
-@dataclass(frozen=True)
-class Scaling:
-    """``|mean rho_i|`` over a geometric grid of one size at the other fixed, with the fitted power law."""
-
-    sizes: np.ndarray
-    values: np.ndarray     # |mean over draws and i of rho_i|
-    predicted: np.ndarray  # (n-1)/m
-    constant: float        # mean of values / predicted (1 in theory)
-    constant_se: float
-    fit: ExponentFit
-    checks: tuple[Check, ...]
+# --- D1: the identity, each force, along its flow ---------------------------------------------------
 
 
-def scaling_in_m(n: int = 64, ms: tuple[int, ...] = tuple(4**k for k in range(4, 16)),
-                 draws: int = 4) -> Scaling:
-    """D2/D3 over ``m`` (default ``256 .. 4^15 ~ 10^9``) at fixed ``n``: exponent -1, constant 1."""
-    vals = np.array([-relative_rates(n, m, draw_seeds(k, draws))[0].mean() for k, m in enumerate(ms)])
-    pred = np.array([(n - 1) / m for m in ms])
-    se = np.array([interference_rate_mean_se(n, m) for m in ms]) / np.sqrt(draws)
-    return _scaling(np.asarray(ms, float), vals, pred, se, predicted_exponent=-1.0, tolerance=0.0,
-                    regime=f"n={n}, m={ms[0]}..{ms[-1]} (x4), {draws} draws each", over="m")
+def norm_rate_identity(
+    *,
+    n: int,
+    m: int,
+    lam: float,
+    seed: int,
+    t0s: tuple[float, ...],
+    h: float,
+    roundoff_tolerance: float,
+    fd_constant: float,
+) -> Result:
+    """D1 for each force and all three, at initialisation and along the flow of those forces.
 
-
-def scaling_in_n(m: int = 2**20, ns: tuple[int, ...] = (32, 64, 128, 256, 512), draws: int = 3) -> Scaling:
-    """D2/D3 over ``n`` at fixed ``m``: exponent +1 up to the finite-size slope of ``n - 1``.
-
-    The exact mean ``(n-1)/m`` has log-slope ``n/(n-1)`` in ``n``; on the grid it exceeds 1 by
-    at most ``1/(n_min - 1)``, which is the tolerance.
+    Round-off: ``2 F.W`` against :func:`~incidental.derivation.norm_sq_rate_independent` at ``W(0)``.
+    Finite differences: the flow is simulated (:func:`~incidental.flow.simulate`; L1 by Strang
+    splitting with steps ``h``) at ``t0 - h, t0, t0 + h`` for each of ``t0s``; the central
+    difference of ``||W_i||^2`` (and of ``||W_i||``: the chain rule of D3) is compared with
+    ``2 F.W`` (and ``F.W / ||W_i||``); its truncation error is below ``fd_constant * h**2``.
+    Errors are relative to the largest rate.
     """
-    vals = np.array([-relative_rates(n, m, draw_seeds(100 + k, draws))[0].mean() for k, n in enumerate(ns)])
-    pred = np.array([(n - 1) / m for n in ns])
-    se = np.array([interference_rate_mean_se(n, m) for n in ns]) / np.sqrt(draws)
-    return _scaling(np.asarray(ns, float), vals, pred, se, predicted_exponent=1.0, tolerance=1.0 / (ns[0] - 1),
-                    regime=f"m={m}, n={ns[0]}..{ns[-1]} (x2), {draws} draws each", over="n")
+    n, m = v.sizes(n, m)
+    W0 = sample_weights(n, m, seed=seed)
+    times = np.sort(np.concatenate([[t - h, t, t + h] for t in t0s]))
+    round_errs, fd_errs, norm_errs = [], [], []
+    for terms in FORCE_SETS.values():
+        dot = norm_sq_rate_dot(W0, terms, lam)
+        round_errs.append(float(np.max(np.abs(dot - norm_sq_rate_independent(W0, terms, lam))) / np.max(np.abs(dot))))
+        Ws = simulate(W0, times, lam=lam, terms=terms, max_step=h)
+        worst_sq, worst_norm = 0.0, 0.0
+        for k in range(len(t0s)):
+            Wm, W, Wp = Ws[3 * k : 3 * k + 3]
+            rate = norm_sq_rate_dot(W, terms, lam)
+            fd_sq = (np.sum(Wp**2, 1) - np.sum(Wm**2, 1)) / (2 * h)
+            fd_norm = (np.linalg.norm(Wp, axis=1) - np.linalg.norm(Wm, axis=1)) / (2 * h)
+            half = rate / (2.0 * np.linalg.norm(W, axis=1))
+            worst_sq = max(worst_sq, float(np.max(np.abs(fd_sq - rate)) / np.max(np.abs(rate))))
+            worst_norm = max(worst_norm, float(np.max(np.abs(fd_norm - half)) / np.max(np.abs(half))))
+        fd_errs.append(worst_sq)
+        norm_errs.append(worst_norm)
+    fd_bound = fd_constant * h**2
+    regime = f"n={n}, m={m}, lam={lam:g}"
+    along = regime + f", t0 in {tuple(t0s)}, along the flow of these forces"
+    checks = []
+    for name, r, f, g in zip(FORCE_SETS, round_errs, fd_errs, norm_errs):
+        checks += [
+            check_below(
+                "D1",
+                f"d‖W_i‖²/dt = 2 (dW_i/dt)·W_i, {name}: dot product vs independent formula",
+                measured=r,
+                bound=roundoff_tolerance,
+                regime=regime + ", t=0",
+                quantity="rel. error",
+                kind="identity",
+            ),
+            check_below(
+                "D1",
+                f"d‖W_i‖²/dt = 2 (dW_i/dt)·W_i, {name}: vs central difference (h={h:g})",
+                measured=f,
+                bound=fd_bound,
+                regime=along,
+                quantity="rel. error",
+                kind="identity",
+            ),
+            check_below(
+                "D3",
+                f"d‖W_i‖/dt = (dW_i/dt)·W_i / ‖W_i‖, {name}: vs central difference (h={h:g})",
+                measured=g,
+                bound=fd_bound,
+                regime=along,
+                quantity="rel. error",
+                kind="identity",
+            ),
+        ]
+    params = dict(
+        n=n,
+        m=m,
+        lam=lam,
+        seed=seed,
+        t0s=tuple(t0s),
+        h=h,
+        roundoff_tolerance=roundoff_tolerance,
+        fd_constant=fd_constant,
+    )
+    numbers = {
+        "roundoff": quote(max(round_errs), ".1e"),
+        "fd": quote(max(fd_errs), ".1e"),
+        "norm_fd": quote(max(norm_errs), ".1e"),
+        "fd_bound": quote(fd_bound, ".0e"),
+        "t0_list": quote(" and ".join(f"{t:g}" for t in t0s)),
+    }
+    return Result(
+        params,
+        checks,
+        numbers,
+        dict(names=tuple(FORCE_SETS), roundoff=np.array(round_errs), fd=np.array(fd_errs), norm_fd=np.array(norm_errs)),
+    )
 
 
-def _scaling(sizes: np.ndarray, vals: np.ndarray, pred: np.ndarray, se: np.ndarray, *, predicted_exponent: float,
-             tolerance: float, regime: str, over: str) -> Scaling:
-    check_exp, fit = check_exponent("D2", f"interference's share = -Theta(n/m): exponent in {over}", sizes=sizes,
-                                    values=vals, predicted=predicted_exponent, regime=regime, tolerance=tolerance)
-    ratios = vals / pred
-    constant = float(np.mean(ratios))
-    constant_se = float(np.sqrt(np.sum((se / pred) ** 2)) / len(sizes))
-    check_c = check_close("D2", "constant: |mean share| / ((n-1)/m) = 1", predicted=1.0, measured=constant,
-                          atol=4 * constant_se, regime=regime + ", 4 s.e.")
-    return Scaling(sizes, vals, pred, constant, constant_se, fit, (check_exp, check_c))
+def regularization_share(*, n: int, m: int, lam: float, seed: int, sigmas: float) -> Result:
+    """The L1 share ``-2 lam ||W_i||_1`` of ``d||W_i||^2/dt`` at initialisation, mean over the ``n``
+    encodings of one draw, against ``-2 lam sqrt(2m/pi)`` within ``sigmas`` standard errors."""
+    n, m = v.sizes(n, m)
+    W = sample_weights(n, m, seed=seed)
+    share = -2.0 * lam * np.sum(np.abs(W), axis=1)
+    predicted = regularization_norm_share_mean(m, lam)
+    se = regularization_norm_share_se(n, lam)
+    check = check_close(
+        "D1",
+        "regularisation's share at initialisation, mean over i = -2λ sqrt(2m/π)",
+        predicted=predicted,
+        measured=float(share.mean()),
+        atol=sigmas * se,
+        regime=f"n={n}, m={m}, lam={lam:g}, {sigmas:g} s.e.",
+        kind="value",
+    )
+    numbers = {
+        "predicted": quote(predicted, ".4f"),
+        "measured": quote(float(share.mean()), ".4f"),
+        "interference": quote(expected_relative_norm_sq_rate(n, m), ".4f"),
+    }
+    return Result(dict(n=n, m=m, lam=lam, seed=seed, sigmas=sigmas), [check], numbers)
 
 
-@dataclass(frozen=True)
-class ExactLaw:
-    """One ``rho_0`` per independent draw, compared with the exact law by a Kolmogorov-Smirnov distance."""
-
-    n: int
-    m: int
-    samples: np.ndarray
-    ks_distance: float
-    ks_bound: float
-    checks: tuple[Check, ...]
+# --- D2: interference's share at initialisation ----------------------------------------------------
 
 
-def exact_law(n: int = 16, m: int = 256, draws: int = 400, *, seed: int = 0) -> ExactLaw:
-    """Draw ``rho_0`` ``draws`` times (independent Gram matrices) and test :func:`interference_rate_cdf`.
+def rate_law_axes(rho: np.ndarray, n: int, m: int, *, label: str = "measured") -> svgplot.Axes:
+    """Histogram of ``rho`` in units of ``(n-1)/m`` against the exact law (D2), the exact mean -1 marked.
 
-    The bound is the 1% critical value of the KS distance, ``1.63 / sqrt(draws)``.
+    The range is set from the law (mean -1, relative spread ``sqrt(5/(n-1))``), so that a far
+    outlier does not squeeze the histogram; the density's peak sets the height (its ``chi2_1``
+    part diverges at 0 for small ``n``).
     """
+    unit = (n - 1) / m
+    x = np.asarray(rho, dtype=float) / unit
+    spread = interference_rate_relative_spread(n)
+    lo = -1.0 - 4.5 * spread
+    grid = np.linspace(lo, -1e-3, 200)
+    series = figures.histogram_law(
+        np.clip(x, lo, 0.0),
+        lambda g: interference_rate_density(g * unit, n, m) * unit,
+        grid,
+        bins=_bins(x.size),
+        range=(lo, 0.0),
+        label=label,
+        predicted_label="exact law (D2)",
+    )
+    peak = max(float(np.max(series[0].y)), float(np.max(series[1].y[grid < -0.05])))
+    return svgplot.Axes(
+        series,
+        xlabel=r"$\rho_i\,/\,((n-1)/m)$  (interference)",
+        ylabel="density",
+        vlines=[(-1.0, "exact mean -1")],
+        xlim=(lo, 0.0),
+        ylim=(0.0, 1.4 * peak),
+    )
+
+
+def fb_law_axes(phi: np.ndarray, n: int, m: int) -> svgplot.Axes:
+    """Histogram of feature benefit's ``phi_i`` in units of ``(n-1)/m`` against ``N(0, 8/m)``,
+    interference's mean marked for comparison."""
+    unit = (n - 1) / m
+    rms = feature_benefit_rate_rms(m) / unit
+    half = max(4.0 * rms, 2.0)
+    grid = np.linspace(-half, half, 161)
+    x = np.clip(np.asarray(phi, dtype=float) / unit, -half, half)
+    series = figures.histogram_law(
+        x,
+        lambda g: stats.norm.pdf(g, 0.0, rms),
+        grid,
+        bins=_bins(x.size),
+        range=(-half, half),
+        label="measured",
+        predicted_label="N(0, 8/m)",
+    )
+    peak = max(float(np.max(series[0].y)), float(np.max(series[1].y)))
+    return svgplot.Axes(
+        series,
+        xlabel=r"$φ_i\,/\,((n-1)/m)$  (feature benefit)",
+        ylabel="density",
+        vlines=[(-1.0, "interference's mean")],
+        xlim=(-half, half),
+        ylim=(0.0, 1.4 * peak),
+    )
+
+
+def _bins(size: int) -> int:
+    """Histogram bins for ``size`` values: about ``sqrt(size)``, from 5 to 30."""
+    return int(np.clip(np.sqrt(size), 5, 30))
+
+
+def exact_law(*, n: int, m: int, draws: int, seed: int, ks_level: float, sigmas: float) -> Result:
+    """D2's exact law: ``rho_0`` from ``draws`` independent Gram draws (seeds ``seed, seed+1, ...``),
+    Kolmogorov-Smirnov distance to :func:`~incidental.theory.interference_rate_cdf` against the
+    critical value at level ``ks_level``; and the mean within ``sigmas`` standard errors."""
+    from ..theory import interference_rate_cdf
+
+    n, m = v.sizes(n, m)
     samples = np.array([interference_relative_rate(sample_gram(n, m, seed=seed + k))[0] for k in range(draws)])
     ks = float(stats.kstest(samples, lambda x: interference_rate_cdf(x, n, m)).statistic)
-    bound = float(1.63 / np.sqrt(draws))
-    regime = f"n={n}, m={m}, {draws} independent draws"
-    checks = (
-        check_below("D2", "ρ_i = -(2/m) χ²_K, K ~ Bin(n-1, 1/2): exact law at finite m", measured=ks, bound=bound,
-                    regime=regime, quantity="KS distance"),
-        check_close("D2", "mean of ρ_0 = -(n-1)/m", predicted=expected_relative_norm_sq_rate(n, m),
-                    measured=float(samples.mean()), atol=4 * interference_rate_sd(n, m) / np.sqrt(draws),
-                    regime=regime + ", 4 s.e."),
+    bound = float(stats.kstwo.isf(ks_level, draws))
+    regime = f"n={n}, m={m}, {draws} independent draws, at initialisation"
+    checks = [
+        check_below(
+            "D2",
+            "ρ_i = -(2/m) χ²_K, K ~ Bin(n-1, 1/2): exact law at finite m",
+            measured=ks,
+            bound=bound,
+            regime=regime + f", level {ks_level:g}",
+            quantity="KS distance",
+            kind="law",
+        ),
+        check_close(
+            "D2",
+            "mean of ρ_0 = -(n-1)/m",
+            predicted=expected_relative_norm_sq_rate(n, m),
+            measured=float(samples.mean()),
+            atol=sigmas * interference_rate_sd(n, m) / np.sqrt(draws),
+            regime=regime + f", {sigmas:g} s.e.",
+            kind="value",
+        ),
+    ]
+    numbers = {
+        "ks": quote(ks, ".3f"),
+        "ks_bound": quote(bound, ".3f"),
+        "ks_pct": quote(100 * ks_level, "g"),
+        "mean_units": quote(float(samples.mean()) / ((n - 1) / m), ".3f"),
+    }
+    params = dict(n=n, m=m, draws=draws, seed=seed, ks_level=ks_level, sigmas=sigmas)
+    return Result(params, checks, numbers, dict(samples=samples))
+
+
+def exact_law_figure(r: Result) -> tuple[Figure, str]:
+    """The histogram of ``rho_0`` against its exact law; caption from ``r``."""
+    p = r.params
+    axes = rate_law_axes(r.data["samples"], p["n"], p["m"], label=f"measured $\\rho_0$ ({p['draws']} draws)")
+    caption = (
+        f"Interference's relative rate of one squared length, $\\rho_0$, at initialisation (no flow), in "
+        f"units of $(n-1)/m$: one value from each of {p['draws']} independent draws at $n = {p['n']}$, "
+        f"$m = {p['m']}$, against its exact law (D2, dashed). The histogram follows the law (Kolmogorov-Smirnov "
+        f"distance {r.q.ks}, below the {r.q.ks_pct}% critical value {r.q.ks_bound}); its mean, "
+        f"{r.q.mean_units}, "
+        f"sits at the exact $-1$ (grey dashed line); its left tail holds the encodings that interference "
+        f"shortens fastest."
     )
-    return ExactLaw(n, m, samples, ks, bound, checks)
+    return render(axes, width=6.0), caption
 
 
-@dataclass(frozen=True)
-class Spread:
-    """The spread of ``rho_i`` over encodings: ``sd / |mean|`` against ``sqrt(5/(n-1))``."""
+def _scaling(
+    over: str,
+    sizes: Sequence[int],
+    vals: np.ndarray,
+    pred: np.ndarray,
+    se: np.ndarray,
+    *,
+    predicted_exponent: float,
+    tolerance: float,
+    sigmas: float,
+    regime: str,
+):
+    check_exp, fit = check_exponent(
+        "D2",
+        f"interference's share at initialisation = -Theta(n/m): exponent in {over}",
+        sizes=np.asarray(sizes, float),
+        values=vals,
+        predicted=predicted_exponent,
+        regime=regime,
+        tolerance=tolerance,
+    )
+    constant = float(np.mean(vals / pred))
+    constant_se = float(np.sqrt(np.sum((se / pred) ** 2)) / len(sizes))
+    check_c = check_close(
+        "D2",
+        "constant: |mean share| / ((n-1)/m) = 1",
+        predicted=1.0,
+        measured=constant,
+        atol=sigmas * constant_se,
+        regime=regime + f", {sigmas:g} s.e.",
+        kind="value",
+    )
+    numbers = {
+        "exp": quote(fit.exponent, ".4f"),
+        "lo": quote(fit.low, ".4f"),
+        "hi": quote(fit.high, ".4f"),
+        "const": quote(constant, ".3f"),
+        "const_se": quote(constant_se, ".3f"),
+    }
+    data = dict(sizes=np.asarray(sizes, float), values=vals, predicted=pred, fit=fit)
+    return [check_exp, check_c], numbers, data
 
-    ns: np.ndarray
-    relative_spread: np.ndarray
-    constant: float  # mean of relative_spread * sqrt(n-1) (sqrt 5 in theory)
-    fit: ExponentFit
-    checks: tuple[Check, ...]
+
+def scaling_in_m(*, n: int, ms: tuple[int, ...], draws: int, seed: int, sigmas: float) -> Result:
+    """D2 over ``ms`` at fixed ``n``: ``|mean_i rho_i|`` (``draws`` Gram draws per size; grid point
+    ``k`` uses :func:`draw_seeds` ``(seed + k, draws)``), exponent -1 and constant 1."""
+    vals = np.array([-relative_rates(n, m, draw_seeds(seed + k, draws))[0].mean() for k, m in enumerate(ms)])
+    pred = np.array([(n - 1) / m for m in ms])
+    se = np.array([interference_rate_mean_se(n, m) for m in ms]) / np.sqrt(draws)
+    checks, numbers, data = _scaling(
+        "m",
+        ms,
+        vals,
+        pred,
+        se,
+        predicted_exponent=-1.0,
+        tolerance=0.0,
+        sigmas=sigmas,
+        regime=f"n={n}, m={ms[0]}..{ms[-1]} ({len(ms)} sizes), {draws} draws each",
+    )
+    numbers |= {"m_min": quote(ms[0], "d"), "m_max": quote(ms[-1], ".1e")}
+    return Result(dict(n=n, ms=tuple(ms), draws=draws, seed=seed, sigmas=sigmas), checks, numbers, data)
 
 
-RELU_SQ_KURTOSIS = 39.5625 / 1.5625
-"""Kurtosis of ``ReLU(z)^2``, ``z ~ N(0,1)``: central moments ``mu2 = 5/4``, ``mu4 = 633/16`` (from
-``E ReLU(z)^{2k} = (2k-1)!!/2``)."""
+def scaling_in_n(*, m: int, ns: tuple[int, ...], draws: int, seed: int, sigmas: float) -> Result:
+    """D2 over ``ns`` at fixed ``m``: exponent +1 up to the finite-size slope of ``n - 1``.
 
-
-def sd_relative_se(n: int, samples: int) -> float:
-    """Relative standard error of the sample sd of ``samples`` independent copies of ``rho_i``.
-
-    ``sqrt((kurtosis - 1) / (4 samples))``, with the kurtosis of a sum of ``n - 1`` i.i.d.
-    ``ReLU(z)^2``: ``3 + (RELU_SQ_KURTOSIS - 3)/(n - 1)``.
+    The exact mean ``(n-1)/m`` has log-slope ``n/(n-1)`` in ``n``; on the grid it exceeds 1 by
+    at most ``1/(ns[0] - 1)``, which is the tolerance of the exponent.
     """
-    kurtosis = 3.0 + (RELU_SQ_KURTOSIS - 3.0) / (n - 1)
-    return float(np.sqrt((kurtosis - 1.0) / (4.0 * samples)))
+    vals = np.array([-relative_rates(n, m, draw_seeds(seed + k, draws))[0].mean() for k, n in enumerate(ns)])
+    pred = np.array([(n - 1) / m for n in ns])
+    se = np.array([interference_rate_mean_se(n, m) for n in ns]) / np.sqrt(draws)
+    checks, numbers, data = _scaling(
+        "n",
+        ns,
+        vals,
+        pred,
+        se,
+        predicted_exponent=1.0,
+        tolerance=1.0 / (ns[0] - 1),
+        sigmas=sigmas,
+        regime=f"m={m}, n={ns[0]}..{ns[-1]}, {draws} draws each",
+    )
+    numbers |= {"n_min_1": quote(ns[0] - 1, "d")}
+    return Result(dict(m=m, ns=tuple(ns), draws=draws, seed=seed, sigmas=sigmas), checks, numbers, data)
 
 
-def spread_over_encodings(m: int = 2**20, ns: tuple[int, ...] = (8, 16, 32, 64, 128, 256),
-                          samples: int = 1024) -> Spread:
-    """Pooled (over draws and ``i``) standard deviation of ``rho_i``, divided by ``(n-1)/m``.
+def scaling_axes(over_m: Result, over_n: Result) -> list[svgplot.Axes]:
+    """``|mean rho_i|`` against ``m`` (left) and ``n`` (right), with fits and the exact ``(n-1)/m``."""
+    n, m = over_m.params["n"], over_n.params["m"]
+    left = figures.power_law(
+        over_m.data["sizes"],
+        over_m.data["values"],
+        label=r"$|\mathrm{mean}\,\rho_i|$",
+        fit=over_m.data["fit"],
+        predicted=lambda s: (n - 1) / s,
+        predicted_label="exact $(n-1)/m$",
+    )
+    right = figures.power_law(
+        over_n.data["sizes"],
+        over_n.data["values"],
+        label=r"$|\mathrm{mean}\,\rho_i|$",
+        fit=over_n.data["fit"],
+        predicted=lambda s: (s - 1) / m,
+        predicted_label="exact $(n-1)/m$",
+        color=svgplot.PALETTE[1],
+    )
+    return [
+        figures.power_law_axes(left, xlabel=f"neurons $m$ ($n = {n}$)", ylabel=r"$|\mathrm{mean}\,\rho_i|$"),
+        figures.power_law_axes(right, xlabel=f"features $n$ ($m = {_m_tex(m)}$)", ylabel=r"$|\mathrm{mean}\,\rho_i|$"),
+    ]
 
-    At each ``n``, ``ceil(samples / n)`` draws (at least 2), so about ``samples`` values of ``rho_i``.
-    """
+
+def scaling_figure(over_m: Result, over_n: Result) -> tuple[Figure, str]:
+    """The two exponent fits of D2 side by side; caption from the results."""
+    pm, pn = over_m.params, over_n.params
+    caption = (
+        f"Interference's share at initialisation (no flow): $|\\mathrm{{mean}}_i\\,\\rho_i|$ against $m$ at "
+        f"$n = {pm['n']}$ ({over_m.q.m_min} to {over_m.q.m_max}, {pm['draws']} draws per point, left) and "
+        f"against $n$ at $m = {pn['m']}$ ({pn['ns'][0]} to {pn['ns'][-1]}, {pn['draws']} draws per point, "
+        f"right). The fitted exponents, {over_m.q.exp} and {over_n.q.exp}, match the predicted $-1$ and $+1$, "
+        f"and the points sit on the exact mean $(n-1)/m$ (black; measured constants {over_m.q.const} and "
+        f"{over_n.q.const})."
+    )
+    return render(scaling_axes(over_m, over_n), width=9.0), caption
+
+
+def spread_over_encodings(
+    *, m: int, ns: tuple[int, ...], samples: int, seed: int, sigmas: float, example_n: int
+) -> Result:
+    """Pooled (over draws and ``i``) standard deviation of ``rho_i`` over ``|mean|``, against
+    ``sqrt(5/(n-1))``: at each ``n``, ``ceil(samples / n)`` draws (at least 2), so about ``samples``
+    values. ``example_n`` is the ``n`` the prose quotes the exact spread at."""
     rel, ses = [], []
     for k, n in enumerate(ns):
         draws = max(2, -(-samples // n))
-        rho, _ = relative_rates(n, m, draw_seeds(200 + k, draws))
+        rho, _ = relative_rates(n, m, draw_seeds(seed + k, draws))
         rel.append(float(np.std(rho, ddof=1) / ((n - 1) / m)))
         ses.append(sd_relative_se(n, rho.size))
     rel_arr = np.array(rel)
     x = np.asarray(ns, float) - 1
-    regime = f"m={m}, n={ns[0]}..{ns[-1]}, about {samples} values each"
-    check_exp, fit = check_exponent("D2", "spread over i: sd/|mean| = Theta((n-1)^-1/2)", sizes=x, values=rel_arr,
-                                    predicted=-0.5, regime=regime)
+    regime = f"m={m}, n={ns[0]}..{ns[-1]}, about {samples} values each, at initialisation"
+    check_exp, fit = check_exponent(
+        "D2", "spread over i: sd/|mean| = Theta((n-1)^-1/2)", sizes=x, values=rel_arr, predicted=-0.5, regime=regime
+    )
     constant = float(np.mean(rel_arr * np.sqrt(x)))
     se = float(np.sqrt(5.0) * np.sqrt(np.sum(np.square(ses))) / len(ns))
-    check_c = check_close("D2", "constant: sd/|mean| · sqrt(n-1) = sqrt(5)", predicted=float(np.sqrt(5.0)),
-                          measured=constant, atol=4 * se, regime=regime + ", 4 s.e.")
-    return Spread(np.asarray(ns), rel_arr, constant, fit, (check_exp, check_c))
+    check_c = check_close(
+        "D2",
+        "constant: sd/|mean| · sqrt(n-1) = sqrt(5)",
+        predicted=float(np.sqrt(5.0)),
+        measured=constant,
+        atol=sigmas * se,
+        regime=regime + f", {sigmas:g} s.e.",
+        kind="value",
+    )
+    numbers = {
+        "exp": quote(fit.exponent, ".3f"),
+        "const": quote(constant, ".3f"),
+        "sqrt5": quote(float(np.sqrt(5.0)), ".3f"),
+        "example_pct": quote(100 * interference_rate_relative_spread(example_n), ".0f"),
+    }
+    params = dict(m=m, ns=tuple(ns), samples=samples, seed=seed, sigmas=sigmas, example_n=example_n)
+    return Result(params, [check_exp, check_c], numbers, dict(x=x, spread=rel_arr, fit=fit))
 
 
-def expected_pair_norm_correction(n: int, m: int) -> float:
-    """``E[-(rho_i + rho_j)/2 | G_ij > 0] = n/m`` exactly at initialisation.
+def spread_axes(r: Result) -> svgplot.Axes:
+    """Relative spread of ``rho_i`` against ``n - 1``: measured, fit, exact and naive predictions."""
+    x = r.data["x"]
+    series = figures.power_law(
+        x,
+        r.data["spread"],
+        label=r"sd / |mean| of $\rho_i$",
+        fit=r.data["fit"],
+        predicted=lambda g: np.sqrt(5 / g),
+        predicted_label=r"exact $\sqrt{5/(n-1)}$",
+    )
+    grid = np.geomspace(x.min(), x.max(), 50)
+    series.append(svgplot.Series(grid, np.sqrt(2 / grid), label=r"naive $\sqrt{2/(n-1)}$", color="#888", dashed=True))
+    return figures.power_law_axes(series, xlabel=f"$n - 1$ ($m = {_m_tex(r.params['m'])}$)", ylabel="sd / |mean|")
 
-    The lengths' part of ``d ln kappa_ij/dt`` for a pair that interferes. Conditioning on
-    ``G_ij > 0`` makes the term ``j`` of ``rho_i`` a ``chi2_1`` (mean 1 instead of 1/2), so
-    ``E[rho_i | G_ij > 0] = -(2/m)(1 + (n-2)/2) = -n/m``, one ``1/m`` more than unconditionally.
-    """
+
+def spread_figure(r: Result) -> tuple[Figure, str]:
+    """The spread of interference's share over encodings; caption from ``r``."""
+    p = r.params
+    caption = (
+        f"Spread of interference's relative rate over encodings at initialisation (no flow): standard "
+        f"deviation over $|$mean$|$ of $\\rho_i$, pooled over about {p['samples']} encodings at each $n$ "
+        f"($m = {p['m']}$). It falls as $(n-1)^{{-1/2}}$ (fitted exponent {r.q.exp}) on the exact "
+        f"$\\sqrt{{5/(n-1)}}$ (measured constant {r.q.const}, exact {r.q.sqrt5}), above the naive "
+        f"$\\sqrt{{2/(n-1)}}$ (grey) that ignores the ReLU's zeros."
+    )
+    return render(spread_axes(r), width=6.0), caption
+
+
+# --- D3 under interference alone -------------------------------------------------------------------
+
+
+def norm_rate_mean(*, n: int, m: int, draws: int, seed: int, sigmas: float) -> Result:
+    """D3 under interference alone: the mean over draws and encodings of ``rho_i / 2`` (the relative
+    rate of ``||W_i||``) against ``-(n-1)/(2m)``, within ``sigmas`` standard errors."""
+    rho, _ = relative_rates(n, m, draw_seeds(seed, draws))
+    se = interference_rate_mean_se(n, m) / np.sqrt(draws)
+    predicted = 0.5 * expected_relative_norm_sq_rate(n, m)
+    check = check_close(
+        "D3",
+        "interference alone: relative rate of ‖W_i‖ at initialisation, mean = -(n-1)/(2m)",
+        predicted=predicted,
+        measured=0.5 * float(rho.mean()),
+        atol=sigmas * 0.5 * se,
+        regime=f"n={n}, m={m}, {draws} draws, {sigmas:g} s.e.",
+        kind="value",
+    )
+    numbers = {
+        "units": quote(0.5 * float(rho.mean()) / ((n - 1) / m), ".3f"),
+        "se_units": quote(0.5 * se / ((n - 1) / m), ".3f"),
+    }
+    return Result(dict(n=n, m=m, draws=draws, seed=seed, sigmas=sigmas), [check], numbers)
+
+
+def pair_norm_correction(*, n: int, m: int, draws: int, seed: int, sigmas: float) -> Result:
+    """``-(rho_i + rho_j)/2`` over the pairs with ``G_ij > 0``, mean per draw, against ``n/m``
+    (:func:`~incidental.theory.expected_pair_norm_correction`), within ``sigmas`` standard errors."""
     n, m = v.sizes(n, m)
-    return n / m
-
-
-@dataclass(frozen=True)
-class PairCorrection:
-    """The lengths' part of ``d ln kappa/dt`` over interfering pairs: measured against ``n/m``."""
-
-    n: int
-    m: int
-    measured: float  # mean over draws and interfering pairs of -(rho_i + rho_j)/2
-    se: float        # standard error over draws
-    checks: tuple[Check, ...]
-
-
-def pair_norm_correction(n: int = 32, m: int = 4096, draws: int = 400) -> PairCorrection:
-    """Measure ``-(rho_i + rho_j)/2`` averaged over the pairs with ``G_ij > 0``, per draw, against ``n/m``
-    (and against the unconditional ``(n-1)/m``, which it must exceed)."""
     per_draw = []
-    for s in draw_seeds(700, draws):
+    for s in draw_seeds(seed, draws):
         G = sample_gram(n, m, seed=s)  # not cached: many one-off draws
         rho = interference_relative_rate(G)
         mask = np.triu(G > 0, k=1)
         per_draw.append(float(np.mean(-0.5 * (rho[:, None] + rho[None, :])[mask])))
     mean = float(np.mean(per_draw))
     se = float(np.std(per_draw, ddof=1) / np.sqrt(draws))
-    regime = f"n={n}, m={m}, {draws} draws"
-    return PairCorrection(n, m, mean, se, (
-        check_close("D3", "interfering pairs: mean of -(ρ_i+ρ_j)/2 = n/m", predicted=expected_pair_norm_correction(n, m),
-                    measured=mean, atol=4 * se, regime=regime + ", 4 s.e."),
-    ))
+    check = check_close(
+        "D3",
+        "interference alone, interfering pairs at initialisation: mean of -(ρ_i+ρ_j)/2 = n/m",
+        predicted=expected_pair_norm_correction(n, m),
+        measured=mean,
+        atol=sigmas * se,
+        regime=f"n={n}, m={m}, {draws} draws, {sigmas:g} s.e.",
+        kind="value",
+    )
+    numbers = {"units": quote(mean * m, ".2f"), "se_units": quote(se * m, ".2f"), "n_minus_1": quote(n - 1, "d")}
+    return Result(dict(n=n, m=m, draws=draws, seed=seed, sigmas=sigmas), [check], numbers)
 
 
-# --- D3 finding: feature benefit's share against interference's ------------------------------------
+# --- D3 for the full flow: feature benefit's share against interference's ----------------------------
 
-@dataclass(frozen=True)
-class ShareGrid:
-    """Both shares over a grid of ``(n, m)``: one row per point."""
-
-    n: np.ndarray
-    m: np.ndarray
-    fb_rms: np.ndarray          # RMS over draws and i of phi_i
-    interference_mean: np.ndarray  # |mean| of rho_i
-    fb_fraction: np.ndarray     # fraction of encodings with |phi_i| > |rho_i|
-    fb_fraction_predicted: np.ndarray
-    ratio_fit: ExponentFit      # ratio vs x = (n-1)/sqrt(m)
-    crossover: float            # x at which the fitted ratio is 1
-    checks: tuple[Check, ...]
-
-    @property
-    def x(self) -> np.ndarray:
-        """``(n-1)/sqrt(m)``, the variable on which the ratio of the shares depends."""
-        return (self.n - 1) / np.sqrt(self.m)
-
-    @property
-    def ratio(self) -> np.ndarray:
-        """``RMS(phi) / |mean rho|`` (feature benefit dominates above 1)."""
-        return self.fb_rms / self.interference_mean
+NOTE_D3 = "each norm changes at a relative rate -Θ(n/m)"
 
 
-def share_grid(ns: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256), ms: tuple[int, ...] = (2**10, 2**14, 2**18),
-               draws: int = 4) -> ShareGrid:
-    """Measure both shares at every ``(n, m)`` with ``n <= m``; check the ratio's law and the FB constant."""
+def share_grid(
+    *,
+    ns: tuple[int, ...],
+    ms: tuple[int, ...],
+    draws: int,
+    seed: int,
+    sigmas: float,
+    ratio_tolerance: float,
+    example_n: int,
+    example_m: int,
+) -> Result:
+    """Both shares of the squared length's relative rate at initialisation (the full flow's rate split
+    by force) at every ``(n, m)`` with ``n <= m``: the ratio ``RMS(phi)/|mean rho|`` against
+    ``2 sqrt(2m)/(n-1)``, feature benefit's constant, and the fraction of encodings it dominates."""
     rows = []
     for k, (m, n) in enumerate((m, n) for m in ms for n in ns if n <= m):
-        rho, phi = relative_rates(n, m, draw_seeds(300 + k, draws))
-        rows.append((n, m, float(np.sqrt(np.mean(phi**2))), float(-rho.mean()),
-                     float(np.mean(np.abs(phi) > np.abs(rho))), feature_benefit_dominated_fraction(n, m)))
+        rho, phi = relative_rates(n, m, draw_seeds(seed + k, draws))
+        rows.append(
+            (
+                n,
+                m,
+                float(np.sqrt(np.mean(phi**2))),
+                float(-rho.mean()),
+                float(np.mean(np.abs(phi) > np.abs(rho))),
+                feature_benefit_dominated_fraction(n, m),
+            )
+        )
     n_a, m_a, fb, im, frac, frac_pred = (np.array(c, dtype=float) for c in zip(*rows))
     x = (n_a - 1) / np.sqrt(m_a)
-    regime = f"n={ns[0]}..{ns[-1]}, m in {ms}, {draws} draws each"
-    check_ratio, fit = check_exponent("D3", "RMS(FB share)/|interference share| = Theta(sqrt(m)/(n-1))",
-                                      sizes=x, values=fb / im, predicted=-1.0, regime=regime, tolerance=0.02)
+    regime = f"n={ns[0]}..{ns[-1]}, m in {tuple(ms)}, {draws} draws each, at initialisation"
+    check_ratio, fit = check_exponent(
+        "D3",
+        "full flow: RMS of feature benefit's share / |interference's share| = 2 sqrt(2m)/(n-1) "
+        "(slope -1 in (n-1)/sqrt(m)): feature benefit sets the rate of the lengths when n-1 < 2 sqrt(2m)",
+        sizes=x,
+        values=fb / im,
+        predicted=-1.0,
+        regime=regime,
+        tolerance=ratio_tolerance,
+        refutes=NOTE_D3 + " (read for the full flow, feature benefit + interference)",
+    )
     fb_const = fb * np.sqrt(m_a)
     n_samples = n_a * draws
-    check_fb = check_close("D3", "FB share: RMS of 2(1-‖W_i‖²) = 2 sqrt(2/m)", predicted=float(2 * np.sqrt(2)),
-                           measured=float(np.mean(fb_const)),
-                           atol=4 * float(2 * np.sqrt(2) * np.sqrt(np.mean(1 / (2 * n_samples)) / len(n_a))),
-                           regime=regime + ", in units of 1/sqrt(m), 4 s.e.")
+    check_fb = check_close(
+        "D3",
+        "full flow, feature benefit's share: RMS of 2(1-‖W_i‖²) = 2 sqrt(2/m)",
+        predicted=float(2 * np.sqrt(2)),
+        measured=float(np.mean(fb_const)),
+        atol=sigmas * float(2 * np.sqrt(2) * np.sqrt(np.mean(1 / (2 * n_samples)) / len(n_a))),
+        regime=regime + f", in units of 1/sqrt(m), {sigmas:g} s.e.",
+        kind="value",
+    )
     frac_se = np.sqrt(np.maximum(frac_pred * (1 - frac_pred), 1e-4) / n_samples)
     worst = float(np.max(np.abs(frac - frac_pred) / frac_se))
-    check_frac = check_below("D3", "fraction of encodings where FB dominates = exact prediction", measured=worst,
-                             bound=4.0, regime=regime, quantity="max |Δ|/s.e.")
-    crossover = fit.prefactor ** (-1.0 / fit.exponent)
-    return ShareGrid(n_a, m_a, fb, im, frac, frac_pred, fit, float(crossover), (check_ratio, check_fb, check_frac))
+    check_frac = check_below(
+        "D3",
+        "full flow: fraction of encodings where feature benefit dominates = exact law",
+        measured=worst,
+        bound=sigmas,
+        regime=regime,
+        quantity="max |Δ|/s.e.",
+        kind="law",
+    )
+    crossover = float(fit.prefactor ** (-1.0 / fit.exponent))
+    numbers = {
+        "exp": quote(fit.exponent, ".3f"),
+        "crossover": quote(crossover, ".2f"),
+        "crossover_pred": quote(2 * np.sqrt(2), ".2f"),
+        "fb_const": quote(float(np.mean(fb_const)), ".3f"),
+        "example_ratio": quote(share_ratio(example_n, example_m), ".1f"),
+        "example_crossover_n": quote(1 + 2 * np.sqrt(2 * example_m), ".0f"),
+    }
+    params = dict(
+        ns=tuple(ns),
+        ms=tuple(ms),
+        draws=draws,
+        seed=seed,
+        sigmas=sigmas,
+        ratio_tolerance=ratio_tolerance,
+        example_n=example_n,
+        example_m=example_m,
+    )
+    data = dict(n=n_a, m=m_a, x=x, ratio=fb / im, fraction=frac, fraction_predicted=frac_pred, fit=fit)
+    return Result(params, [check_ratio, check_fb, check_frac], numbers, data)
 
 
-# --- D3 over the interference phase ---------------------------------------------------------------
+def _m_tex(m: float) -> str:
+    """``2^{k}`` for a power of two, else the integer (inside ``$...$``)."""
+    k = int(round(np.log2(m)))
+    return f"2^{{{k}}}" if 2**k == int(m) else f"{int(m)}"
 
-@lru_cache(maxsize=64)
-def phase_flow(n: int, m: int, seed: int, terms: tuple[str, ...], t_end: float = PHASE_END,
-               points: int = 41) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(times, log_change, G0)``: ``ln(a_i(t)/a_i(0))`` ``(points, n)`` along the Gram flow of ``terms``."""
-    G0 = _gram(n, m, seed)
-    times = np.linspace(0.0, t_end, points)
-    Gs = simulate_gram(np.array(G0), times, terms=terms, rtol=PHASE_RTOL)
+
+def _m_label(m: float) -> str:
+    return f"$m = {_m_tex(m)}$"
+
+
+def share_axes(r: Result) -> list[svgplot.Axes]:
+    """Left: the ratio of the shares against ``(n-1)/sqrt(m)``; right: the fraction of encodings
+    feature benefit dominates, against its exact value (dashed, one per ``m``)."""
+    d = r.data
+    left, right = [], []
+    for k, m in enumerate(np.unique(d["m"])):
+        sel = d["m"] == m
+        color = svgplot.PALETTE[k % len(svgplot.PALETTE)]
+        order = np.argsort(d["x"][sel])
+        left.append(svgplot.Series(d["x"][sel], d["ratio"][sel], label=_m_label(m), kind="points", color=color))
+        right.append(svgplot.Series(d["x"][sel], d["fraction"][sel], label=_m_label(m), kind="points", color=color))
+        right.append(
+            svgplot.Series(
+                d["x"][sel][order],
+                d["fraction_predicted"][sel][order],
+                color=color,
+                dashed=True,
+                label="exact probability" if k == 0 else "",
+            )
+        )
+    grid = np.geomspace(d["x"].min(), d["x"].max(), 50)
+    left.append(
+        svgplot.Series(grid, 2 * np.sqrt(2) / grid, label=r"predicted $2\sqrt{2}\,\sqrt{m}/(n-1)$", color="#000")
+    )
+    cross = 2 * np.sqrt(2)
+    return [
+        svgplot.Axes(
+            left,
+            xlabel=r"$(n-1)/\sqrt{m}$",
+            ylabel=r"RMS $\varphi_i$ / $|\mathrm{mean}\,\rho_i|$",
+            xlog=True,
+            ylog=True,
+            hlines=[(1.0, "equal shares")],
+            vlines=[(cross, r"predicted crossover $2\sqrt{2}$")],
+        ),
+        svgplot.Axes(
+            right,
+            xlabel=r"$(n-1)/\sqrt{m}$",
+            ylabel=r"fraction with $|\varphi_i| > |\rho_i|$",
+            xlog=True,
+            hlines=[(0.5, "one half")],
+            vlines=[(cross, "")],
+            ylim=(-0.03, 1.08),
+        ),
+    ]
+
+
+def share_figure(r: Result) -> tuple[Figure, str]:
+    """Feature benefit's share against interference's; caption from ``r``."""
+    p = r.params
+    ms = ", ".join(f"${_m_tex(m)}$" for m in p["ms"])
+    caption = (
+        f"The two shares of a squared length's relative rate at initialisation, i.e. the full flow's rate "
+        f"split by force, over $n$ = {p['ns'][0]} to {p['ns'][-1]} and $m$ = {ms} ({p['draws']} draws each). "
+        f"Left: RMS of feature benefit's $\\varphi_i$ over $|$mean$|$ of interference's $\\rho_i$ against "
+        f"$(n-1)/\\sqrt{{m}}$: the points of every $m$ fall on the predicted line (fitted slope {r.q.exp}), "
+        f"which crosses 1 at {r.q.crossover} (predicted $2\\sqrt{{2}}$ = {r.q.crossover_pred}); to its left "
+        f"feature benefit, not interference, sets how fast the lengths move. (The scatter at the far left "
+        f"comes from the smallest $n$, where the mean over few encodings is noisy.) Right: the fraction of "
+        f"encodings with $|\\varphi_i| > |\\rho_i|$, on its exact value (dashed)."
+    )
+    return render(share_axes(r), width=9.5, height=3.4), caption
+
+
+# --- the interference phase: how far the lengths move ------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def phase_flow(
+    n: int, m: int, seed: int, terms: tuple[str, ...], t_end: float, points: int, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(times, log_change, G0)``: ``ln(a_i(t)/a_i(0))`` ``(points, n)`` along the Gram flow of ``terms``
+    from one Wishart draw, ``t`` in ``[0, t_end]``."""
+    n, m = v.sizes(n, m)
+    G0 = _gram(n, m, v.seed(seed))
+    times = np.linspace(0.0, v.positive("t_end", t_end), v.size("points", points))
+    Gs = simulate_gram(np.array(G0), times, terms=terms, rtol=rtol)
     a = np.diagonal(Gs, axis1=1, axis2=2)
     out = np.log(a / a[0])
     out.setflags(write=False)
@@ -567,175 +778,482 @@ def phase_flow(n: int, m: int, seed: int, terms: tuple[str, ...], t_end: float =
 
 
 @dataclass(frozen=True)
-class Phase:
-    """Changes of the norms over the interference phase ``t in [0, PHASE_END]``, over a grid of ``m``."""
+class Course:
+    """The squared lengths of one ``(n, m)`` over the interference phase, over ``draws`` Gram draws.
+
+    Means are in units of ``(n-1)/m``; ``se`` is the standard error over draws.
+    """
 
     n: int
-    ms: np.ndarray
+    m: int
+    draws: int
     times: np.ndarray
-    mean_change: np.ndarray       # (len(ms), T): mean over seeds and i of ln(a_i(t)/a_i(0)), interference only
-    first_order: np.ndarray       # (len(ms), T): same mean of first_order_norm_change
-    first_order_error: np.ndarray  # (len(ms),): |measured/first-order - 1| at the end
-    max_change_interference: np.ndarray  # (len(ms),): max over i, t, seeds of |ln a_i(t)/a_i(0)|
-    rms_change_full: np.ndarray   # (len(ms),): RMS over i and seeds at the end, full flow
-    max_change_full: np.ndarray   # (len(ms),): max over i, t, seeds, full flow
-    end_norm_error_full: float    # max |a_i(T) - 1| under the full flow
-    constant: float               # mean_change[-1, -1] / ((n-1)/m): -1/4 in theory
-    constant_se: float
-    fit: ExponentFit
-    checks: tuple[Check, ...]
+    mean: np.ndarray  # (T,) mean over draws and i of ln(a_i(t)/a_i(0)), interference alone, units
+    se: np.ndarray  # (T,)
+    first: np.ndarray  # (T,) the same mean of the first-order prediction, units
+    error: float  # mean over draws of measured/first-order - 1 at t_end
+    error_se: float
+    rms_interference: np.ndarray  # (T,) RMS over i and draws, interference alone (not in units)
+    rms_full: np.ndarray  # (T,) RMS over i and draws, full flow
+    max_interference: float  # max over i, t, draws of |ln(a_i(t)/a_i(0))|, interference alone
+    max_full: float  # the same, full flow
+    end_error_full: float  # max |a_i(t_end) - 1|, full flow
 
 
-def norm_over_phase(n: int = 32, ms: tuple[int, ...] = (256, 1024, 4096, 16384, 65536),
-                    draws: int = 2, constant_draws: int = 16) -> Phase:
-    """Simulate the interference-only and full flows over the phase and measure how the norms move.
-
-    ``draws`` Gram draws per ``m``; the constant ``-1/4`` is measured at the largest ``m``
-    with ``constant_draws`` further draws.
-    """
-    means, firsts, errs, max_int, rms_full, max_full, end_err = [], [], [], [], [], [], 0.0
-    for k, m in enumerate(ms):
-        seeds = draw_seeds(400 + k, draws)
-        runs = [phase_flow(n, m, s, INTERFERENCE) for s in seeds]
-        times = runs[0][0]
-        change = np.mean([r[1].mean(axis=1) for r in runs], axis=0)
-        first = np.mean([first_order_norm_change(r[2], times).mean(axis=1) for r in runs], axis=0)
-        means.append(change)
-        firsts.append(first)
-        errs.append(abs(change[-1] / first[-1] - 1))
-        max_int.append(max(float(np.max(np.abs(r[1]))) for r in runs))
-        full = [phase_flow(n, m, s, FULL) for s in seeds]
-        rms_full.append(float(np.sqrt(np.mean([r[1][-1] ** 2 for r in full]))))
-        max_full.append(max(float(np.max(np.abs(r[1]))) for r in full))
-        end_err = max(end_err, max(float(np.max(np.abs(np.exp(r[1][-1]) * np.diag(r[2]) - 1))) for r in full))
-    ms_a = np.asarray(ms, float)
-    means_a, firsts_a = np.array(means), np.array(firsts)
-    m_big = ms[-1]
-    constant_seeds = draw_seeds(499, constant_draws)
-    ends = [phase_flow(n, m_big, s, INTERFERENCE)[1][-1].mean() for s in constant_seeds]
-    constant = float(np.mean(ends) / ((n - 1) / m_big))
-    se = 0.25 * np.sqrt(10.0 / (n * (n - 1))) / np.sqrt(len(constant_seeds))
-    regime = f"n={n}, m={ms[0]}..{ms[-1]}, t in [0, {PHASE_END:g}]"
-    check_exp, fit = check_exponent("D3", "change of ‖W_i‖² over the phase (interference) = Theta(n/m): exponent in m",
-                                    sizes=ms_a, values=-means_a[:, -1], predicted=-1.0, regime=regime,
-                                    tolerance=0.02)
-    rms_pred = np.array([feature_benefit_norm_change_rms(m, PHASE_END) for m in ms])
-    n_samples = n * draws
-    checks = (
-        check_exp,
-        check_close("D3", "constant: mean ln(a_i(T)/a_i(0)) / ((n-1)/m) = -1/4", predicted=-0.25, measured=constant,
-                    atol=4 * se, regime=f"n={n}, m={m_big}, {len(constant_seeds)} draws, 4 s.e."),
-        check_below("D3", "first-order prediction of the change (largest m)", measured=errs[-1], bound=0.05,
-                    regime=f"n={n}, m={m_big}", quantity="rel. error"),
-        check_close("D3", "full flow: RMS ln(a_i(T)/a_i(0)) / sqrt(2/m) = 1 (feature benefit)", predicted=1.0,
-                    measured=float(np.mean(np.array(rms_full) / rms_pred)),
-                    atol=4 / np.sqrt(2 * n_samples * len(ms)), regime=regime + ", 4 s.e."),
-        check_below("D3", "full flow: every norm has reached 1 at the end of the phase", measured=end_err,
-                    bound=1e-3, regime=regime, quantity="max |‖W_i(T)‖² - 1|"),
+@lru_cache(maxsize=64)
+def phase_course(n: int, m: int, seeds: tuple[int, ...], t_end: float, points: int, rtol: float) -> Course:
+    """Simulate interference alone and the full flow from each seed's Gram draw; summarise as a :class:`Course`."""
+    unit = (n - 1) / m
+    runs = [phase_flow(n, m, s, INTERFERENCE, t_end, points, rtol) for s in seeds]
+    full = [phase_flow(n, m, s, FULL, t_end, points, rtol) for s in seeds]
+    times = runs[0][0]
+    per_draw = np.array([r[1].mean(axis=1) for r in runs])  # (D, T)
+    first = np.array([first_order_norm_change(r[2], times).mean(axis=1) for r in runs])  # (D, T)
+    ratio = per_draw[:, -1] / first[:, -1] - 1
+    sd = lambda a: np.std(a, axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros_like(a[0])
+    return Course(
+        n,
+        m,
+        len(seeds),
+        times,
+        per_draw.mean(axis=0) / unit,
+        sd(per_draw) / unit,
+        first.mean(axis=0) / unit,
+        float(ratio.mean()),
+        float(sd(ratio)),
+        np.sqrt(np.mean([r[1] ** 2 for r in runs], axis=(0, 2))),
+        np.sqrt(np.mean([r[1] ** 2 for r in full], axis=(0, 2))),
+        max(float(np.max(np.abs(r[1]))) for r in runs),
+        max(float(np.max(np.abs(r[1]))) for r in full),
+        max(float(np.max(np.abs(np.exp(r[1][-1]) * np.diag(r[2]) - 1))) for r in full),
     )
-    return Phase(n, ms_a, times, means_a, firsts_a, np.array(errs), np.array(max_int), np.array(rms_full),
-                 np.array(max_full), end_err, constant, float(se), fit, checks)
+
+
+def norm_over_phase(
+    *,
+    n: int,
+    ms: tuple[int, ...],
+    draws: int,
+    t_end: float,
+    points: int,
+    rtol: float,
+    seed: int,
+    sigmas: float,
+    exponent_tolerance: float,
+    first_order_tolerance: float,
+    error_exponent_tolerance: float,
+    end_tolerance: float,
+) -> Result:
+    """The squared lengths over the interference phase ``[0, t_end]``, under interference alone (the
+    phase's default flow) and under the full flow, over ``ms`` at fixed ``n``.
+
+    ``draws`` Gram draws per ``m`` (grid point ``k`` uses :func:`draw_seeds` ``(seed + k, draws)``),
+    each integrated in Gram space (``rtol`` is the solver's tolerance, ``points`` the time grid).
+    """
+    n = v.size("n", n)
+    if len(ms) < 3:
+        raise ValueError(f"ms must hold at least 3 sizes, got {len(ms)}")
+    courses = [phase_course(n, m, draw_seeds(seed + k, draws), t_end, points, rtol) for k, m in enumerate(ms)]
+    ms_a = np.asarray(ms, float)
+    units = (n - 1) / ms_a
+    end_change = np.array([-c.mean[-1] for c in courses]) * units  # |mean ln(a(T)/a(0))|
+    rms_full = np.array([c.rms_full[-1] for c in courses])
+    errors = np.array([c.error for c in courses])
+    big = courses[-1]
+    regime = f"n={n}, m={ms[0]}..{ms[-1]}, {draws} draws each, t in [0, {t_end:g}]"
+    check_exp, fit = check_exponent(
+        "D3",
+        "interference alone: change of ‖W_i‖² over the phase = -Theta(n/m): exponent in m",
+        sizes=ms_a,
+        values=end_change,
+        predicted=-1.0,
+        regime=regime,
+        tolerance=exponent_tolerance,
+    )
+    constant_pred = float(expected_norm_change(n, ms[-1], t_end) / units[-1])
+    check_err, err_fit = check_exponent(
+        "D3",
+        "interference alone: error of the first-order prediction over the "
+        "phase = Theta(m^-1/2) at fixed n (not Theta(n/m))",
+        sizes=ms_a,
+        values=errors,
+        predicted=-0.5,
+        regime=regime,
+        tolerance=error_exponent_tolerance,
+    )
+    rms_pred = np.array([feature_benefit_norm_change_rms(m, t_end) for m in ms])
+    rms_ratio = float(np.mean(rms_full / rms_pred))
+    end_error = max(c.end_error_full for c in courses)
+    checks = [
+        check_exp,
+        check_close(
+            "D3",
+            "interference alone: mean ln(a_i(T)/a_i(0)) / ((n-1)/m) = -(1/4)(1-e^{-4T})",
+            predicted=constant_pred,
+            measured=float(big.mean[-1]),
+            atol=sigmas * float(big.se[-1]),
+            regime=f"n={n}, m={ms[-1]}, {draws} draws, T={t_end:g}, {sigmas:g} s.e.",
+            kind="value",
+        ),
+        check_below(
+            "D3",
+            "interference alone: first-order prediction of the change over the phase (largest m)",
+            measured=abs(big.error),
+            bound=first_order_tolerance,
+            regime=f"n={n}, m={ms[-1]}, T={t_end:g}",
+            quantity="rel. error",
+            kind="approximation",
+        ),
+        check_err,
+        check_close(
+            "D3",
+            "full flow: RMS ln(a_i(T)/a_i(0)) = sqrt(2/m)(1-e^{-2T}), i.e. Theta(1/sqrt(m)) over the "
+            "phase, more than interference's Theta(n/m) when n-1 < 2 sqrt(2m)",
+            predicted=1.0,
+            measured=rms_ratio,
+            atol=sigmas / np.sqrt(2 * n * draws * len(ms)),
+            regime=regime + f", ratio to prediction, {sigmas:g} s.e.",
+            kind="value",
+            refutes=NOTE_D3 + " (full flow, integrated over the interference phase: a change of order n/m)",
+        ),
+        check_below(
+            "D3",
+            "full flow: every squared length has reached 1 at the end of the phase",
+            measured=end_error,
+            bound=end_tolerance,
+            regime=regime,
+            quantity="max |‖W_i(T)‖² - 1|",
+            kind="approximation",
+        ),
+    ]
+    small = courses[0]
+    numbers = {
+        "exp": quote(fit.exponent, ".3f"),
+        "exp_lo": quote(fit.low, ".3f"),
+        "exp_hi": quote(fit.high, ".3f"),
+        "constant": quote(float(big.mean[-1]), ".3f"),
+        "constant_se": quote(float(big.se[-1]), ".3f"),
+        "constant_pred": quote(constant_pred, ".3f"),
+        "err_small": quote(small.error, ".0%"),
+        "err_large": quote(big.error, ".1%"),
+        "err_exp": quote(err_fit.exponent, ".2f"),
+        "err_exp_lo": quote(err_fit.low, ".2f"),
+        "err_exp_hi": quote(err_fit.high, ".2f"),
+        "m_small": quote(ms[0], "d"),
+        "m_large": quote(ms[-1], "d"),
+        "n_over_m_small": quote(n / ms[0], ".3g"),
+        "end_err": quote(end_error, ".0e"),
+        "decay": quote(float(np.exp(-2 * t_end)), ".0e"),
+        "max_int_small": quote(small.max_interference, ".4f"),
+        "max_full_small": quote(small.max_full, ".3f"),
+        "rms_ratio": quote(rms_ratio, ".3f"),
+    }
+    params = dict(
+        n=n,
+        ms=tuple(ms),
+        draws=draws,
+        t_end=t_end,
+        points=points,
+        rtol=rtol,
+        seed=seed,
+        sigmas=sigmas,
+        exponent_tolerance=exponent_tolerance,
+        first_order_tolerance=first_order_tolerance,
+        error_exponent_tolerance=error_exponent_tolerance,
+        end_tolerance=end_tolerance,
+    )
+    data = dict(
+        courses=courses,
+        ms=ms_a,
+        end_change=end_change,
+        rms_full=rms_full,
+        errors=errors,
+        error_se=np.array([c.error_se for c in courses]),
+        fit=fit,
+        err_fit=err_fit,
+    )
+    return Result(params, checks, numbers, data)
+
+
+def phase_course_axes(courses: Sequence[Course], *, t_mark: float | None = None) -> svgplot.Axes:
+    """Interference alone: mean ``ln(a_i(t)/a_i(0))`` in units of ``(n-1)/m`` over the phase, one band
+    (mean ± 2 s.e. over draws) and one first-order prediction per course, and the leading order."""
+    c = courses[0]
+    series = [
+        svgplot.Series(
+            c.times,
+            expected_norm_change(c.n, c.m, c.times) / ((c.n - 1) / c.m),
+            label=r"leading order $-(1-e^{-4t})/4$",
+            color="#000",
+            dashed=True,
+        )
+    ]
+    for k, c in enumerate(courses):
+        color = svgplot.PALETTE[(2 * k) % len(svgplot.PALETTE)]
+        draws = f"{c.draws} draws, ±2 s.e." if c.draws > 1 else "1 draw"
+        series += figures.time_course(
+            c.times,
+            c.mean,
+            c.first,
+            label=f"measured, m = {c.m} ({draws})",
+            predicted_label=f"first order, m = {c.m}",
+            low=c.mean - 2 * c.se,
+            high=c.mean + 2 * c.se,
+            color=color,
+        )
+        series[-1].color = color
+    low = min(float(np.min(c.mean - 2 * c.se)) for c in courses)
+    low = min(low, float(np.min(np.concatenate([c.first for c in courses]))), -0.25)
+    vlines = [(float(t_mark), "")] if t_mark is not None else []
+    # headroom above 0 (where no curve goes) keeps the legend off the curves' steep start
+    return svgplot.Axes(
+        series, xlabel="time $t$", ylabel="mean ln(aᵢ(t)/aᵢ(0)) · m/(n−1)", ylim=(1.1 * low, -0.5 * low), vlines=vlines
+    )
+
+
+def phase_error_axes(r: Result) -> svgplot.Axes:
+    """The first-order prediction's relative error at the end of the phase against ``m``, with its fit."""
+    d, p = r.data, r.params
+    err, se = d["errors"], d["error_se"]
+    series = figures.power_law(
+        d["ms"],
+        err,
+        label="error of first order",
+        fit=d["err_fit"],
+        low=np.maximum(err - 2 * se, err * 0.05),
+        high=err + 2 * se,
+        color=svgplot.PALETTE[3],
+    )
+    return svgplot.Axes(
+        series,
+        xlabel=f"neurons $m$ ($n = {p['n']}$)",
+        ylabel="measured / first order - 1",
+        xlog=True,
+        ylog=True,
+        hlines=[(p["first_order_tolerance"], "tolerance at the largest m")],
+    )
+
+
+def phase_figure(r: Result) -> tuple[Figure, str]:
+    """The squared lengths over the interference phase under interference alone; caption from ``r``."""
+    p, d = r.params, r.data
+    shown = [d["courses"][0], d["courses"][-1]]
+    caption = (
+        f"The squared lengths over the interference phase $[0, {p['t_end']:g}]$ under interference alone, "
+        f"$n = {p['n']}$, {p['draws']} draws per $m$. Left: mean $\\ln(a_i(t)/a_i(0))$ in units of $(n-1)/m$ "
+        f"at the smallest and the largest $m$ (bands: $\\pm 2$ standard errors over draws), with the "
+        f"first-order prediction of the same draws (dashed, same colour) and its leading order "
+        f"$-(1-e^{{-4t}})/4$ (black). At $m = {shown[1].m}$ the lengths lose {r.q.err_large} more than the "
+        f"first-order prediction, at $m = {shown[0].m}$ {r.q.err_small} more. Right: that relative "
+        f"error at $t = {p['t_end']:g}$ for every $m$ (bars: $\\pm 2$ s.e.): it falls as $m^{{{r.q.err_exp}}}$ "
+        f"(fitted), about as $m^{{-1/2}}$, not as $n/m$."
+    )
+    return render([phase_course_axes(shown), phase_error_axes(r)], width=10.0, height=3.6), caption
+
+
+def phase_sizes_axes(r: Result) -> svgplot.Axes:
+    """How far the squared lengths move over the phase against ``m``: interference alone against the full flow."""
+    d, p = r.data, r.params
+    n, t_end = p["n"], p["t_end"]
+    each = lambda f: lambda g: np.array([f(int(round(x))) for x in g])  # a prediction at each grid size m
+    interference = figures.power_law(
+        d["ms"],
+        d["end_change"],
+        label=r"interference alone: $|\mathrm{mean}|$",
+        fit=d["fit"],
+        predicted_label=r"predicted $(n-1)(1-e^{-4T})/(4m)$",
+        predicted=each(lambda m: -expected_norm_change(n, m, t_end)),
+    )
+    full = figures.power_law(
+        d["ms"],
+        d["rms_full"],
+        label="full flow: RMS",
+        color=svgplot.PALETTE[1],
+        fit=fit_exponent(d["ms"], d["rms_full"]),
+        predicted_label=r"predicted $\sqrt{2/m}\,(1-e^{-2T})$",
+        predicted=each(lambda m: feature_benefit_norm_change_rms(m, t_end)),
+    )
+    full[-1].color = "#777"
+    return figures.power_law_axes(
+        [*interference, *full], xlabel=f"neurons $m$ ($n = {n}$)", ylabel="|ln(aᵢ(T)/aᵢ(0))|: |mean| or RMS"
+    )
+
+
+def phase_sizes_figure(r: Result) -> tuple[Figure, str]:
+    """Interference alone against the full flow, over the phase and across ``m``; caption from ``r``."""
+    p, d = r.params, r.data
+    n = p["n"]
+    larger = bool(np.all(d["rms_full"] > d["end_change"]))
+    where = "at every $m$ of the grid" if larger else "where $n - 1 < 2\\sqrt{2m}$"
+    caption = (
+        f"How far the squared lengths move over the interference phase $[0, T]$, $T = {p['t_end']:g}$, "
+        f"against $m$ ($n = {n}$, {p['draws']} draws per $m$). Blue: under interference alone, the mean "
+        f"change falls as $(n-1)/m$ (fitted exponent {r.q.exp}; black line: predicted). Red: under the full "
+        f"flow (feature benefit + interference), the RMS change falls only as $\\sqrt{{2/m}}$ (grey line: "
+        f"predicted; measured/predicted = {r.q.rms_ratio}) and is the larger of the two {where}: "
+        f"feature benefit, not interference, sets how far the lengths move."
+    )
+    return render(phase_sizes_axes(r), width=6.4, height=3.6), caption
 
 
 # --- widgets -----------------------------------------------------------------------------------------
 
+
 def rates_panel(n: int, m: int, seed: int) -> Panel:
-    """Widget panel: one draw; both relative rates of ``||W_i||^2`` against their exact laws."""
+    """Widget panel: one draw; both relative rates of ``||W_i||^2`` at initialisation against their laws."""
     n, m = v.sizes(n, m)
     G = _gram(n, m, v.seed(seed))
     rho, phi = interference_relative_rate(G), feature_benefit_relative_rate(G)
     mean_pred = expected_relative_norm_sq_rate(n, m)
-    regime = f"n={n}, m={m}, seed={seed}"
+    regime = f"n={n}, m={m}, seed={seed}, at initialisation"
     checks = [
-        check_close("D2", "interference: mean_i ρ_i = -(n-1)/m", predicted=mean_pred, measured=float(rho.mean()),
-                    atol=4 * interference_rate_mean_se(n, m), regime=regime + ", 4 s.e."),
-        check_close("D2", "interference: sd_i ρ_i = sqrt(5(n-1))/m", predicted=interference_rate_sd(n, m),
-                    measured=float(np.std(rho, ddof=1)), rtol=4 * sd_relative_se(n, n), regime=regime + ", 4 s.e."),
-        check_close("D3", "norm ‖W_i‖: mean relative rate = -(n-1)/(2m)", predicted=mean_pred / 2,
-                    measured=float(rho.mean() / 2), atol=2 * interference_rate_mean_se(n, m),
-                    regime=regime + ", 4 s.e."),
-        check_close("D3", "feature benefit: RMS_i φ_i = 2 sqrt(2/m)", predicted=feature_benefit_rate_rms(m),
-                    measured=float(np.sqrt(np.mean(phi**2))), rtol=4 / np.sqrt(2 * n), regime=regime + ", 4 s.e."),
+        check_close(
+            "D2",
+            "interference: mean_i ρ_i = -(n-1)/m",
+            predicted=mean_pred,
+            measured=float(rho.mean()),
+            atol=4 * interference_rate_mean_se(n, m),
+            regime=regime + ", 4 s.e.",
+            kind="value",
+        ),
+        check_close(
+            "D2",
+            "interference: sd_i ρ_i = sqrt(5(n-1))/m",
+            predicted=interference_rate_sd(n, m),
+            measured=float(np.std(rho, ddof=1)),
+            rtol=4 * sd_relative_se(n, n),
+            regime=regime + ", 4 s.e.",
+            kind="value",
+        ),
+        check_close(
+            "D3",
+            "interference: ‖W_i‖'s mean relative rate = -(n-1)/(2m)",
+            predicted=mean_pred / 2,
+            measured=float(rho.mean() / 2),
+            atol=2 * interference_rate_mean_se(n, m),
+            regime=regime + ", 4 s.e.",
+            kind="value",
+        ),
+        check_close(
+            "D3",
+            "feature benefit: RMS_i φ_i = 2 sqrt(2/m)",
+            predicted=feature_benefit_rate_rms(m),
+            measured=float(np.sqrt(np.mean(phi**2))),
+            rtol=4 / np.sqrt(2 * n),
+            regime=regime + ", 4 s.e.",
+            kind="value",
+        ),
     ]
     ratio = float(np.sqrt(np.mean(phi**2)) / -rho.mean())
     frac = float(np.mean(np.abs(phi) > np.abs(rho)))
     who = "feature benefit" if ratio > 1 else "interference"
-    note = (f"Here <b>{who}</b> dominates the norm's rate: RMS φ / |mean ρ| = {ratio:.3g} (predicted "
-            f"2·sqrt(2m)/(n-1) = {share_ratio(n, m):.3g}); |φ_i| &gt; |ρ_i| for {frac:.0%} of the encodings "
-            f"(predicted {feature_benefit_dominated_fraction(n, m, nodes=100):.0%}).")
-    scale = m / (n - 1)  # plot in units of (n-1)/m
-    lo = min(float(rho.min()) * scale, -2.5)
-    grid = np.linspace(lo, 0.0, 120)
-    left = svgplot.Axes([
-        svgplot.Series(*svgplot.histogram(rho * scale, bins=max(8, min(30, n // 3))), label="measured", kind="steps"),
-        svgplot.Series(grid, interference_rate_density(grid / scale, n, m) / scale, label="exact law", color="#000",
-                       dashed=True)],
-        xlabel="ρ_i · m/(n-1)  (interference)", ylabel="density", vlines=[(-1.0, "predicted mean -1")])
-    z = np.linspace(-4, 4, 81) * feature_benefit_rate_rms(m)
-    right = svgplot.Axes([
-        svgplot.Series(*svgplot.histogram(phi * scale, bins=max(8, min(30, n // 3))), label="measured", kind="steps"),
-        svgplot.Series(z * scale, stats.norm.pdf(z, 0, feature_benefit_rate_rms(m)) / scale, label="N(0, 8/m)",
-                       color="#000", dashed=True)],
-        xlabel="φ_i · m/(n-1)  (feature benefit)", ylabel="density",
-        vlines=[(-1.0, "interference mean")])
-    return Panel(checks, svgplot.svg([left, right]), note)
+    note = (
+        f"In the full flow, <b>{who}</b> dominates the rate of the lengths here: RMS φ / |mean ρ| = {ratio:.3g} "
+        f"(predicted 2·sqrt(2m)/(n-1) = {share_ratio(n, m):.3g}); |φ_i| &gt; |ρ_i| for {frac:.0%} of the "
+        f"encodings (predicted {feature_benefit_dominated_fraction(n, m, nodes=100):.0%})."
+    )
+    return Panel(checks, svgplot.svg([rate_law_axes(rho, n, m), fb_law_axes(phi, n, m)]), note)
 
 
 def rates_explorable() -> Explorable:
-    """Widget: sizes and seed against the two shares of the norm's rate at initialisation (D2, D3)."""
-    return Explorable(rates_panel, [
-        Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=512),
-        Control("m", "neurons m", (256, 1024, 4096, 16384), 1024, kind="size", low=256, high=2**20),
-        Control("seed", "seed", (0, 1), 0, low=0, high=99),
-    ], title="What changes a norm at initialisation: interference against feature benefit")
+    """Widget: sizes and seed against the two shares of the squared length's rate at initialisation (D2, D3)."""
+    return Explorable(
+        rates_panel,
+        [
+            Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=512),
+            Control("m", "neurons m", (256, 1024, 4096, 16384), 1024, kind="size", low=256, high=2**20),
+            Control("seed", "seed", (0, 1), 0, low=0, high=99),
+        ],
+        title="What changes a length at initialisation: interference against feature benefit",
+    )
 
 
-def phase_panel(n: int, m: int, t: float, seed: int = 0) -> Panel:
-    """Widget panel: ``ln(a_i(t)/a_i(0))`` along the interference-only and full flows up to ``t``."""
+def full_flow_axes(c: Course, *, t_mark: float | None = None) -> svgplot.Axes:
+    """RMS ``ln(a_i(t)/a_i(0))`` over the phase: full flow against ``sqrt(2/m)(1-e^{-2t})``, and interference alone."""
+    t = c.times[1:]
+    series = figures.time_course(
+        t,
+        c.rms_full[1:],
+        feature_benefit_norm_change_rms(c.m, t),
+        label="full flow (measured)",
+        predicted_label=r"$\sqrt{2/m}\,(1-e^{-2t})$",
+        color=svgplot.PALETTE[1],
+    )
+    series.append(svgplot.Series(t, c.rms_interference[1:], label="interference alone", color=svgplot.PALETTE[0]))
+    vlines = [(float(t_mark), "")] if t_mark is not None else []
+    low = float(min(np.min(c.rms_interference[1:]), np.min(c.rms_full[1:])))
+    high = float(max(np.max(c.rms_interference), np.max(c.rms_full)))
+    return svgplot.Axes(
+        series, xlabel="time $t$", ylabel="RMS ln(aᵢ(t)/aᵢ(0))", ylog=True, vlines=vlines, ylim=(low / 1.5, high * 8)
+    )  # headroom for the legend
+
+
+def phase_panel(
+    n: int, m: int, t: float, seed: int = 400, draws: int = 8, t_end: float = 5.0, points: int = 41, rtol: float = 1e-7
+) -> Panel:
+    """Widget panel: the squared lengths over the interference phase ``[0, t_end]`` up to ``t``, under
+    interference alone (left, the same figure as the chapter's) and the full flow (right)."""
     n, m = v.sizes(n, m)
-    times, change, G0 = phase_flow(n, m, v.seed(seed), INTERFERENCE)
-    _, change_full, _ = phase_flow(n, m, seed, FULL)
-    k = int(np.argmin(np.abs(times - t)))
-    first = first_order_norm_change(G0, times).mean(axis=1)
-    scale = m / (n - 1)
-    rms_full = np.sqrt(np.mean(change_full**2, axis=1))
-    rms_pred = feature_benefit_norm_change_rms(m, times)
-    regime = f"n={n}, m={m}, t={times[k]:.3g}"
+    c = phase_course(n, m, draw_seeds(v.seed(seed), draws), t_end, points, rtol)
+    k = int(np.argmin(np.abs(c.times - t)))
+    tk = float(c.times[k])
+    unit = (n - 1) / m
+    regime = f"n={n}, m={m}, t={tk:.3g}, {draws} draws"
     checks = [
-        check_below("D3", "interference only: mean change = first-order prediction",
-                    measured=float(abs(change[k].mean() / first[k] - 1)) if k else 0.0, bound=0.25,
-                    regime=regime, quantity="rel. error"),
-        check_close("D3", "interference only: mean change = -(n-1)/(4m)(1-e^{-4t})",
-                    predicted=float(expected_norm_change(n, m, times[k])), measured=float(change[k].mean()),
-                    atol=4 * 0.25 * interference_rate_mean_se(n, m) * (1 - np.exp(-4 * times[k])) + 1e-12,
-                    rtol=0.15, regime=regime + ", 4 s.e. + 15% second order"),
-        check_close("D3", "full flow: RMS change = sqrt(2/m)(1-e^{-2t})", predicted=float(rms_pred[k]),
-                    measured=float(rms_full[k]), rtol=4 / np.sqrt(2 * n), atol=1e-12, regime=regime + ", 4 s.e."),
+        check_below(
+            "D3",
+            "interference alone: mean change = first-order prediction",
+            measured=float(abs(c.mean[k] / c.first[k] - 1)) if k else 0.0,
+            bound=0.25,
+            regime=regime,
+            quantity="rel. error",
+            kind="approximation",
+        ),
+        check_close(
+            "D3",
+            "interference alone: mean change = -(n-1)/(4m)(1-e^{-4t})",
+            predicted=float(expected_norm_change(n, m, tk)),
+            measured=float(c.mean[k] * unit),
+            atol=4 * float(c.se[k]) * unit + 1e-12,
+            rtol=0.15,
+            regime=regime + ", 4 s.e. + 15% second order",
+            kind="approximation",
+        ),
+        check_close(
+            "D3",
+            "full flow: RMS change = sqrt(2/m)(1-e^{-2t})",
+            predicted=float(feature_benefit_norm_change_rms(m, tk)),
+            measured=float(c.rms_full[k]),
+            rtol=4 / np.sqrt(2 * n * draws),
+            atol=1e-12,
+            regime=regime + ", 4 s.e.",
+            kind="value",
+        ),
     ]
-    note = (f"Largest |ln(‖W_i(t)‖²/‖W_i(0)‖²)| up to t: {np.max(np.abs(change[:k + 1])):.2e} with interference "
-            f"only, {np.max(np.abs(change_full[:k + 1])):.2e} with feature benefit too (n/m = {n / m:.3g}, "
-            f"sqrt(2/m) = {np.sqrt(2 / m):.3g}).")
-    left = svgplot.Axes([
-        svgplot.Series(times, change.mean(axis=1) * scale, label="measured mean (interference only)"),
-        svgplot.Series(times, first * scale, label="first order", dashed=True),
-        svgplot.Series(times, expected_norm_change(n, m, times) * scale, label="-(1/4)(1-e^{-4t})", color="#000",
-                       dashed=True)],
-        xlabel="time t", ylabel="mean ln(a_i(t)/a_i(0)) · m/(n-1)", vlines=[(float(times[k]), "")])
-    right = svgplot.Axes([
-        svgplot.Series(times[1:], rms_full[1:], label="full flow (measured)"),
-        svgplot.Series(times[1:], rms_pred[1:], label="sqrt(2/m)(1-e^{-2t})", color="#000", dashed=True),
-        svgplot.Series(times[1:], np.sqrt(np.mean(change[1:] ** 2, axis=1)), label="interference only"),
-    ], xlabel="time t", ylabel="RMS ln(a_i(t)/a_i(0))", ylog=True, vlines=[(float(times[k]), "")])
-    return Panel(checks, svgplot.svg([left, right]), note)
+    seeds = draw_seeds(seed, draws)
+    largest = {
+        terms: max(float(np.max(np.abs(phase_flow(n, m, s, terms, t_end, points, rtol)[1][: k + 1]))) for s in seeds)
+        for terms in (INTERFERENCE, FULL)
+    }
+    note = (
+        f"Largest |ln(‖W_i(t)‖²/‖W_i(0)‖²)| up to t over {draws} draws: {largest[INTERFERENCE]:.2e} under "
+        f"interference alone, {largest[FULL]:.2e} under the full flow (n/m = {n / m:.3g}, "
+        f"sqrt(2/m) = {np.sqrt(2 / m):.3g})."
+    )
+    return Panel(checks, svgplot.svg([phase_course_axes([c], t_mark=tk), full_flow_axes(c, t_mark=tk)]), note)
 
 
 def phase_explorable() -> Explorable:
-    """Widget: how far the norms move over the interference phase (D3)."""
-    return Explorable(phase_panel, [
-        Control("n", "features n", (16, 32), 32, kind="size", low=8, high=64),
-        Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=256, high=65536),
-        Control("t", "time t", (0.25, 0.5, 1.0, 5.0), 1.0, kind="float", low=0.125, high=5.0, step=0.125),
-    ], title="How far the norms move over the interference phase")
+    """Widget: how far the lengths move over the interference phase (D3), both flows."""
+    return Explorable(
+        phase_panel,
+        [
+            Control("n", "features n", (16, 32), 32, kind="size", low=8, high=64),
+            Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=256, high=65536),
+            Control("t", "time t", (0.25, 0.5, 1.0, 5.0), 1.0, kind="float", low=0.125, high=5.0, step=0.125),
+        ],
+        title="How far the lengths move over the interference phase",
+    )
 
 
 def explorables() -> dict[str, Explorable]:

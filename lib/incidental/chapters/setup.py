@@ -1,28 +1,45 @@
-"""Chapter 1 (Setup): claims S1-S3."""
+"""Chapter 1 (Setup): the experiments of claims S1-S3 and the chapter's widgets.
+
+Every runner takes all its knobs as arguments (the notebook sets them in a visible cell) and
+returns a :class:`~incidental.book.Result` that records them; every figure builder returns
+``(figure, caption)`` with the caption built from the result's parameters.
+"""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from .. import _validate as v
-from ..checks import Check, ExponentFit, check_below, check_close, check_exponent
+from .. import figures, svgplot
+from ..book import Result, quote
+from ..checks import check_below, check_close, check_exponent
 from ..derivation import kappa_rate_from_weights
 from ..exact import feature_benefit_only
-from .. import svgplot
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate
 from ..model import cosine_similarity, forces, loss, offdiagonal, sample_gram, sample_weights
+from ..plotting import render
 
 INTERFERENCE = ("interference",)
 
 
+def geometric_sizes(low: int, high: int, count: int) -> tuple[int, ...]:
+    """``count`` integers from ``low`` to ``high``, equally spaced on a log scale (duplicates removed)."""
+    low, high = v.size("low", low), v.size("high", high)
+    count = v.size("count", count)
+    if high <= low:
+        raise ValueError(f"high must exceed low, got low={low}, high={high}")
+    return tuple(sorted({int(round(x)) for x in np.geomspace(low, high, count)}))
+
+
 # --- the forces -------------------------------------------------------------------------------
 
-def finite_difference_error(n: int = 6, m: int = 40, *, lam: float = 0.05, seed: int = 0, h: float = 1e-6) -> float:
+
+def forces_gradient_error(W: np.ndarray, *, lam: float, h: float) -> float:
     """Largest ``|forces(W) + dL/dW|`` with ``dL/dW`` by central differences of step ``h`` (a float)."""
-    W = sample_weights(n, m, seed=seed)
     F = forces(W, lam=lam)
     grad = np.empty_like(W)
     for idx in np.ndindex(*W.shape):
@@ -32,83 +49,172 @@ def finite_difference_error(n: int = 6, m: int = 40, *, lam: float = 0.05, seed:
     return float(np.max(np.abs(F + grad)))
 
 
+def forces_check(*, n: int, m: int, lam: float, seed: int, h: float, tolerance: float) -> Result:
+    """The three forces {eq-forces} against central differences of the loss at one draw of ``W``."""
+    W = sample_weights(n, m, seed=seed)
+    err = forces_gradient_error(W, lam=lam, h=h)
+    params = dict(n=n, m=m, lam=lam, seed=seed, h=h, tolerance=tolerance)
+    check = check_below(
+        "forces",
+        f"forces = -grad loss (central differences, h={h:g})",
+        measured=err,
+        bound=tolerance,
+        regime=f"n={n}, m={m}, lam={lam:g}",
+        quantity="max |Δ|",
+        kind="identity",
+    )
+    return Result(params, [check], {"error": quote(err, ".1e")})
+
+
 # --- S1: rescaling invariance -------------------------------------------------------------
 
-def rescaling_error(n: int = 8, m: int = 64, *, seed: int = 0, factors: tuple[float, ...] = (0.1, 3.0, 50.0)) -> float:
-    """Largest change of any ``kappa_ij`` when row ``i`` is rescaled by each of ``factors`` (a float)."""
-    W = sample_weights(n, m, seed=seed)
+
+def rescaling_error(W: np.ndarray, factors: tuple[float, ...]) -> float:
+    """Largest change of any ``kappa_ij`` when row ``k mod n`` is rescaled by ``factors[k]`` (a float)."""
     kappa = cosine_similarity(W @ W.T)
     worst = 0.0
     for i, c in enumerate(factors):
         Ws = W.copy()
-        Ws[i % n] *= c
+        Ws[i % W.shape[0]] *= c
         worst = max(worst, float(np.max(np.abs(cosine_similarity(Ws @ Ws.T) - kappa))))
     return worst
 
 
-def feature_benefit_kappa_drift(n: int = 8, m: int = 64, *, seed: int = 0, t_end: float = 3.0) -> tuple[float, float]:
-    """Under feature benefit alone: (largest ``|kappa(t) - kappa(0)|`` along the simulated flow,
-    largest deviation of the simulated flow from the exact logistic solution)."""
+def scale_invariance(
+    *, n: int, m: int, factors: tuple[float, ...], t_end: float, steps: int, seed: int, tolerance: float
+) -> Result:
+    """S1: rescaling rows leaves every kappa unchanged, and so does the feature-benefit flow to
+    ``t_end`` (checked against its exact logistic solution)."""
     W0 = sample_weights(n, m, seed=seed)
-    times = np.linspace(0.0, t_end, 7)
+    times = np.linspace(0.0, t_end, steps)
     Ws = simulate(W0, times, terms=("feature_benefit",))
     k0 = cosine_similarity(W0 @ W0.T)
     drift = max(float(np.max(np.abs(cosine_similarity(W @ W.T) - k0))) for W in Ws)
     oracle = float(np.max(np.abs(Ws - feature_benefit_only(W0, times))))
-    return drift, oracle
-
-
-def s1_checks(*, seed: int = 0) -> list[Check]:
-    """S1: rescaling leaves kappa unchanged; feature benefit leaves kappa unchanged along the flow."""
-    drift, oracle = feature_benefit_kappa_drift(seed=seed)
-    regime = "n=8, m=64, t in [0, 3]"
-    return [
-        check_below("S1", "rescaling W_i by 0.1, 3 or 50 leaves every kappa unchanged",
-                    measured=rescaling_error(seed=seed), bound=1e-13, regime="n=8, m=64", quantity="max |Δκ|"),
-        check_below("S1", "feature benefit alone leaves every kappa unchanged along the flow",
-                    measured=drift, bound=1e-8, regime=regime, quantity="max |Δκ|"),
-        check_below("S1", "simulated feature-benefit flow = exact logistic solution",
-                    measured=oracle, bound=1e-8, regime=regime, quantity="max |ΔW|"),
+    rescale = rescaling_error(W0, factors)
+    params = dict(n=n, m=m, factors=factors, t_end=t_end, steps=steps, seed=seed, tolerance=tolerance)
+    regime = f"n={n}, m={m}, t in [0, {t_end:g}]"
+    shown = ", ".join(f"{c:g}" for c in factors)
+    checks = [
+        check_below(
+            "S1",
+            f"rescaling a row by {shown} leaves every kappa unchanged",
+            measured=rescale,
+            bound=tolerance / 1e5,
+            regime=f"n={n}, m={m}",
+            quantity="max |Δκ|",
+            kind="identity",
+        ),
+        check_below(
+            "S1",
+            "feature benefit alone leaves every kappa unchanged along the flow",
+            measured=drift,
+            bound=tolerance,
+            regime=regime,
+            quantity="max |Δκ|",
+            kind="identity",
+        ),
+        check_below(
+            "S1",
+            "simulated feature-benefit flow = exact logistic solution",
+            measured=oracle,
+            bound=tolerance,
+            regime=regime,
+            quantity="max |ΔW|",
+            kind="identity",
+        ),
     ]
+    numbers = {"rescale": quote(rescale, ".1e"), "drift": quote(drift, ".1e"), "oracle": quote(oracle, ".1e")}
+    return Result(params, checks, numbers)
 
 
 # --- S2: initial scales ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class InitScales:
-    """Initial scales over a grid of ``m``: mean ``||W_i||^2`` and RMS ``W_i . W_j`` per ``m``."""
 
-    m: np.ndarray
-    mean_norm_sq: np.ndarray
-    rms_dot: np.ndarray
-    norm_fit: ExponentFit
-    dot_fit: ExponentFit
-    checks: tuple[Check, ...]
+def init_scales(*, n: int, ms: tuple[int, ...], seed: int, norm_tolerance: float, constant_rtol: float) -> Result:
+    """S2 over the grid ``ms`` (``G`` drawn exactly from its Wishart law, :func:`sample_gram`):
+    mean ``||W_i||^2`` and RMS ``W_i . W_j`` per ``m``, their fitted exponents and constants.
 
-
-def init_scales(n: int = 64, ms: tuple[int, ...] = tuple(4**k for k in range(3, 16)), *, seed: int = 0) -> InitScales:
-    """Measure S2 over a geometric grid of ``m`` (default ``64 .. 4^15 ~ 10^9``) with :func:`sample_gram`."""
+    ``norm_tolerance`` widens the interval of the norm's exponent (see the chapter: the
+    least-squares interval assumes equal scatter at every size); ``constant_rtol`` is the
+    tolerance on the RMS of ``sqrt(m) W_i . W_j`` (predicted 1).
+    """
     n = v.size("n", n)
+    if len(ms) < 3:
+        raise ValueError(f"ms must hold at least 3 sizes, got {len(ms)}")
     means, rms = [], []
     for k, m in enumerate(ms):
         G = sample_gram(n, m, seed=seed + k)
         means.append(float(np.mean(np.diag(G))))
         rms.append(float(np.sqrt(np.mean(offdiagonal(G) ** 2))))
     m_arr = np.asarray(ms, dtype=float)
-    regime = f"n={n}, m={ms[0]}..{ms[-1]} ({len(ms)} sizes, x4 apart)"
-    # The mean of n chi2_m/m draws fluctuates by sqrt(2/(nm)), largest at small m, so the
-    # fitted slope is 0 only up to a few thousandths: allow 0.01.
-    c_norm, f_norm = check_exponent("S2", "||W_i||^2 = Theta(1)", sizes=m_arr, values=means,
-                                    predicted=0.0, regime=regime, tolerance=0.01)
-    c_dot, f_dot = check_exponent("S2", "W_i . W_j = Theta(1/sqrt(m)) (RMS over pairs)", sizes=m_arr, values=rms,
-                                  predicted=-0.5, regime=regime)
-    # The constants: E||W_i||^2 = 1 and E[(W_i . W_j)^2] = 1/m exactly, so the prefactors are 1.
-    c_pref = check_close("S2", "RMS of sqrt(m) W_i . W_j (constant inside Theta)", predicted=1.0,
-                         measured=float(np.mean(np.asarray(rms) * np.sqrt(m_arr))), rtol=0.05, regime=regime)
-    return InitScales(m_arr, np.asarray(means), np.asarray(rms), f_norm, f_dot, (c_norm, c_dot, c_pref))
+    regime = f"n={n}, m={ms[0]}..{ms[-1]} ({len(ms)} sizes)"
+    c_norm, f_norm = check_exponent(
+        "S2", "||W_i||^2 = Theta(1)", sizes=m_arr, values=means, predicted=0.0, regime=regime, tolerance=norm_tolerance
+    )
+    c_dot, f_dot = check_exponent(
+        "S2", "W_i . W_j = Theta(1/sqrt(m)) (RMS over pairs)", sizes=m_arr, values=rms, predicted=-0.5, regime=regime
+    )
+    constant = float(np.mean(np.asarray(rms) * np.sqrt(m_arr)))
+    c_pref = check_close(
+        "S2",
+        "RMS of sqrt(m) W_i . W_j (constant inside Theta)",
+        predicted=1.0,
+        measured=constant,
+        rtol=constant_rtol,
+        regime=regime,
+    )
+    params = dict(n=n, ms=tuple(ms), seed=seed, norm_tolerance=norm_tolerance, constant_rtol=constant_rtol)
+    numbers = {
+        "norm_exp": quote(f_norm.exponent, ".4f"),
+        "norm_lo": quote(f_norm.low, ".4f"),
+        "norm_hi": quote(f_norm.high, ".4f"),
+        "dot_exp": quote(f_dot.exponent, ".4f"),
+        "dot_lo": quote(f_dot.low, ".4f"),
+        "dot_hi": quote(f_dot.high, ".4f"),
+        "constant": quote(constant, ".4f"),
+        "m_min": quote(ms[0], "d"),
+        "m_max": quote(ms[-1], ".2e"),
+        "decades": quote(np.log10(ms[-1] / ms[0]), ".1f"),
+    }
+    data = dict(m=m_arr, mean_norm_sq=np.asarray(means), rms_dot=np.asarray(rms), norm_fit=f_norm, dot_fit=f_dot)
+    return Result(params, [c_norm, c_dot, c_pref], numbers, data)
+
+
+def init_scales_figure(r: Result) -> tuple[Figure, str]:
+    """Mean squared norm and RMS overlap against ``m`` with fits and predictions; caption from ``r``."""
+    d = r.data
+    series = [
+        *figures.power_law(
+            d["m"],
+            d["mean_norm_sq"],
+            label=r"mean $\|W_i\|^2$",
+            fit=d["norm_fit"],
+            predicted=np.ones_like,
+            predicted_label="predicted 1",
+        ),
+        *figures.power_law(
+            d["m"],
+            d["rms_dot"],
+            label=r"RMS $W_i\cdot W_j$",
+            fit=d["dot_fit"],
+            predicted=lambda m: m**-0.5,
+            predicted_label=r"predicted $m^{-1/2}$",
+            color=svgplot.PALETTE[1],
+        ),
+    ]
+    axes = figures.power_law_axes(series, xlabel="neurons $m$", ylabel="value")
+    caption = (
+        f"Initial scales over {r.q.decades} decades of $m$ ({r.q.m_min} to {r.q.m_max}), "
+        f"$n = {r.params['n']}$, one draw of $G$ per size. The mean squared norm stays at 1 "
+        f"(fitted exponent {r.q.norm_exp}) while the typical overlap falls as $m^{{-1/2}}$ "
+        f"(fitted {r.q.dot_exp}): the two scales of claim S2."
+    )
+    return render(axes, width=6.0), caption
 
 
 # --- S3: with low regularisation only interference moves kappa ---------------------------------
+
 
 def regularization_kappa_error(n: int, m: int, lam: float, *, seed: int) -> float:
     """Relative error of the interference-only ``dkappa/dt`` against all three forces at ``lam``.
@@ -122,51 +228,94 @@ def regularization_kappa_error(n: int, m: int, lam: float, *, seed: int) -> floa
     return float(np.max(np.abs(full - approx)[mask]) / np.max(np.abs(approx)[mask]))
 
 
-S3_TOLERANCE = 0.1
-
-
-def s3_check(n: int = 32, m: int = 1024, lam: float = 1e-4, *, seed: int = 0) -> Check:
-    """S3 at one setting: the interference-only kappa rate is within 10% of the full one."""
-    err = regularization_kappa_error(n, m, lam, seed=seed)
-    return check_below("S3", "only interference moves kappa (relative error of dκ/dt)", measured=err,
-                       bound=S3_TOLERANCE, regime=f"n={n}, m={m}, lam={lam:g}, lam·sqrt(m)={lam*np.sqrt(m):.2g}",
-                       quantity="rel. error")
-
-
-@dataclass(frozen=True)
-class RegularizationScan:
-    """S3 over a grid: ``errors[k, l]`` is the relative error at ``ms[k]``, ``lams[l]``."""
-
-    ms: tuple[int, ...]
-    lams: np.ndarray
-    errors: np.ndarray
-    slope: float                   # error / (lam sqrt(m)), fitted over all points
-    lam_sqrt_m_at_tolerance: float  # where the fitted line reaches S3_TOLERANCE
-    checks: tuple[Check, ...]
-
-
-def regularization_scan(n: int = 32, ms: tuple[int, ...] = (256, 1024, 4096), *, seed: int = 0) -> RegularizationScan:
-    """Measure S3 over ``lam`` in ``1e-6 .. 1e-1`` and several ``m``; check that the error is
-    proportional to ``lam sqrt(m)`` (slope 1 in ``lam``, exponent 0 in ``m`` at fixed ``lam sqrt(m)``)
-    and below 10% at ``lam sqrt(m) = 0.03``."""
-    lams = np.geomspace(1e-6, 1e-1, 11)
-    errors = np.array([regularization_error_curve(n, m, lams, seed=seed) for m in ms])
-    x = np.concatenate([lams * np.sqrt(m) for m in ms])
-    y = errors.ravel()
-    check_lin, fit = check_exponent("S3", "error of dκ/dt ∝ (lam sqrt(m))^1", sizes=x, values=y, predicted=1.0,
-                                    regime=f"n={n}, m in {ms}, lam 1e-6..1e-1", tolerance=0.02)
-    slope = float(np.exp(np.mean(np.log(y / x))))
-    at_tol = S3_TOLERANCE / slope
-    small = [s3_check(n, m, 0.03 / np.sqrt(m), seed=seed) for m in ms]
-    return RegularizationScan(tuple(ms), lams, errors, slope, at_tol, (check_lin, *small))
-
-
 def regularization_error_curve(n: int, m: int, lams: np.ndarray, *, seed: int) -> np.ndarray:
     """:func:`regularization_kappa_error` for each of ``lams``, ``(len(lams),)``."""
     return np.array([regularization_kappa_error(n, m, float(lam), seed=seed) for lam in lams])
 
 
+def s3_check(n: int, m: int, lam: float, *, seed: int, tolerance: float):
+    """S3 at one setting: the interference-only kappa rate is within ``tolerance`` of the full one."""
+    err = regularization_kappa_error(n, m, lam, seed=seed)
+    return check_below(
+        "S3",
+        "only interference moves kappa (relative error of dκ/dt)",
+        measured=err,
+        bound=tolerance,
+        regime=f"n={n}, m={m}, lam={lam:g}, lam·sqrt(m)={lam * np.sqrt(m):.2g}",
+        quantity="rel. error",
+    )
+
+
+def regularization_scan(
+    *, n: int, ms: tuple[int, ...], lams: tuple[float, ...], seed: int, tolerance: float, small: float
+) -> Result:
+    """S3 over ``lams`` and ``ms``: the error is proportional to ``lam sqrt(m)`` (exponent 1 in
+    ``lam sqrt(m)`` over all points), and below ``tolerance`` at ``lam sqrt(m) = small`` for every ``m``."""
+    lam_arr = np.asarray(lams, dtype=float)
+    errors = np.array([regularization_error_curve(n, m, lam_arr, seed=seed) for m in ms])
+    x = np.concatenate([lam_arr * np.sqrt(m) for m in ms])
+    y = errors.ravel()
+    check_lin, fit = check_exponent(
+        "S3",
+        "error of dκ/dt ∝ (lam sqrt(m))^1",
+        sizes=x,
+        values=y,
+        predicted=1.0,
+        regime=f"n={n}, m in {tuple(ms)}, lam {lams[0]:g}..{lams[-1]:g}",
+        tolerance=0.02,
+    )
+    slope = float(np.exp(np.mean(np.log(y / x))))
+    at_tol = tolerance / slope
+    small_checks = [s3_check(n, m, small / np.sqrt(m), seed=seed, tolerance=tolerance) for m in ms]
+    params = dict(n=n, ms=tuple(ms), lams=tuple(lams), seed=seed, tolerance=tolerance, small=small)
+    numbers = {
+        "slope": quote(slope, ".2f"),
+        "at_tolerance": quote(at_tol, ".2f"),
+        "tolerance_pct": quote(100 * tolerance, ".0f"),
+        "exponent": quote(fit.exponent, ".3f"),
+    }
+    return Result(params, [check_lin, *small_checks], numbers, dict(errors=errors, lams=lam_arr))
+
+
+def regularization_axes(r: Result, *, m_only: int | None = None, lam_mark: float | None = None) -> svgplot.Axes:
+    """Error of dropping regularisation against ``lam sqrt(m)``, one curve per ``m`` (or only ``m_only``)."""
+    series = [
+        svgplot.Series(
+            r.data["lams"] * np.sqrt(m),
+            errs,
+            label=f"m = {m}",
+            kind="line",
+            color=svgplot.PALETTE[k % len(svgplot.PALETTE)],
+        )
+        for k, (m, errs) in enumerate(zip(r.params["ms"], r.data["errors"]))
+        if m_only in (None, m)
+    ]
+    vlines = [(lam_mark, f"chosen λ√m = {lam_mark:.2g}")] if lam_mark is not None else []
+    return svgplot.Axes(
+        series,
+        xlabel=r"$\lambda\sqrt{m}$",
+        ylabel=r"relative error of $\dot\kappa$",
+        xlog=True,
+        ylog=True,
+        hlines=[(r.params["tolerance"], f"{100 * r.params['tolerance']:.0f}% tolerance")],
+        vlines=vlines,
+    )
+
+
+def regularization_figure(r: Result) -> tuple[Figure, str]:
+    """The S3 scan as a static figure; caption from ``r``."""
+    ms = ", ".join(str(m) for m in r.params["ms"])
+    caption = (
+        f"Error of dropping regularisation from $\\dot\\kappa$ against $\\lambda\\sqrt m$ "
+        f"($n = {r.params['n']}$, $m \\in \\{{{ms}\\}}$, seed {r.params['seed']}). The curves fall on one line "
+        f"of slope {r.q.exponent}: $\\lambda\\sqrt m$ is the right variable, and interference alone sets "
+        f"$\\dot\\kappa$ to within {r.q.tolerance_pct}% while $\\lambda\\sqrt m <$ {r.q.at_tolerance}."
+    )
+    return render(regularization_axes(r), width=6.0), caption
+
+
 # --- widgets -----------------------------------------------------------------------------------
+
 
 def init_panel(n: int, m: int, seed: int) -> Panel:
     """Widget panel for S2: one draw of ``W``; histogram of ``sqrt(m) W_i . W_j`` against ``N(0, 1)``."""
@@ -176,55 +325,83 @@ def init_panel(n: int, m: int, seed: int) -> Panel:
     norms = np.diag(G)
     se = np.sqrt(2.0 / m / n)  # standard error of the mean of n chi2_m/m draws
     checks = [
-        check_close("S2", "mean ||W_i||^2 = 1", predicted=1.0, measured=float(norms.mean()), atol=4 * se,
-                    regime=f"n={n}, m={m}"),
-        check_close("S2", "RMS of sqrt(m) W_i . W_j = 1", predicted=1.0, measured=float(np.sqrt(np.mean(dots**2))),
-                    atol=4 * np.sqrt(2.0 / dots.size) + 2.0 / np.sqrt(m), regime=f"n={n}, m={m}"),
+        check_close(
+            "S2", "mean ||W_i||^2 = 1", predicted=1.0, measured=float(norms.mean()), atol=4 * se, regime=f"n={n}, m={m}"
+        ),
+        check_close(
+            "S2",
+            "RMS of sqrt(m) W_i . W_j = 1",
+            predicted=1.0,
+            measured=float(np.sqrt(np.mean(dots**2))),
+            atol=4 * np.sqrt(2.0 / dots.size) + 2.0 / np.sqrt(m),
+            regime=f"n={n}, m={m}",
+        ),
     ]
     grid = np.linspace(-4, 4, 81)
-    plot = svgplot.svg([
-        svgplot.Axes([svgplot.Series(*svgplot.histogram(dots), label="measured", kind="steps"),
-                      svgplot.Series(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), label="predicted N(0,1)",
-                                     color="#000", dashed=True)],
-                     xlabel="sqrt(m) W_i·W_j", ylabel="density"),
-        svgplot.Axes([svgplot.Series(*svgplot.histogram(norms, 20, density=False), kind="steps", label="measured")],
-                     xlabel="‖W_i‖²", ylabel="count", vlines=[(1.0, "predicted mean 1")]),
-    ])
+    plot = svgplot.svg(
+        [
+            svgplot.Axes(
+                [
+                    svgplot.Series(*svgplot.histogram(dots), label="measured", kind="steps"),
+                    svgplot.Series(
+                        grid,
+                        np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi),
+                        label="predicted N(0,1)",
+                        color="#000",
+                        dashed=True,
+                    ),
+                ],
+                xlabel="sqrt(m) W_i·W_j",
+                ylabel="density",
+            ),
+            svgplot.Axes(
+                [svgplot.Series(*svgplot.histogram(norms, 20, density=False), kind="steps", label="measured")],
+                xlabel="‖W_i‖²",
+                ylabel="count",
+                vlines=[(1.0, "predicted mean 1")],
+            ),
+        ]
+    )
     return Panel(checks, plot)
 
 
 def init_explorable() -> Explorable:
     """Widget: sizes and seed against the initial scales (S2)."""
-    return Explorable(init_panel, [
-        Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=256),
-        Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=256, high=16384),
-        Control("seed", "seed", (0, 1), 0, low=0, high=99),
-    ], title="Initial scales: predicted against measured")
+    return Explorable(
+        init_panel,
+        [
+            Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=256),
+            Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=256, high=16384),
+            Control("seed", "seed", (0, 1), 0, low=0, high=99),
+        ],
+        title="Initial scales: predicted against measured",
+    )
 
 
 @lru_cache(maxsize=32)
-def _error_curve(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    lams = np.geomspace(1e-6, 1e-1, 11)
-    return lams, regularization_error_curve(n, m, lams, seed=seed)
+def _scan_one_m(n: int, m: int, seed: int, tolerance: float) -> Result:
+    return regularization_scan(
+        n=n, ms=(m,), lams=tuple(np.geomspace(1e-6, 1e-1, 11)), seed=seed, tolerance=tolerance, small=0.03
+    )
 
 
-def regularization_panel(m: int, lam: float, seed: int = 0, n: int = 32) -> Panel:
-    """Widget panel for S3: the error of dropping regularisation, across ``lam``, with the chosen one marked."""
-    lams, errs = _error_curve(n, m, seed)
-    check = s3_check(n, m, lam, seed=seed)
-    plot = svgplot.svg(svgplot.Axes(
-        [svgplot.Series(lams * np.sqrt(m), errs, label=f"measured, m={m}", kind="line")],
-        xlabel="λ·sqrt(m)", ylabel="rel. error of dκ/dt", xlog=True, ylog=True,
-        hlines=[(S3_TOLERANCE, "10% tolerance")], vlines=[(lam * np.sqrt(m), f"chosen λ = {lam:g}")]))
-    return Panel([check], plot)
+def regularization_panel(m: int, lam: float, seed: int = 0, n: int = 32, tolerance: float = 0.1) -> Panel:
+    """Widget panel for S3: the error of dropping regularisation across ``lam``, the chosen one marked."""
+    scan = _scan_one_m(n, m, seed, tolerance)
+    check = s3_check(n, m, lam, seed=seed, tolerance=tolerance)
+    return Panel([check], svgplot.svg(regularization_axes(scan, lam_mark=lam * np.sqrt(m))))
 
 
 def regularization_explorable() -> Explorable:
     """Widget: how low must ``lam`` be for interference alone to set dkappa/dt (S3)."""
-    return Explorable(regularization_panel, [
-        Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=64, high=16384),
-        Control("lam", "lam", (1e-5, 1e-4, 1e-3, 1e-2), 1e-4, kind="float", low=0.0, high=0.05, step=1e-4),
-    ], title="Low regularisation: when does only interference move κ?")
+    return Explorable(
+        regularization_panel,
+        [
+            Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=64, high=16384),
+            Control("lam", "lam", (1e-5, 1e-4, 1e-3, 1e-2), 1e-4, kind="float", low=0.0, high=0.05, step=1e-4),
+        ],
+        title="Low regularisation: when does only interference move κ?",
+    )
 
 
 def explorables() -> dict[str, Explorable]:
