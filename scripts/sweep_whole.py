@@ -10,6 +10,7 @@ this script. Examples:
     .venv/bin/python scripts/sweep_whole.py --n 64 128 --m 128 256 512 1024 2048 --seeds 20 \
         --out book/data/whole_count_sweep.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: small matrices, one thread per worker
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_M = [256 * k for k in range(1, 17)]
@@ -39,10 +40,12 @@ def library_version() -> str:
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         version = "unknown"
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "lib"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "lib"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         commit += "+dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):  # pragma: no cover
         commit = "unknown"
@@ -62,8 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--m", type=int, nargs="+", default=PAPER_M, help="numbers of neurons (default 256..4096 by 256)")
     p.add_argument("--seeds", type=int, default=20, help="seeds 0..seeds-1 per point (default 20)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--lam-sqrt-m", type=float, nargs="+", default=[0.1],
-                   help="lam = this / sqrt(m) (default 0.1); several values: one run set per value")
+    g.add_argument(
+        "--lam-sqrt-m",
+        type=float,
+        nargs="+",
+        default=[0.1],
+        help="lam = this / sqrt(m) (default 0.1); several values: one run set per value",
+    )
     g.add_argument("--lam", type=float, default=None, help="one lam for every m instead")
     p.add_argument("--h", type=float, default=None, help="step while dense (default: incidental.whole.SWEEP_SETTINGS)")
     p.add_argument("--h-sparse", type=float, default=None, help="step once sparse")
@@ -78,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in args.m:
             v.sizes(n, m)
     settings = {k: val for k, val in (("h", args.h), ("h_sparse", args.h_sparse)) if val is not None}
-    lams = (lambda m: [args.lam]) if args.lam is not None else (lambda m: [c / m ** 0.5 for c in args.lam_sqrt_m])
+    lams = (lambda m: [args.lam]) if args.lam is not None else (lambda m: [c / m**0.5 for c in args.lam_sqrt_m])
     tasks = [(n, m, s, lam, settings) for n in args.n for m in args.m for lam in lams(m) for s in range(args.seeds)]
-    tasks.sort(key=lambda t: -t[0] ** 2 * t[1])  # largest first: the pool ends evenly
+    tasks.sort(key=lambda t: -(t[0] ** 2) * t[1])  # largest first: the pool ends evenly
     start = time.perf_counter()
     records = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -92,15 +100,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{k}/{len(tasks)} runs, {time.perf_counter() - start:.0f} s", flush=True)
     wall = time.perf_counter() - start
     records.sort(key=lambda r: (r["n"], r["m"], r["lam"], r["seed"]))
-    out = {"description": "whole model run to convergence; polysemantic = neurons with >= 2 exactly nonzero weights",
-           "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-           "library_version": library_version(), "settings": {**SWEEP_SETTINGS, **settings,
-                                                              "lam_rule": (f"lam = {args.lam}" if args.lam is not None
-                                                                           else f"lam = c / sqrt(m), c in {args.lam_sqrt_m}")},
-           "n": args.n, "m": args.m, "seeds": args.seeds, "workers": args.workers,
-           "wall_seconds": wall, "cpu_seconds": sum(r["seconds"] for r in records),
-           "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-           "runs": records}
+    out = {
+        "description": "whole model run to convergence; polysemantic = neurons with >= 2 exactly nonzero weights",
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "library_version": library_version(),
+        "settings": {
+            **SWEEP_SETTINGS,
+            **settings,
+            "lam_rule": (f"lam = {args.lam}" if args.lam is not None else f"lam = c / sqrt(m), c in {args.lam_sqrt_m}"),
+        },
+        "n": args.n,
+        "m": args.m,
+        "seeds": args.seeds,
+        "workers": args.workers,
+        "wall_seconds": wall,
+        "cpu_seconds": sum(r["seconds"] for r in records),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "runs": records,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out} ({len(records)} runs, wall {wall:.0f} s, {out['cpu_seconds']:.0f} CPU s)")

@@ -1,12 +1,27 @@
 """The whole model (chapter *Whole model*): the integrator to convergence, its fast path, the end state."""
+
 import numpy as np
 import pytest
-
 from incidental.model import sample_weights
-from incidental.whole import (LAM_CRITICAL, argmax_collisions, count_polysemantic, discrete_final_length, end_state,
-                              expected_polysemantic, final_length, fit_count_exponent, init_argmax,
-                              mechanism_rate, run_point, summarize_counts,
-                              polysemantic_neurons, rk4_map, rk4_step, split_step, whole_flow)
+from incidental.whole import (
+    LAM_CRITICAL,
+    argmax_collisions,
+    count_polysemantic,
+    discrete_final_length,
+    end_state,
+    expected_polysemantic,
+    final_length,
+    fit_count_exponent,
+    init_argmax,
+    mechanism_rate,
+    polysemantic_neurons,
+    rk4_map,
+    rk4_step,
+    run_point,
+    split_step,
+    summarize_counts,
+    whole_flow,
+)
 
 
 def lam_for(m: int, c: float = 0.2) -> float:
@@ -30,10 +45,10 @@ def test_rk4_map_is_the_weight_space_rk4_step():
 
 
 def test_runs_converge_to_exact_zeros_one_neuron_per_feature(small_runs):
-    for (n, m, _), (_, lam, fast, _) in small_runs.items():
+    for (n, _m, _), (_, _lam, fast, _) in small_runs.items():
         assert fast.converged and fast.t_end > fast.t_support + fast.hold - 1e-9
-        assert np.all(np.count_nonzero(fast.W, axis=1) == 1)          # every feature on one neuron
-        assert np.count_nonzero(fast.W) == n                           # the rest exactly zero
+        assert np.all(np.count_nonzero(fast.W, axis=1) == 1)  # every feature on one neuron
+        assert np.count_nonzero(fast.W) == n  # the rest exactly zero
         assert fast.residual <= fast.tol
 
 
@@ -73,7 +88,7 @@ def test_final_length_solves_the_cubic_and_its_series():
     for lam in (0.0, 1e-4, 0.01, 0.1, 0.3, LAM_CRITICAL):
         w = final_length(lam)
         assert w * (1 - w * w) == pytest.approx(lam, abs=1e-12)
-        assert w >= 1 / np.sqrt(3) - 1e-7                    # the stable (largest) root
+        assert w >= 1 / np.sqrt(3) - 1e-7  # the stable (largest) root
     assert final_length(1e-3) == pytest.approx(1 - 1e-3 / 2 - 3e-6 / 8, abs=1e-9)
     assert final_length(0.5) == 0.0
     errs = [abs(discrete_final_length(0.01, h) - final_length(0.01)) for h in (0.1, 0.05, 0.025)]
@@ -137,8 +152,8 @@ def test_snapshots_record_the_phases():
     first, second = run.snapshots[:2]
     assert first.t == 0.0 and second.t == pytest.approx(2.0)
     assert first.nnz == 240 and second.nnz < 240
-    assert second.max_overlap < first.max_overlap   # interference resolved early
-    assert len(run.snapshots) == 2                  # a time after t_end is never reached
+    assert second.max_overlap < first.max_overlap  # interference resolved early
+    assert len(run.snapshots) == 2  # a time after t_end is never reached
 
 
 W = sample_weights(3, 6, seed=0)
@@ -181,7 +196,7 @@ def test_third_order_and_single_precision_paths_agree_with_dense():
     assert "single_precision_until" in single.stats
     np.testing.assert_allclose(fast.W, dense.W, atol=1e-12)
     assert np.array_equal(single.W != 0, dense.W != 0)
-    assert single.converged and single.residual <= single.tol   # convergence is judged in double precision
+    assert single.converged and single.residual <= single.tol  # convergence is judged in double precision
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -199,7 +214,7 @@ def test_argmax_collisions_counts_neurons_with_both_signs():
 def test_run_point_record_is_consistent():
     rec = run_point(12, 48, 1, lam=lam_for(48, 0.2))
     assert rec["converged"] and rec["single_neuron_features"] == 12 and rec["dead_features"] == 0
-    assert rec["polysemantic"] == rec["opposite_sign_pairs"]          # the end state: opposite-sign pairs only
+    assert rec["polysemantic"] == rec["opposite_sign_pairs"]  # the end state: opposite-sign pairs only
     assert rec["decided"][-1] == 1.0 and rec["collisions"][-1] == rec["polysemantic"]
     assert rec["tau"] == sorted(rec["tau"]) and rec["density"][0] == 1.0
     assert 0.0 <= rec["mechanism"] <= rec["rank_le_2"] <= 1.0

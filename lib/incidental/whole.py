@@ -33,6 +33,7 @@ changed for ``hold`` time units and (ii) the iterate is a fixed point of the ste
 ``max |W_{k+1} - W_k| / h <= tol``. The time of that step is ``t_end``; ``t_support`` is the
 time of the last support change.
 """
+
 from __future__ import annotations
 
 import time as _time
@@ -54,9 +55,14 @@ DEFAULT_HOLD = 10.0
 
 # --- validation ---------------------------------------------------------------------------------
 
+
 def _nonneg(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
     return float(value)
 
@@ -68,6 +74,7 @@ def _method(value: object) -> str:
 
 
 # --- one step ---------------------------------------------------------------------------------
+
 
 def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
     """The matrix ``M`` ``(n, n)`` with ``RK4_h(W) = M W`` for the smooth flow ``dW/dt = A(W W^T) W``.
@@ -159,20 +166,21 @@ def _radial_rk4_factor(r2: np.ndarray, h: float, order: int = 4) -> np.ndarray:
 
 # --- results ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """Summary of the weights at one recorded time ``t`` (see :func:`summarize`)."""
 
     t: float
-    nnz: int                    # number of exactly nonzero weights
-    max_support: int            # largest number of neurons one feature uses
-    single: int                 # features on exactly one neuron
-    max_overlap: float          # largest W_i . W_j over pairs (interference acts where > 0)
+    nnz: int  # number of exactly nonzero weights
+    max_support: int  # largest number of neurons one feature uses
+    single: int  # features on exactly one neuron
+    max_overlap: float  # largest W_i . W_j over pairs (interference acts where > 0)
     rms_positive_overlap: float  # root-mean-square of ReLU(W_i . W_j) over all pairs
-    interfering: int            # number of pairs i < j with W_i . W_j > 0
-    norm_sq: np.ndarray         # (n,) squared norms
-    argmax: np.ndarray          # (n,) neuron with the largest |W_ik| (-1 for a dead feature)
-    sign: np.ndarray            # (n,) sign of that weight
+    interfering: int  # number of pairs i < j with W_i . W_j > 0
+    norm_sq: np.ndarray  # (n,) squared norms
+    argmax: np.ndarray  # (n,) neuron with the largest |W_ik| (-1 for a dead feature)
+    sign: np.ndarray  # (n,) sign of that weight
     W: np.ndarray | None = None  # the weights themselves, if asked
 
 
@@ -186,33 +194,44 @@ def summarize(W: np.ndarray, t: float = 0.0, *, keep: bool = False) -> Snapshot:
     top = np.argmax(np.abs(W), axis=1)
     sign = np.sign(W[np.arange(n), top]).astype(int)
     top = np.where(support > 0, top, -1)
-    return Snapshot(float(t), int(np.count_nonzero(W)), int(support.max()), int(np.sum(support == 1)),
-                    float(off.max()), float(np.sqrt(np.mean(np.maximum(off, 0.0) ** 2))), int(np.sum(off > 0)) // 2,
-                    np.diag(G).copy(), top, sign, W.copy() if keep else None)
+    return Snapshot(
+        float(t),
+        int(np.count_nonzero(W)),
+        int(support.max()),
+        int(np.sum(support == 1)),
+        float(off.max()),
+        float(np.sqrt(np.mean(np.maximum(off, 0.0) ** 2))),
+        int(np.sum(off > 0)) // 2,
+        np.diag(G).copy(),
+        top,
+        sign,
+        W.copy() if keep else None,
+    )
 
 
 @dataclass(frozen=True)
 class WholeRun:
     """A run of the whole model to convergence (:func:`whole_flow`)."""
 
-    W: np.ndarray               # (n, m) final weights, with exact zeros
-    t_end: float                # time at which the convergence rule first held
-    t_support: float            # time of the last change of the support
+    W: np.ndarray  # (n, m) final weights, with exact zeros
+    t_end: float  # time at which the convergence rule first held
+    t_support: float  # time of the last change of the support
     steps: int
     converged: bool
-    residual: float             # max |W_{k+1} - W_k| / h at t_end
+    residual: float  # max |W_{k+1} - W_k| / h at t_end
     lam: float
-    h: float                    # step while the weights are dense
-    h_sparse: float             # step once the density has fallen below the switch
+    h: float  # step while the weights are dense
+    h_sparse: float  # step once the density has fallen below the switch
     tol: float
     hold: float
     method: str
-    seconds: float              # wall time of the run
+    seconds: float  # wall time of the run
     snapshots: tuple[Snapshot, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)  # fast path: when each saving started
 
 
 # --- the fast integrator's state -----------------------------------------------------------------
+
 
 class _Free:
     """Features that can no longer interact: magnitudes ``X`` (rows sorted descending at entry,
@@ -237,8 +256,11 @@ class _Free:
         X = np.where(keep, np.abs(vals), 0.0)
         S = np.where(keep, np.sign(vals), 0.0)
         C = np.where(keep, cols[order], 0)
-        self.X, self.cols, self.signs = (self._pad(self.X, width), self._pad(self.cols, width),
-                                         self._pad(self.signs, width))
+        self.X, self.cols, self.signs = (
+            self._pad(self.X, width),
+            self._pad(self.cols, width),
+            self._pad(self.signs, width),
+        )
         self.rows = np.concatenate([self.rows, rows])
         self.X = np.concatenate([self.X, X])
         self.cols = np.concatenate([self.cols, C])
@@ -296,12 +318,26 @@ def _conflicted_components(B: np.ndarray) -> np.ndarray:
 
 # --- the integrator ------------------------------------------------------------------------------
 
-def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse: float | None = None,
-               switch_density: float = 0.02, tol: float = DEFAULT_TOL,
-               hold: float = DEFAULT_HOLD, t_max: float | None = None, method: str = "fast",
-               record: np.ndarray | list[float] | None = None, keep_weights: bool = False,
-               partition_every: int = 10, sparse_below: float = 0.05, polish: float | None = None,
-               single_above: int | None = None, rk_order: int = 4) -> WholeRun:
+
+def whole_flow(
+    W0: np.ndarray,
+    lam: float,
+    *,
+    h: float = DEFAULT_STEP,
+    h_sparse: float | None = None,
+    switch_density: float = 0.02,
+    tol: float = DEFAULT_TOL,
+    hold: float = DEFAULT_HOLD,
+    t_max: float | None = None,
+    method: str = "fast",
+    record: np.ndarray | list[float] | None = None,
+    keep_weights: bool = False,
+    partition_every: int = 10,
+    sparse_below: float = 0.05,
+    polish: float | None = None,
+    single_above: int | None = None,
+    rk_order: int = 4,
+) -> WholeRun:
     """Run the whole model (feature benefit, interference, L1) from ``W0`` ``(n, m)`` to convergence.
 
     ``lam``: L1 strength (> 0 for the run to end on exact zeros); ``h``: the step (time units);
@@ -399,8 +435,9 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
             B, nnz_B = Bn, nnz_new
             G = B @ B.T
             if not np.isfinite(G).all():
-                raise FloatingPointError(f"the integration blew up at t = {t:g} (step {step:g} too large for "
-                                         f"this n, m: try a smaller h)")
+                raise FloatingPointError(
+                    f"the integration blew up at t = {t:g} (step {step:g} too large for this n, m: try a smaller h)"
+                )
             if G.shape[0] > 1 and np.max(G - np.diag(np.diag(G) + 1.0)) > 0:
                 t_interfering = t + step
         fch, fres = free.step(lam, step, rk_order)
@@ -453,8 +490,23 @@ def whole_flow(W0: np.ndarray, lam: float, *, h: float = DEFAULT_STEP, h_sparse:
     if not converged:
         t_end, steps_end = t, k
     stats["polish_steps"] = k - steps_end
-    return WholeRun(full(), t_end, t_support, steps_end, converged, residual, lam, h, h_sparse_given, tol, hold, method,
-                    _time.perf_counter() - start, tuple(snaps), stats)
+    return WholeRun(
+        full(),
+        t_end,
+        t_support,
+        steps_end,
+        converged,
+        residual,
+        lam,
+        h,
+        h_sparse_given,
+        tol,
+        hold,
+        method,
+        _time.perf_counter() - start,
+        tuple(snaps),
+        stats,
+    )
 
 
 # --- the end state ---------------------------------------------------------------------------------
@@ -492,7 +544,7 @@ def discrete_final_length(lam: float, h: float, order: int = 4) -> float:
     target = final_length(lam)
     if target == 0.0:
         return 0.0
-    g = lambda w: float(_radial_rk4_factor(np.array(w * w), h, order) * w - lam * h - w)  # noqa: E731
+    g = lambda w: float(_radial_rk4_factor(np.array(w * w), h, order) * w - lam * h - w)
     return float(brentq(g, 1.0 / np.sqrt(3.0), 1.0, xtol=1e-15, rtol=1e-15))
 
 
@@ -512,13 +564,13 @@ def count_polysemantic(W: np.ndarray) -> int:
 class EndState:
     """What the weights look like at the end (see :func:`end_state`)."""
 
-    features_per_neuron: np.ndarray   # histogram: entry k = number of neurons used by exactly k features
-    neurons_per_feature: np.ndarray   # histogram: entry k = number of features on exactly k neurons
+    features_per_neuron: np.ndarray  # histogram: entry k = number of neurons used by exactly k features
+    neurons_per_feature: np.ndarray  # histogram: entry k = number of features on exactly k neurons
     shared: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]  # (neuron, features, signs) if >= 2 features
-    opposite_sign_pairs: int          # polysemantic neurons holding exactly two features of opposite signs
-    same_sign_shared: int             # polysemantic neurons holding two features of the same sign
-    dead_features: int                # features with no weight left
-    lengths: np.ndarray               # (n,) |W_i| (the length each feature ends at)
+    opposite_sign_pairs: int  # polysemantic neurons holding exactly two features of opposite signs
+    same_sign_shared: int  # polysemantic neurons holding two features of the same sign
+    dead_features: int  # features with no weight left
+    lengths: np.ndarray  # (n,) |W_i| (the length each feature ends at)
 
 
 def end_state(W: np.ndarray) -> EndState:
@@ -538,8 +590,15 @@ def end_state(W: np.ndarray) -> EndState:
             opposite += 1
         if len(set(signs)) < len(signs):
             same += 1
-    return EndState(np.bincount(per_neuron, minlength=3), np.bincount(per_feature, minlength=2), tuple(shared),
-                    opposite, same, int(np.sum(per_feature == 0)), np.linalg.norm(W, axis=1))
+    return EndState(
+        np.bincount(per_neuron, minlength=3),
+        np.bincount(per_feature, minlength=2),
+        tuple(shared),
+        opposite,
+        same,
+        int(np.sum(per_feature == 0)),
+        np.linalg.norm(W, axis=1),
+    )
 
 
 def init_argmax(W0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -564,6 +623,7 @@ def mechanism_rate(W0: np.ndarray, W: np.ndarray) -> float:
 
 
 # --- the prediction -----------------------------------------------------------------------------------
+
 
 def expected_polysemantic(n: int, m: int) -> float:
     """Predicted mean number of polysemantic neurons (claim W2), from the book's picture (a float).
@@ -601,8 +661,16 @@ def rival_no_relocation(n: int, m: int) -> float:
 # --- sweeps ----------------------------------------------------------------------------------------------
 
 #: The integrator settings of the book's sweeps (see the chapter for how they were chosen).
-SWEEP_SETTINGS: dict[str, float] = {"h": 0.25, "h_sparse": 1.0, "switch_density": 0.1, "tol": DEFAULT_TOL, "polish": 0.01,
-                                    "hold": DEFAULT_HOLD, "single_above": 2**15, "rk_order": 3}
+SWEEP_SETTINGS: dict[str, float] = {
+    "h": 0.25,
+    "h_sparse": 1.0,
+    "switch_density": 0.1,
+    "tol": DEFAULT_TOL,
+    "polish": 0.01,
+    "hold": DEFAULT_HOLD,
+    "single_above": 2**15,
+    "rk_order": 3,
+}
 
 
 #: Times at which :func:`run_point` looks at the weights, in units of ``1 / (lam sqrt(m))`` (the
@@ -621,8 +689,16 @@ def argmax_collisions(argmax: np.ndarray, sign: np.ndarray) -> int:
     return int(np.sum(pos & neg))
 
 
-def run_point(n: int, m: int, seed: int, *, lam: float, method: str = "fast", tau_grid: tuple[float, ...] = TAU_GRID,
-              **settings: float) -> dict[str, Any]:
+def run_point(
+    n: int,
+    m: int,
+    seed: int,
+    *,
+    lam: float,
+    method: str = "fast",
+    tau_grid: tuple[float, ...] = TAU_GRID,
+    **settings: float,
+) -> dict[str, Any]:
     """One run of the whole model from ``sample_weights(n, m, seed=seed)``, as a flat record (a dict of
     numbers and short lists, ready for JSON): the count, the end state, the mechanism, the time scales,
     the cost. ``settings`` override :data:`SWEEP_SETTINGS`. At each time ``tau / (lam sqrt(m))`` of
@@ -642,16 +718,29 @@ def run_point(n: int, m: int, seed: int, *, lam: float, method: str = "fast", ta
     rank = np.argmax(order == final[:, None], axis=1)  # rank of the final neuron at initialisation (0 = argmax)
     alive = run.W[run.W != 0]
     rec: dict[str, Any] = {
-        "n": n, "m": m, "seed": int(seed), "lam": lam, "lam_sqrt_m": float(lam * np.sqrt(m)),
-        "polysemantic": count_polysemantic(run.W), "opposite_sign_pairs": state.opposite_sign_pairs,
-        "same_sign_shared": state.same_sign_shared, "max_features_per_neuron": int(state.features_per_neuron.size - 1),
-        "single_neuron_features": int(single.sum()), "dead_features": state.dead_features,
+        "n": n,
+        "m": m,
+        "seed": int(seed),
+        "lam": lam,
+        "lam_sqrt_m": float(lam * np.sqrt(m)),
+        "polysemantic": count_polysemantic(run.W),
+        "opposite_sign_pairs": state.opposite_sign_pairs,
+        "same_sign_shared": state.same_sign_shared,
+        "max_features_per_neuron": int(state.features_per_neuron.size - 1),
+        "single_neuron_features": int(single.sum()),
+        "dead_features": state.dead_features,
         "init_collisions": argmax_collisions(*init_argmax(W0)),
-        "mechanism": mechanism_rate(W0, run.W), "rank_mean": float(rank[single].mean()) if single.any() else np.nan,
+        "mechanism": mechanism_rate(W0, run.W),
+        "rank_mean": float(rank[single].mean()) if single.any() else np.nan,
         "rank_le_2": float(np.mean(rank[single] <= 2)) if single.any() else np.nan,
         "mean_length": float(np.mean(np.abs(alive))) if alive.size else 0.0,
-        "t_end": run.t_end, "t_support": run.t_support, "converged": bool(run.converged), "steps": run.steps,
-        "seconds": run.seconds, "method": method}
+        "t_end": run.t_end,
+        "t_support": run.t_support,
+        "converged": bool(run.converged),
+        "steps": run.steps,
+        "seconds": run.seconds,
+        "method": method,
+    }
     for key in ("t_density_half", "t_density_tenth", "t_density_hundredth", "t_interference_end"):
         rec[key] = float(run.stats.get(key, np.nan))
     taus, dens, overlap, decided, coll = [], [], [], [], []
@@ -678,8 +767,9 @@ class CountSummary:
     predicted: np.ndarray
 
 
-def summarize_counts(records: list[dict[str, Any]], *, confidence: float = 0.95,
-                     key: str = "polysemantic") -> CountSummary:
+def summarize_counts(
+    records: list[dict[str, Any]], *, confidence: float = 0.95, key: str = "polysemantic"
+) -> CountSummary:
     """Group run records by ``(n, m)``: mean of ``key`` with a Student-t interval, and the prediction
     :func:`expected_polysemantic`."""
     from scipy import stats
@@ -692,8 +782,15 @@ def summarize_counts(records: list[dict[str, Any]], *, confidence: float = 0.95,
     for n, m in keys:
         x = np.asarray(groups[(n, m)])
         half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else np.nan
-        for f, val in (("n", n), ("m", m), ("runs", x.size), ("mean", x.mean()), ("low", x.mean() - half),
-                       ("high", x.mean() + half), ("predicted", expected_polysemantic(n, m))):
+        for f, val in (
+            ("n", n),
+            ("m", m),
+            ("runs", x.size),
+            ("mean", x.mean()),
+            ("low", x.mean() - half),
+            ("high", x.mean() + half),
+            ("predicted", expected_polysemantic(n, m)),
+        ):
             out[f].append(val)
     return CountSummary(**{f: np.asarray(vals) for f, vals in out.items()})
 
@@ -706,14 +803,15 @@ class PoissonFit:
     low: float
     high: float
     prefactor: float
-    dispersion: float   # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
+    dispersion: float  # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
 
     def __str__(self) -> str:
         return f"{self.exponent:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def fit_count_exponent(m: np.ndarray, counts: np.ndarray, *, offset: np.ndarray | None = None,
-                       confidence: float = 0.95) -> PoissonFit:
+def fit_count_exponent(
+    m: np.ndarray, counts: np.ndarray, *, offset: np.ndarray | None = None, confidence: float = 0.95
+) -> PoissonFit:
     """Fit ``log E[count] = log(offset) + a + b log(m)`` by Poisson maximum likelihood (Newton's method;
     counts may be 0, unlike a fit of log-means), with a Wald interval for ``b`` scaled by the
     Pearson dispersion (quasi-Poisson). ``m`` and ``counts`` are per run, 1-d, equal length."""
