@@ -840,3 +840,44 @@ def fit_count_exponent(
     half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(cov[1, 1])
     b = float(beta[1])
     return PoissonFit(b, b - half, b + half, float(np.exp(beta[0] - b * x.mean())), dispersion)
+
+
+# --- the sparsification clock ----------------------------------------------------------------------
+
+
+def isolated_density(tau: np.ndarray | list[float]) -> np.ndarray:
+    """Fraction of the weights of one encoding still nonzero at ``tau = lam sqrt(m) t``, if it evolved alone
+    (feature benefit and L1, no interference), in the limit ``m -> oo`` with ``lam sqrt(m) -> 0``; ``(len(tau),)``.
+
+    With ``y = sqrt(m) |W_ik|`` (half-normal at ``t = 0``) and the norm at its quasi-static value (feature
+    benefit balancing L1: ``1 - |W_i|^2 = lam |W_i|_1 / |W_i|^2``), every living weight follows
+    ``dy/dtau = y / ybar - 1`` with ``ybar = E[y^2] / E[y]`` over the living weights: feature benefit
+    rescales all of them by the same factor and L1 lowers all of them by the same amount, so
+    ``y(tau) = a y(0) - b`` with ``da/dtau = a / ybar``, ``db/dtau = b / ybar + 1``, and a weight is
+    alive while ``y(0) > b / a``. The half-normal integrals are closed forms; ``(a, b)`` is integrated
+    by ``solve_ivp``. The law is the same for every ``m`` and ``lam``: ``tau`` is the sparsification clock.
+    """
+    from scipy.integrate import solve_ivp
+    from scipy.stats import norm
+
+    tau = v.finite_array("tau", tau, 1)
+    if np.any(tau < 0) or np.any(np.diff(tau) < 0):
+        raise ValueError("tau must be non-negative and non-decreasing")
+
+    def moments(a: float, b: float) -> tuple[float, float]:
+        th = b / a
+        phi, tail = norm.pdf(th), norm.sf(th)
+        m1 = a * 2 * phi - b * 2 * tail
+        m2 = a * a * 2 * (th * phi + tail) - 2 * a * b * 2 * phi + b * b * 2 * tail
+        return m1, m2
+
+    def rhs(_t: float, y: np.ndarray) -> list[float]:
+        a, b = y
+        m1, m2 = moments(a, b)
+        inv = m1 / m2 if m2 > 0 else 0.0
+        return [a * inv, b * inv + 1.0]
+
+    if tau[-1] == 0:
+        return np.ones_like(tau)
+    sol = solve_ivp(rhs, (0.0, float(tau[-1])), [1.0, 0.0], t_eval=tau, rtol=1e-10, atol=1e-12)
+    return 2.0 * norm.sf(sol.y[1] / sol.y[0])
