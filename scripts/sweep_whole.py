@@ -82,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     from incidental import _validate as v
     from incidental.whole import SWEEP_SETTINGS
 
-    for n in args.n:
-        for m in args.m:
-            v.sizes(n, m)
+    for n in args.n:  # every size valid; pairs with m < n are skipped (the model needs m >= n)
+        v.size("n", n)
+    for m in args.m:
+        v.size("m", m)
     settings = {k: val for k, val in (("h", args.h), ("h_sparse", args.h_sparse)) if val is not None}
     lams = (lambda m: [args.lam]) if args.lam is not None else (lambda m: [c / m**0.5 for c in args.lam_sqrt_m])
-    tasks = [(n, m, s, lam, settings) for n in args.n for m in args.m for lam in lams(m) for s in range(args.seeds)]
+    tasks = [
+        (n, m, s, lam, settings) for n in args.n for m in args.m if m >= n for lam in lams(m) for s in range(args.seeds)
+    ]
     tasks.sort(key=lambda t: -(t[0] ** 2) * t[1])  # largest first: the pool ends evenly
     start = time.perf_counter()
     records = []
