@@ -743,6 +743,18 @@ def run_point(
     }
     for key in ("t_density_half", "t_density_tenth", "t_density_hundredth", "t_interference_end"):
         rec[key] = float(run.stats.get(key, np.nan))
+    fates = pair_fates(W0, run.W)
+    rec.update(
+        {
+            "initial_pairs": fates.initial_pairs,
+            "kept_pairs": fates.kept,
+            "new_pairs": fates.new,
+            "stay_single": fates.stay_single,
+            "stay_pair": fates.stay_pair,
+            "stay_same": fates.stay_same,
+            "movers": fates.movers,
+        }
+    )
     taus, dens, overlap, decided, coll = [], [], [], [], []
     for snap in run.snapshots:
         taus.append(snap.t / clock)
@@ -879,5 +891,97 @@ def isolated_density(tau: np.ndarray | list[float]) -> np.ndarray:
 
     if tau[-1] == 0:
         return np.ones_like(tau)
-    sol = solve_ivp(rhs, (0.0, float(tau[-1])), [1.0, 0.0], t_eval=tau, rtol=1e-10, atol=1e-12)
-    return 2.0 * norm.sf(sol.y[1] / sol.y[0])
+    grid, inverse = np.unique(tau, return_inverse=True)
+    sol = solve_ivp(rhs, (0.0, float(grid[-1])), [1.0, 0.0], t_eval=grid, rtol=1e-10, atol=1e-12)
+    return (2.0 * norm.sf(sol.y[1] / sol.y[0]))[inverse]
+
+
+# --- the phases: derived time scales -------------------------------------------------------------------
+
+
+def interference_floor(lam: float) -> float:
+    """Root-mean-square positive overlap that L1 keeps alive while the weights are dense (a float): ``lam / 2``.
+
+    L1 moves an overlap at rate ``-lam (sign(W_i) . W_j + W_i . sign(W_j))``, a sum of two terms of
+    variance ``|W_j|^2 ~ 1`` and ``|W_i|^2 ~ 1``: about ``-lam X`` with ``X ~ N(0, 2)``. Interference pulls a
+    positive overlap back at rate ``|W_i|^2 + |W_j|^2 ~ 2`` (chapter 2), much faster than the drive changes,
+    so a pair whose drive is positive sits at ``lam X / 2``: half the pairs interfere, with
+    ``E[ReLU(lam X / 2)^2] = lam^2 / 4``.
+    """
+    return v.lam(lam) / 2.0
+
+
+def resolution_time(lam: float, m: int) -> float:
+    """Time at which the initial interference has decayed to the L1 floor (a float; 0 if it starts below it).
+
+    The initial positive overlaps have root-mean-square ``1 / sqrt(2m)`` and decay like ``e^{-2t}``
+    (chapter 4), so they reach :func:`interference_floor` at ``t = ln(sqrt(2) / (lam sqrt(m))) / 2``.
+    """
+    lam, m = v.lam(lam), v.size("m", m)
+    return float(max(0.0, 0.5 * np.log(np.sqrt(2.0) / (lam * np.sqrt(m))))) if lam > 0 else float("inf")
+
+
+def sparsification_half_tau() -> float:
+    """``tau = lam sqrt(m) t`` at which a lone encoding has lost half of its weights (:func:`isolated_density`)."""
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda x: isolated_density([0.0, x])[-1] - 0.5, 0.1, 5.0, xtol=1e-10))
+
+
+def norm_dip(lam: float, m: int) -> float:
+    """``1 - |W_i|^2`` while the weights are dense (a float): feature benefit balances L1 when
+    ``(1 - |W_i|^2) |W_i|^2 = lam |W_i|_1``, and a Gaussian encoding of length 1 has ``|W_i|_1 = sqrt(2m/pi)``,
+    so ``1 - |W_i|^2 = sqrt(2/pi) lam sqrt(m)`` (first order; the balance needs ``lam sqrt(m) < sqrt(pi/2)``)."""
+    lam, m = v.lam(lam), v.size("m", m)
+    return float(np.sqrt(2.0 / np.pi) * lam * np.sqrt(m))
+
+
+# --- the mechanism: what happens to the initial collisions -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairFates:
+    """How the features of one run moved between their initial argmax and their final neuron."""
+
+    initial_pairs: int  # neurons that are the initial argmax of exactly one positive and one negative feature
+    kept: int  # of those, pairs that end together on that neuron
+    final_pairs: int  # polysemantic neurons at the end
+    new: int  # final pairs that were not an initial pair
+    stay_single: float  # fraction of features without any initial collision that end on their argmax
+    stay_pair: float  # the same for features of an initial opposite-sign pair
+    stay_same: float  # the same for features of an initial same-sign collision
+    movers: int  # features that end elsewhere than their initial argmax
+
+
+def pair_fates(W0: np.ndarray, W: np.ndarray) -> PairFates:
+    """Compare the initial argmaxes of ``W0`` with the final neurons of ``W`` (both ``(n, m)``)."""
+    W0 = v.finite_array("W0", W0, 2)
+    W = v.finite_array("W", W, 2)
+    if W0.shape != W.shape:
+        raise ValueError(f"W0 and W must have the same shape, got {W0.shape} and {W.shape}")
+    a0, s0 = init_argmax(W0)
+    af = np.argmax(np.abs(W), axis=1)
+    stay = af == a0
+    n = W0.shape[0]
+    in_pair = np.zeros(n, dtype=bool)
+    in_same = np.zeros(n, dtype=bool)
+    pairs = set()
+    for k in np.unique(a0):
+        f = np.flatnonzero(a0 == k)
+        for sg in (1, -1):
+            g = f[s0[f] == sg]
+            if g.size >= 2:
+                in_same[g] = True
+        if f.size == 2 and s0[f[0]] != s0[f[1]]:
+            in_pair[f] = True
+            pairs.add((int(k), int(f[0]), int(f[1])))
+    kept = sum(1 for k, i, j in pairs if af[i] == k and af[j] == k)
+    nz = W != 0
+    final = [(int(k), *map(int, np.flatnonzero(nz[:, k]))) for k in polysemantic_neurons(W)]
+    new = sum(1 for p in final if p not in pairs)
+    single = ~in_pair & ~in_same
+
+    def frac(mask: np.ndarray) -> float:
+        return float(stay[mask].mean()) if mask.any() else float("nan")
+
+    return PairFates(len(pairs), kept, len(final), new, frac(single), frac(in_pair), frac(in_same), int(np.sum(~stay)))
