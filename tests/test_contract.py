@@ -25,6 +25,7 @@ from incidental.claims import REGISTER
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.toc_chapters(ROOT / "_toc.yml")
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
+DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$([^\n]*)$", re.M | re.S)
 
 
 def cells(name: str, kind: str) -> list[str]:
@@ -67,6 +68,8 @@ def test_notebook_follows_the_pattern(name: str) -> None:
     nb = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
     assert not any("mystnb" in c.get("metadata", {}) for c in nb["cells"]), f"{name}: caption in cell metadata"
     assert "chapter.checks(" in source and "chapter.figure(" in source
+    unlabelled = [b[:40] for b, label in DISPLAY.findall("\n".join(markdown)) if not label.strip().startswith("(")]
+    assert not unlabelled, f"{name}: display equations without a label (numbered in JupyterLab only): {unlabelled}"
     defined = set(re.findall(r"^(\w+)\s*=", "\n".join(code), re.M))
     for expression in EVAL.findall("\n".join(markdown)):
         assert re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", expression), f"{name}: {{eval}} of {expression!r}"
