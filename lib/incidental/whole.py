@@ -247,15 +247,18 @@ class _Free:
     def add(self, rows: np.ndarray, block: np.ndarray, cols: np.ndarray) -> None:
         """Take the rows ``block`` ``(k, c)`` (features ``rows``, neurons ``cols``) out of the dense block."""
         width = max(int(np.count_nonzero(block, axis=1).max()), self.X.shape[1])
-        order = np.argsort(-np.abs(block), axis=1, kind="stable")[:, :width]
-        if order.shape[1] < width:  # pad: the block has fewer columns than the width
-            pad = width - order.shape[1]
-            order = np.concatenate([order, np.repeat(order[:, -1:], pad, axis=1)], axis=1)
-        vals = np.take_along_axis(block, order, axis=1)
-        keep = np.arange(width)[None, :] < np.count_nonzero(block, axis=1)[:, None]
-        X = np.where(keep, np.abs(vals), 0.0)
-        S = np.where(keep, np.sign(vals), 0.0)
-        C = np.where(keep, cols[order], 0)
+        if block.shape[1] == 0:  # dead features only: nothing left to sort
+            X, S, C = np.zeros((len(rows), width)), np.zeros((len(rows), width)), np.zeros((len(rows), width), int)
+        else:
+            order = np.argsort(-np.abs(block), axis=1, kind="stable")[:, :width]
+            if order.shape[1] < width:  # pad: the block has fewer columns than the width
+                pad = width - order.shape[1]
+                order = np.concatenate([order, np.repeat(order[:, -1:], pad, axis=1)], axis=1)
+            vals = np.take_along_axis(block, order, axis=1)
+            keep = np.arange(width)[None, :] < np.count_nonzero(block, axis=1)[:, None]
+            X = np.where(keep, np.abs(vals), 0.0)
+            S = np.where(keep, np.sign(vals), 0.0)
+            C = np.where(keep, cols[order], 0)
         self.X, self.cols, self.signs = (
             self._pad(self.X, width),
             self._pad(self.cols, width),

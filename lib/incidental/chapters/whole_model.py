@@ -1026,9 +1026,8 @@ def recorded(*, confidence: float, power: float) -> Result:
                 "bench_command": quote(b["command"], ""),
             }
         )
-    numbers["present"] = quote(
-        ", ".join(n for n, x in zip(DATA, (rec.paper, rec.counts, rec.lam, rec.bench)) if x) or "none", ""
-    )
+    present = [name for name, x in zip(DATA, (rec.paper, rec.counts, rec.lam, rec.bench, rec.lam_count)) if x]
+    numbers["present"] = quote("recorded: " + (", ".join(present) or "nothing"), "")
     return Result(dict(confidence=confidence, power=power), checks, numbers, data)
 
 
