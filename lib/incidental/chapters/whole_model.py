@@ -890,8 +890,11 @@ def recorded(*, confidence: float, power: float) -> Result:
         need = (z**2) * var / (summ.predicted - rival) ** 2
         numbers.update(
             {
-                "need_256": quote(need[0], ".1f"),
-                "need_4096": quote(need[-1], ".0f"),
+                "need_256": quote(int(max(1, np.ceil(need[0]))), "d"),
+                "need_4096": quote(int(np.ceil(need[-1])), "d"),
+                "paper_inside": quote(
+                    int(np.sum(np.abs(np.array(PAPER_COUNTS) - summ.mean) <= 2 * np.sqrt(summ.mean))), "d"
+                ),
                 "rival_256": quote(rival[0], ".1f"),
                 "rival_4096": quote(rival[-1], ".2f"),
                 "pred_256": quote(summ.predicted[0], ".1f"),
