@@ -845,7 +845,7 @@ def recorded(*, confidence: float, power: float) -> Result:
             ),
             Check(
                 "W2",
-                "but with a smaller constant than derived: count / (n(n-1)/(2(2m-1))) ≈ 0.8 for m ≥ 2n",
+                "but with a smaller constant than derived: count / (n(n-1)/(2(2m-1))) < 1 for m ≥ 2n",
                 "1 (the picture's constant 1/4)",
                 f"{ratio:.2f} [{lo:.2f}, {hi:.2f}]",
                 regime + ", m ≥ 512, pooled",
