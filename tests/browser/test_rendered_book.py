@@ -75,6 +75,13 @@ MATH_STATS = """() => {
   };
 }"""
 
+# Display equations wider than the text column: the theme cuts them off at the edge.
+WIDE_EQUATIONS = """() => Array.from(document.querySelectorAll('div.math')).map(d => {
+  const inner = d.querySelector('mjx-container > *');
+  if (!inner) return null;
+  return {over: inner.getBoundingClientRect().width - d.clientWidth, id: d.id, text: d.textContent.slice(0, 60)};
+}).filter(x => x && x.over > 2)"""
+
 FIGURES = """() => {
   const figures = Array.from(document.querySelectorAll('figure.incidental-figure'));
   const caption = f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim();
@@ -264,6 +271,7 @@ def visit(browser: Any, server: str, book_html: Path, page_path: str) -> Visit:
         v.widgets = page.evaluate(WIDGET_STATS)
         v.links = page.evaluate(LINKS)
         v.figures = page.evaluate(FIGURES)
+        v.math["too_wide"] = page.evaluate(WIDE_EQUATIONS)
         path = SCREENSHOTS / f"{shot_name(page_path)}.png"
         page.screenshot(path=str(path), full_page=True)
         v.screenshot = str(path)
@@ -294,6 +302,13 @@ def test_no_raw_markup_is_visible(visit: Visit) -> None:
     text = visit.math["text"]
     left = [token for token in RAW_MARKUP if token in text]
     assert not left, f"raw MyST markup visible: {left}"
+
+
+def test_no_display_equation_is_wider_than_the_page(visit: Visit) -> None:
+    wide = visit.math.get("too_wide", [])
+    assert not wide, "display equations cut off at the edge (split them over lines): " + "; ".join(
+        f"{w['id']} ({w['over']:.0f} px too wide)" for w in wide
+    )
 
 
 def test_every_figure_has_its_caption(visit: Visit) -> None:
