@@ -3,7 +3,8 @@
 ``probe("01_setup", {"n=64,": "n=32,"})`` executes ``book/01_setup.ipynb`` in a fresh kernel with
 each replacement applied to the code cells (each old text must occur exactly once), then
 evaluates every ``{eval}`` expression of its Markdown (as both renderers do) and collects the
-figure captions and check tables from the outputs. A knob test compares two probes.
+figure captions (the Markdown cell after each figure, its ``{eval}`` s rendered) and the check
+tables from the outputs. A knob test compares two probes.
 """
 
 from __future__ import annotations
@@ -49,19 +50,25 @@ def probe(name: str, replace: dict[str, str] | None = None, *, timeout: int = 60
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     quoted: dict[str, str] = {}
-    captions: list[str] = []
+    caption_cells: list[str] = []
     tables: list[str] = []
-    for cell in nb.cells:
+    for k, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
             html = out.get("data", {}).get("text/html", "")
             if MARK in text:
                 quoted = json.loads(text.split(MARK, 1)[1])
-            elif "incidental-figure" in html:
-                captions.append(text)
+            elif "incidental-figure" in html and k + 1 < len(nb.cells):
+                caption_cells.append(nb.cells[k + 1].source)
             elif "incidental-checks" in html:
                 tables.append(html)
+    captions = [rendered(source, quoted) for source in caption_cells]
     return Probe(quoted, captions, tables)
+
+
+def rendered(source: str, quoted: dict[str, str]) -> str:
+    """A Markdown cell's text with each ``{eval}`` replaced by what it renders."""
+    return EVAL.sub(lambda m: quoted.get(m.group(1), m.group(0)), source)
 
 
 def cells(name: str, kind: str | None = None) -> list[str]:

@@ -5,7 +5,19 @@ forces, the gradient flow in weight and Gram space, the quantities of the
 derivation, exact two-encoding solutions, numerical checks and widgets.
 """
 
-from .checks import Check, ExponentFit, assert_all, check_below, check_close, check_exponent, checks_html, fit_exponent
+from .checks import (
+    Check,
+    Declared,
+    ExponentFit,
+    Interval,
+    assert_all,
+    check_below,
+    check_close,
+    check_exponent,
+    checks_html,
+    declare,
+    fit_exponent,
+)
 from .derivation import (
     expected_relative_norm_sq_rate,
     gram_rate_from_weights,
@@ -58,6 +70,9 @@ from .model import (
 __all__ = [
     "ALL_TERMS",
     "Check",
+    "Declared",
+    "Interval",
+    "declare",
     "Control",
     "Explorable",
     "ExponentFit",

@@ -25,20 +25,23 @@ The ledger (``book/ledger.ipynb``) reads the records the chapters wrote (:func:`
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from numbers import Integral, Real
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from .checks import Check, checks_html
+from .checks import COLOURS, WHOSE, Check, checks_html, statement_html, tally, verdict_html
+from .knobs import validate_knobs
 
 # --- numbers quoted in the prose ------------------------------------------------------------
 
@@ -64,6 +67,12 @@ class Quote:
 
     def __float__(self) -> float:
         return float(self.value)
+
+    def __getattr__(self, name: str) -> Quote:
+        """A part of a structured value (``fit.low``, ``interval.high``), quoted with the same format."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Quote(getattr(self.value, name), self.fmt)
 
 
 def quote(value: Any, fmt: str = "") -> Quote:
@@ -102,9 +111,9 @@ class Quotes:
 
 
 def _default_format(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (Integral, Real)):
         return ""
-    if isinstance(value, int):
+    if isinstance(value, Integral):
         return "d"
     return "g"
 
@@ -119,7 +128,7 @@ class Result:
     (parameters are quoted with a plain format; a number of the same name wins).
     """
 
-    params: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     numbers: dict[str, Quote] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
@@ -133,10 +142,43 @@ class Result:
     def regime(self, *names: str) -> str:
         """``"n=16, m=256"``: the named parameters (all of them if none is named), as a regime string."""
         keys = names or tuple(self.params)
-        return ", ".join(f"{k}={_plain(self.params[k])}" for k in keys)
+        return regime_text({k: self.params[k] for k in keys})
+
+    def only(self, *claims: str) -> list[Check]:
+        """The checks of the named claims (all of them if none is named)."""
+        return [c for c in self.checks if not claims or c.claim in claims]
 
     def _repr_html_(self) -> str:
         return checks_html(self.checks)
+
+
+def runner(fn: Callable[..., Result] | None = None, *, min_lengths: Mapping[str, int] | None = None):
+    """Decorate a chapter runner (keyword-only knobs, returns a :class:`Result`).
+
+    The knobs are validated at this boundary (:func:`incidental.knobs.validate_knobs`: a bad
+    value raises ``ValueError`` naming the knob); the result's ``params`` are exactly the knobs;
+    each check without a regime gets one from the params and its own ``at`` values.
+    ``min_lengths`` gives tuple knobs that need more than one value (``steps=3`` for a fit).
+    """
+
+    def wrap(f: Callable[..., Result]) -> Callable[..., Result]:
+        @functools.wraps(f)
+        def run(**knobs: Any) -> Result:
+            knobs = validate_knobs(f, knobs, min_lengths or {})
+            r = f(**knobs)
+            r.params = dict(knobs)
+            r.checks = [c.placed(r.params) for c in r.checks]
+            return r
+
+        run.runner = True  # type: ignore[attr-defined]
+        return run
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def regime_text(params: Mapping[str, Any]) -> str:
+    """``"n=16, m=256, seeds=0..19 (20 values)"``: parameters as a check's regime string."""
+    return ", ".join(f"{k}={_plain(v)}" for k, v in params.items())
 
 
 def _plain(value: Any) -> str:
@@ -181,21 +223,25 @@ def figure_png(fig: Figure, *, dpi: int = 110) -> str:
 
 
 class FigureOutput:
-    """A numbered figure with its caption; displays as HTML (both renderers) or plain text."""
+    """A numbered figure; its caption is the Markdown cell that follows it (or ``caption``)."""
 
     def __init__(self, label: str, image: str, caption: str, anchor: str) -> None:
         self.label, self.image, self.caption, self.anchor = label, image, caption, anchor
 
     def _repr_html_(self) -> str:
+        caption = (
+            f"<figcaption class='incidental-caption mathjax_process' style='font-size:0.9em;margin-top:0.3em;"
+            f"text-align:left;color:#24292f'><strong>{self.label}.</strong> {caption_html(self.caption)}</figcaption>"
+            if self.caption
+            else ""
+        )
         return (
-            f"<figure class='incidental-figure' id='{self.anchor}' style='margin:0.5em 0'>{self.image}"
-            f"<figcaption class='incidental-caption mathjax_process' "
-            f"style='font-size:0.9em;margin-top:0.3em;text-align:left;color:#24292f'>"
-            f"<strong>{self.label}.</strong> {caption_html(self.caption)}</figcaption></figure>"
+            f"<figure class='incidental-figure' id='{self.anchor}' style='margin:0.5em 0'>"
+            f"{self.image}{caption}</figure>"
         )
 
     def __repr__(self) -> str:
-        return f"{self.label}. {self.caption}"
+        return f"{self.label}. {self.caption}" if self.caption else self.label
 
 
 # --- the chapter ----------------------------------------------------------------------------
@@ -233,21 +279,22 @@ class Chapter:
             c.assert_holds()
         return ChecksTable(shown)
 
-    def figure(self, fig: Figure | str, caption: str) -> FigureOutput:
-        """The next numbered figure: a matplotlib figure (or inline SVG markup) and its caption."""
-        if not caption.strip():
-            raise ValueError("caption must say what the figure shows")
+    def figure(self, fig: Figure | str, caption: str = "") -> FigureOutput:
+        """The next numbered figure: a matplotlib figure (or inline SVG markup).
+
+        The caption is written in the notebook, in the Markdown cell right after the figure's
+        cell, opening with ``**Figure N.k.**`` (the contract test checks the number), so that it
+        quotes numbers with ``{eval}`` like the prose. ``caption`` is for figures outside a
+        chapter's prose (tests, widgets).
+        """
         self._figures += 1
+        label = f"Figure {self.number}.{self._figures}"
         if isinstance(fig, Figure):
-            image = (
-                f"<img alt='Figure {self.number}.{self._figures}' style='max-width:100%' "
-                f"src='data:image/png;base64,{figure_png(fig)}'/>"
-            )
+            image = f"<img alt='{label}' style='max-width:100%' src='data:image/png;base64,{figure_png(fig)}'/>"
         elif isinstance(fig, str):
             image = fig
         else:
             raise ValueError(f"fig must be a matplotlib Figure or SVG markup, got {type(fig).__name__}")
-        label = f"Figure {self.number}.{self._figures}"
         return FigureOutput(label, image, caption, f"figure-{self.name}-{self._figures}")
 
     def finish(self) -> Summary:
@@ -269,7 +316,7 @@ class Chapter:
             "number": self.number,
             "source": notebook_fingerprint(self.name),
             "complete": self._complete,
-            "checks": [asdict(c) for c in self._checks],
+            "checks": [c.record() for c in self._checks],
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -296,11 +343,12 @@ class Summary:
         self.checks = checks
 
     def __repr__(self) -> str:
-        holding = sum(c.holds for c in self.checks)
+        t = tally(self.checks)
         claims = sorted({c.claim for c in self.checks})
+        others = "".join(f", {t[v]} {v}" for v in ("unresolved", "fails") if t[v])
         return (
             f"This chapter recorded {len(self.checks)} checks of claims {', '.join(claims)} "
-            f"in the claims ledger; {holding} of {len(self.checks)} hold."
+            f"in the claims ledger; {t['holds']} of {len(self.checks)} hold{others}."
         )
 
     def _repr_html_(self) -> str:
@@ -403,7 +451,7 @@ def load_ledger(chapters: Iterable[str] | None = None, *, run_missing: bool = Tr
             record = read_record(name)
         if record is None:
             raise ValueError(f"chapters: no current record of {name!r}; run book/{name}.ipynb first")
-        rows.extend(LedgerRow(name, record["number"], Check(**c), record["complete"]) for c in record["checks"])
+        rows.extend(LedgerRow(name, record["number"], Check.from_record(c), record["complete"]) for c in record["checks"])
     return rows
 
 
@@ -417,11 +465,17 @@ _TD = "<td style='padding:3px 6px;text-align:left;vertical-align:top'>"
 _TH = "<th style='padding:3px 6px;text-align:left'>"
 
 
+def _row_verdict(r: LedgerRow) -> str:
+    """The verdict a ledger row shows: the check's, or ``"fails"`` when its chapter did not finish."""
+    return r.check.verdict if r.complete else "fails"
+
+
 def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) -> str:
     """The claims ledger as an HTML table: one row per check, the chapter linked.
 
-    Each row: the claim id, the chapter (linked), the statement checked with its regime beneath,
-    the kind of check, predicted against measured, and the verdict. ``link_suffix`` is
+    Each row: the claim id, the chapter (linked), the statement checked with its regime beneath
+    (a refuting check shows the refuted statement struck, then the book's), the kind of check,
+    predicted over measured, and the verdict (holds, fails, unresolved). ``link_suffix`` is
     ``".html"`` in the rendered book and ``".ipynb"`` in JupyterLab (default: chosen as the
     widgets choose their mode, :func:`incidental.explore.resolve_mode`).
     """
@@ -429,29 +483,23 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
     head = "".join(f"{_TH}{h}</th>" for h in ("claim", "ch.", "statement (regime)", "kind", "predicted / measured"))
     body = []
     for r in rows:
-        c = r.check
-        ok = c.holds and r.complete
-        colour = "#1a7f37" if ok else "#cf222e"
-        verdict = ("holds" if c.holds else "FAILS") + ("" if r.complete else " (chapter did not finish)")
-        statement = html.escape(c.statement)
+        c, verdict = r.check, _row_verdict(r)
+        shown = verdict_html(c) if r.complete else f"<b style='color:{COLOURS['fails']}'>fails</b> (chapter did not finish)"
         if c.refutes:
-            statement = (
-                f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
-                f"<br>What holds instead: {statement}"
-            )
-            verdict = f"{verdict}<br><span style='color:#8250df;font-weight:normal'>corrects the note</span>"
-        statement += f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
+            shown += "<br><span style='color:#8250df;font-weight:normal'>corrects the {c.whose}</span>"
+        statement = statement_html(c) + f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
         cells = [
             html.escape(c.claim),
             f"<a href='{r.chapter}{suffix}'>{r.number}</a>",
             statement,
             html.escape(c.kind),
             f"{html.escape(c.predicted)}<br>{html.escape(c.measured)}",
+            shown,
         ]
-        tds = "".join(f"{_TD}{x}</td>" for x in cells)
+        background = {"holds": "", "unresolved": "#fff8c5"}.get(verdict, "#ffebe9")
         body.append(
-            f"<tr class='ledger-row {'holds' if ok else 'fails'}' style='border-top:1px solid #d0d7de;"
-            f"background:{'' if ok else '#ffebe9'}'>{tds}{_TD}<b style='color:{colour}'>{verdict}</b></td></tr>"
+            f"<tr class='ledger-row {verdict}' style='border-top:1px solid #d0d7de;background:{background}'>"
+            f"{''.join(f'{_TD}{x}</td>' for x in cells)}</tr>"
         )
     return (
         f"<table class='incidental-ledger' style='border-collapse:collapse;font-size:0.8em;width:100%'>"
@@ -459,34 +507,41 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
     )
 
 
+def claim_finding(mine: list[LedgerRow]) -> tuple[str, str]:
+    """What the checks of one claim found, and its colour: all hold; corrected; some unresolved; some fail."""
+    t = tally(replace(r.check, verdict=_row_verdict(r)) for r in mine)
+    corrected = sum(bool(r.check.refutes) for r in mine)
+    if not mine:
+        return "no check", COLOURS["fails"]
+    if t["fails"]:
+        return f"{t['fails']} of {len(mine)} checks FAIL", COLOURS["fails"]
+    if t["unresolved"]:
+        return f"{t['unresolved']} of {len(mine)} checks unresolved", COLOURS["unresolved"]
+    if corrected:
+        return f"holds only as the book corrects it ({corrected} of {len(mine)} checks)", "#8250df"
+    return "holds", COLOURS["holds"]
+
+
 def claims_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) -> str:
-    """One row per claim of the register: the note's statement, its chapter, how many checks
-    test it, and what they found (all hold; the note corrected; or how many fail)."""
+    """One row per claim of the register: whose statement it is and the statement, its chapter,
+    how many checks test it, and what they found."""
     from .claims import REGISTER
 
     rows = list(rows)
     suffix = _chapter_suffix(link_suffix)
     numbers = {r.chapter: r.number for r in rows}
-    head = "".join(f"{_TH}{h}</th>" for h in ("claim", "ch.", "the note's statement", "checks", "what the book found"))
+    head = "".join(f"{_TH}{h}</th>" for h in ("claim", "ch.", "the statement (whose)", "checks", "what the book found"))
     body = []
     for claim in REGISTER:
         if claim.chapter not in numbers:
             continue
         mine = [r for r in rows if r.check.claim == claim.id]
-        failing = sum(not (r.check.holds and r.complete) for r in mine)
-        corrected = sum(bool(r.check.refutes) for r in mine)
-        if not mine:
-            found, colour = "no check", "#cf222e"
-        elif failing:
-            found, colour = f"{failing} of {len(mine)} checks FAIL", "#cf222e"
-        elif corrected:
-            found, colour = f"holds only as corrected ({corrected} of {len(mine)} checks correct the note)", "#8250df"
-        else:
-            found, colour = "holds", "#1a7f37"
+        found, colour = claim_finding(mine)
         cells = [
             html.escape(claim.id),
             f"<a href='{claim.chapter}{suffix}'>{numbers[claim.chapter]}</a>",
-            html.escape(claim.statement),
+            f"{html.escape(claim.statement)}<br><span style='color:#57606a;font-size:0.9em'>"
+            f"{WHOSE.get(claim.whose, claim.whose)}</span>",
             str(len(mine)),
             f"<b style='color:{colour}'>{found}</b>",
         ]
@@ -509,7 +564,7 @@ class LedgerTable:
         return claims_html(self.rows) if self.by_claim else ledger_html(self.rows)
 
     def __repr__(self) -> str:
-        return "\n".join(f"{r.check.claim} ({r.chapter}): {r.check.verdict}: {r.check.statement}" for r in self.rows)
+        return "\n".join(f"{r.check.claim} ({r.chapter}): {_row_verdict(r)}: {r.check.statement}" for r in self.rows)
 
 
 def missing_claims(rows: Iterable[LedgerRow], chapters: Iterable[str]) -> list[str]:

@@ -1,21 +1,28 @@
-"""Checks: a claim of the note, what was predicted, what was measured, and a verdict.
+"""Checks: a claim, what was predicted, what was measured, and one of three verdicts.
 
-A :class:`Check` knows its claim id (``"S2"``), the regime it was measured in, and
-whether the measurement agrees with the prediction. Three kinds exist:
+A :class:`Check` knows its claim id (``"S2"``), the regime it was measured in, and its verdict:
 
-- :func:`check_close`: an identity or a value, measured against a prediction
-  with a stated tolerance;
-- :func:`check_below`: an approximation, whose measured error must stay under a bound;
-- :func:`check_exponent`: a Theta claim, by a least-squares fit of
-  ``log(value) = a + b log(size)`` over a geometric grid of sizes, with a
-  confidence interval for the exponent ``b``.
+- **holds**: the measurement agrees with the prediction within a tolerance smaller than the
+  effect it tests;
+- **fails**: it does not agree;
+- **unresolved**: the tolerance (or the interval) is too wide to tell the claim from its
+  negation. Unresolved is never shown, counted or coloured as holding.
+
+The fixed parts of a check (claim id, statement, kind, the statement it refutes) are declared
+once, as a :class:`Declared` check in a chapter's table (:func:`declare`); a runner supplies
+only what it measured, the prediction and the tolerance, through one of the declaration's
+methods: :meth:`Declared.close` (a value against a prediction), :meth:`Declared.below` (an
+error under a bound), :meth:`Declared.exponent` (a Theta claim: a fitted exponent with an
+interval) and :meth:`Declared.p_value` (a law). The regime is filled in from the runner's
+parameters (:func:`incidental.book.runner`).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -26,14 +33,19 @@ KINDS = ("identity", "exponent fit", "approximation", "law", "value")
 """What a check compares: an exact identity (to round-off or finite differences), a fitted
 exponent of a Theta claim, an approximation's measured error, a distribution law, or a value."""
 
+VERDICTS = ("holds", "fails", "unresolved")
+COLOURS = {"holds": "#1a7f37", "fails": "#cf222e", "unresolved": "#9a6700"}
+
 
 @dataclass(frozen=True)
 class Check:
     """The outcome of checking one claim numerically.
 
-    ``kind`` is one of :data:`KINDS`. ``refutes`` is empty for a claim of the note that the book
-    confirms; otherwise it is the note's statement as the book found it *not* to hold, and
-    ``statement`` is the corrected statement that the check measures.
+    ``kind`` is one of :data:`KINDS`, ``verdict`` one of :data:`VERDICTS` (``why`` says why an
+    unresolved check could not tell). ``refutes`` is empty when the check tests the statement
+    of ``whose`` (``"note"``, ``"paper"`` or ``"book"``) as it stands; otherwise it is that
+    statement as the book found it *not* to hold, and ``statement`` is the book's statement,
+    which the check measures. ``at`` holds the regime's values until a runner writes ``regime``.
     """
 
     claim: str
@@ -41,24 +53,55 @@ class Check:
     predicted: str
     measured: str
     regime: str
-    holds: bool
+    verdict: str
     kind: str = "value"
     refutes: str = ""
+    whose: str = "note"
+    why: str = ""
+    at: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
 
     @property
-    def verdict(self) -> str:
-        """``"holds"`` or ``"FAILS"``."""
-        return "holds" if self.holds else "FAILS"
+    def holds(self) -> bool:
+        """Whether the verdict is ``"holds"`` (an unresolved check does not hold)."""
+        return self.verdict == "holds"
+
+    @property
+    def resolved(self) -> bool:
+        return self.verdict != "unresolved"
+
+    def record(self) -> dict[str, Any]:
+        """The check as the ledger stores it (JSON-ready; ``at`` dropped once ``regime`` is set)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "at"}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Check:
+        """The inverse of :meth:`record` (older records with ``holds`` read as holds/fails)."""
+        r = dict(record)
+        if "verdict" not in r:
+            r["verdict"] = "holds" if r.pop("holds") else "fails"
+        r.pop("holds", None)
+        return cls(**r)
+
+    def placed(self, params: Mapping[str, Any]) -> Check:
+        """This check with its regime written from ``params`` and its own ``at`` values (``at`` wins)."""
+        if self.regime:
+            return self
+        from .book import regime_text
+
+        return replace(self, regime=regime_text({**params, **(self.at or {})}), at=None)
 
     def assert_holds(self) -> Check:
-        """Raise ``AssertionError`` with the whole check if it does not hold; return self."""
+        """Raise ``AssertionError`` with the whole check unless it holds; return self."""
         if not self.holds:
+            why = f" ({self.why})" if self.why else ""
             raise AssertionError(
-                f"claim {self.claim} fails: {self.statement}; predicted {self.predicted}, "
+                f"claim {self.claim} {self.verdict.upper()}{why}: {self.statement}; predicted {self.predicted}, "
                 f"measured {self.measured} ({self.regime})"
             )
         return self
@@ -69,7 +112,10 @@ class Check:
 
 @dataclass(frozen=True)
 class ExponentFit:
-    """``value ~ prefactor * size**exponent``, with a confidence interval ``[low, high]`` for the exponent."""
+    """``value ~ prefactor * size**exponent``, with a confidence interval ``[low, high]`` for the exponent.
+
+    Formats as ``"0.503 [0.491, 0.515]"``; a format spec (``f"{fit:.2f}"``) applies to all three.
+    """
 
     exponent: float
     low: float
@@ -77,8 +123,31 @@ class ExponentFit:
     prefactor: float
     confidence: float
 
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3f"
+        return f"{self.exponent:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
     def __str__(self) -> str:
-        return f"{self.exponent:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return format(self)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A measured ``value`` with an interval ``[low, high]`` (a confidence interval or a range).
+
+    Formats as ``"0.84 [0.79, 0.89]"``; a format spec applies to all three numbers.
+    """
+
+    value: float
+    low: float
+    high: float
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3g"
+        return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
+    def __str__(self) -> str:
+        return format(self)
 
 
 def _fmt(x: float) -> str:
@@ -110,104 +179,182 @@ def fit_exponent(
     )
 
 
-def check_close(
-    claim: str,
-    statement: str,
-    *,
-    predicted: float,
-    measured: float,
-    regime: str,
-    rtol: float = 0.0,
-    atol: float = 0.0,
-    kind: str = "value",
-    refutes: str = "",
-) -> Check:
-    """``|measured - predicted| <= atol + rtol |predicted|``.
+# --- declarations -----------------------------------------------------------------------------
 
-    A tolerance as large as the prediction itself cannot tell the prediction from zero: the
-    statement then says so (the check still runs, but it tests little at this size).
+
+@dataclass(frozen=True)
+class Declared:
+    """The fixed parts of a check, written once: its claim id, statement, kind, and, when the
+    book found the statement of the note (or of the paper) not to hold, that statement
+    (``refutes``); ``statement`` is then the book's own statement, which the check measures.
+
+    ``statement`` may hold ``{name}`` fields that the runner fills (``flow``, ``n``, ...).
+    ``whose`` defaults to the register's entry for ``claim``. ``quantity`` names what a
+    :meth:`below` check bounds ("error", "max |Δ|", ...).
     """
-    tol = atol + rtol * abs(predicted)
-    holds = bool(np.isfinite(measured) and abs(measured - predicted) <= tol)
-    if predicted != 0 and tol >= abs(predicted):
-        statement += " [too noisy at this size to resolve: tolerance ≥ |prediction|]"
-    return Check(claim, statement, f"{_fmt(predicted)} (± {_fmt(tol)})", _fmt(measured), regime, holds, kind, refutes)
+
+    claim: str
+    statement: str
+    kind: str = "value"
+    refutes: str = ""
+    quantity: str = "error"
+    whose: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    def _check(self, predicted: str, measured: str, verdict: str, why: str, at: Any, fields: dict) -> Check:
+        from .claims import whose_statement
+
+        return Check(
+            self.claim,
+            self.statement.format(**fields) if fields else self.statement,
+            predicted,
+            measured,
+            "",
+            verdict,
+            self.kind,
+            self.refutes,
+            self.whose or whose_statement(self.claim),
+            why,
+            dict(at or {}),
+        )
+
+    def close(
+        self,
+        *,
+        predicted: float,
+        measured: float,
+        rtol: float = 0.0,
+        atol: float = 0.0,
+        at: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Check:
+        """``|measured - predicted| <= atol + rtol |predicted|``.
+
+        Unresolved when the tolerance is at least ``|predicted|`` (for a non-zero prediction):
+        such a tolerance cannot tell the prediction from zero.
+        """
+        tol = atol + rtol * abs(predicted)
+        agrees = bool(np.isfinite(measured) and abs(measured - predicted) <= tol)
+        if agrees and predicted != 0 and tol >= abs(predicted):
+            verdict, why = "unresolved", "tolerance ≥ |prediction|: too noisy at this size to tell it from zero"
+        else:
+            verdict, why = ("holds" if agrees else "fails"), ""
+        return self._check(f"{_fmt(predicted)} (± {_fmt(tol)})", _fmt(measured), verdict, why, at, fields)
+
+    def below(
+        self,
+        *,
+        measured: float,
+        bound: float,
+        scale: float | None = None,
+        at: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Check:
+        """An approximation holds if its measured quantity is at most ``bound``.
+
+        ``scale`` is the size of the effect the bound is meant to resolve (e.g. 1 for a relative
+        error): a bound at least as large as it makes the check unresolved.
+        """
+        agrees = bool(np.isfinite(measured) and measured <= bound)
+        if agrees and scale is not None and bound >= scale:
+            verdict, why = "unresolved", f"bound {_fmt(bound)} ≥ the effect's size {_fmt(scale)}"
+        else:
+            verdict, why = ("holds" if agrees else "fails"), ""
+        q = self.quantity
+        return self._check(f"{q} ≤ {_fmt(bound)}", f"{q} = {_fmt(measured)}", verdict, why, at, fields)
+
+    def exponent(
+        self,
+        *,
+        sizes: Sequence[float] | np.ndarray,
+        values: Sequence[float] | np.ndarray,
+        predicted: float,
+        tolerance: float = 0.0,
+        confidence: float = 0.95,
+        rival: float = 0.5,
+        at: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> tuple[Check, ExponentFit]:
+        """A Theta claim ``value = Theta(size**predicted)``: holds if ``predicted`` lies in the fitted
+        interval widened by ``tolerance`` on each side (finite-size corrections).
+
+        Unresolved when the widened interval also covers a rival exponent ``predicted ± rival``
+        (by default a power of the size half a unit away, e.g. ``1/m`` against ``1/sqrt(m)``).
+        """
+        fit = fit_exponent(sizes, values, confidence=confidence)
+        low, high = fit.low - tolerance, fit.high + tolerance
+        covers = low <= predicted <= high
+        if covers and (low <= predicted - rival or high >= predicted + rival):
+            verdict, why = "unresolved", f"the interval also covers the rival exponent {predicted:g} ± {rival:g}"
+        else:
+            verdict, why = ("holds" if covers else "fails"), ""
+        widen = f" ± {tolerance:.3g}" if tolerance else ""
+        check = self._check(
+            f"exponent {predicted:g}{widen}",
+            f"exponent {fit} ({int(confidence * 100)}% CI)",
+            verdict,
+            why,
+            at,
+            fields,
+        )
+        return check, fit
+
+    def p_value(self, *, p: float, level: float, at: Mapping[str, Any] | None = None, **fields: Any) -> Check:
+        """A statistical test that should *not* reject (a distribution law): holds if ``p >= level``."""
+        verdict = "holds" if np.isfinite(p) and p >= level else "fails"
+        return self._check(f"p ≥ {level:g}", f"p = {p:.3g}", verdict, "", at, fields)
 
 
-def check_below(
-    claim: str,
-    statement: str,
-    *,
-    measured: float,
-    bound: float,
-    regime: str,
-    quantity: str = "error",
-    kind: str = "approximation",
-    refutes: str = "",
-) -> Check:
-    """An approximation holds if its measured ``quantity`` is at most ``bound``."""
-    holds = bool(np.isfinite(measured) and measured <= bound)
-    return Check(
-        claim, statement, f"{quantity} ≤ {_fmt(bound)}", f"{quantity} = {_fmt(measured)}", regime, holds, kind, refutes
+class Declarations(dict):
+    """A chapter's table of declared checks, by name: ``CHECKS.fd.close(...)``."""
+
+    def __getattr__(self, name: str) -> Declared:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no declared check {name!r}; declared: {', '.join(sorted(self))}") from None
+
+
+def declare(**checks: Declared | tuple) -> Declarations:
+    """A chapter's check table: ``declare(fd=Declared("K1", "...", "identity"), ...)``; a tuple is
+    passed to :class:`Declared` as its positional arguments."""
+    return Declarations({k: c if isinstance(c, Declared) else Declared(*c) for k, c in checks.items()})
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+WHOSE = {"note": "the note's statement", "paper": "the paper's picture", "book": "the book's statement"}
+
+
+def statement_html(c: Check) -> str:
+    """The statement a check tests; a refuting check shows the refuted statement struck and the book's."""
+    statement = html.escape(c.statement)
+    if not c.refutes:
+        return statement
+    owner = WHOSE.get(c.whose, c.whose).replace("the ", "The ", 1)
+    return (
+        f"<span style='color:#8250df'>{owner}, refuted:</span> <s>{html.escape(c.refutes)}</s>"
+        f"<br><span style='color:#8250df'>The book's statement:</span> {statement}"
     )
 
 
-def check_exponent(
-    claim: str,
-    statement: str,
-    *,
-    sizes: Sequence[float] | np.ndarray,
-    values: Sequence[float] | np.ndarray,
-    predicted: float,
-    regime: str,
-    tolerance: float = 0.0,
-    confidence: float = 0.95,
-    refutes: str = "",
-) -> tuple[Check, ExponentFit]:
-    """A Theta claim ``value = Theta(size**predicted)``: holds if ``predicted`` lies in the
-    fitted interval widened by ``tolerance`` on each side (finite-size corrections)."""
-    fit = fit_exponent(sizes, values, confidence=confidence)
-    holds = fit.low - tolerance <= predicted <= fit.high + tolerance
-    widen = f" ± {tolerance:.3g}" if tolerance else ""
-    check = Check(
-        claim,
-        statement,
-        f"exponent {predicted:g}{widen}",
-        f"exponent {fit} ({int(confidence * 100)}% CI)",
-        regime,
-        bool(holds),
-        "exponent fit",
-        refutes,
-    )
-    return check, fit
-
-
-def check_p_value(claim: str, statement: str, *, p: float, level: float, regime: str, refutes: str = "") -> Check:
-    """A statistical test that should *not* reject (a distribution law): holds if its p-value is at least ``level``."""
-    holds = bool(np.isfinite(p) and p >= level)
-    return Check(claim, statement, f"p ≥ {level:g}", f"p = {p:.3g}", regime, holds, "law", refutes)
+def verdict_html(c: Check) -> str:
+    """The verdict in its colour, with the reason of an unresolved one."""
+    why = f"<br><span style='font-weight:normal;font-size:0.9em'>{html.escape(c.why)}</span>" if c.why else ""
+    return f"<b style='color:{COLOURS[c.verdict]}'>{c.verdict}</b>{why}"
 
 
 def checks_html(checks: Iterable[Check]) -> str:
     """An HTML table of checks: claim, statement, predicted, measured, regime, verdict."""
+    td = "<td style='padding:2px 6px;text-align:left;vertical-align:top'>"
     rows = []
     for c in checks:
-        colour = "#1a7f37" if c.holds else "#cf222e"
-        statement = html.escape(c.statement)
-        if c.refutes:
-            statement = (
-                f"<span style='color:#8250df'>The note's claim fails:</span> <s>{html.escape(c.refutes)}</s>"
-                f"<br>What holds instead: {statement}"
-            )
-        cells = [
-            html.escape(c.claim),
-            statement,
-            html.escape(c.predicted),
-            html.escape(c.measured),
-            html.escape(c.regime),
-        ]
-        tds = "".join(f"<td style='padding:2px 6px;text-align:left'>{x}</td>" for x in cells)
-        rows.append(f"<tr>{tds}<td style='padding:2px 6px;color:{colour};font-weight:bold'>{c.verdict}</td></tr>")
+        cells = [html.escape(c.claim), statement_html(c), html.escape(c.predicted), html.escape(c.measured)]
+        cells += [html.escape(c.regime), verdict_html(c)]
+        rows.append(f"<tr class='check {c.verdict}'>{''.join(f'{td}{x}</td>' for x in cells)}</tr>")
     head = "".join(
         f"<th style='padding:2px 6px;text-align:left'>{h}</th>"
         for h in ("claim", "statement", "predicted", "measured", "regime", "verdict")
@@ -218,6 +365,44 @@ def checks_html(checks: Iterable[Check]) -> str:
     )
 
 
+def tally(checks: Iterable[Check]) -> dict[str, int]:
+    """How many checks have each verdict."""
+    out = dict.fromkeys(VERDICTS, 0)
+    for c in checks:
+        out[c.verdict] += 1
+    return out
+
+
 def assert_all(checks: Iterable[Check]) -> list[Check]:
     """Assert every check; return them as a list (for display)."""
     return [c.assert_holds() for c in checks]
+
+
+# --- transitional: the pre-declaration calls (to be removed once every chapter declares its checks) ---
+
+
+def _legacy(d: Declared, check: Check, regime: str) -> Check:
+    return replace(check, regime=regime, at=None)
+
+
+def check_close(claim: str, statement: str, *, regime: str, kind: str = "value", refutes: str = "", **kw: Any) -> Check:
+    d = Declared(claim, statement, kind, refutes)
+    return _legacy(d, d.close(**kw), regime)
+
+
+def check_below(
+    claim: str, statement: str, *, regime: str, quantity: str = "error", kind: str = "approximation", refutes: str = "", **kw: Any
+) -> Check:
+    d = Declared(claim, statement, kind, refutes, quantity)
+    return _legacy(d, d.below(**kw), regime)
+
+
+def check_exponent(claim: str, statement: str, *, regime: str, refutes: str = "", **kw: Any) -> tuple[Check, ExponentFit]:
+    d = Declared(claim, statement, "exponent fit", refutes)
+    c, fit = d.exponent(**kw)
+    return _legacy(d, c, regime), fit
+
+
+def check_p_value(claim: str, statement: str, *, p: float, level: float, regime: str, refutes: str = "") -> Check:
+    d = Declared(claim, statement, "law", refutes)
+    return _legacy(d, d.p_value(p=p, level=level), regime)

@@ -16,6 +16,9 @@ class Claim(NamedTuple):
     id: str
     chapter: str
     statement: str
+    whose: str = "note"
+    """Whose statement it is: ``"note"`` (the research note), ``"paper"`` (Lecomte et al.'s
+    picture, which the note feeds) or ``"book"`` (a question the book asks itself)."""
 
 
 REGISTER: tuple[Claim, ...] = (
@@ -36,13 +39,21 @@ REGISTER: tuple[Claim, ...] = (
     Claim("T3", "05_total_push", "summed over j, the loss is O(n/m): W_i is barely changed"),
     Claim("T4", "05_total_push", "at the end of the phase the encodings are like n independent uniform unit vectors"),
     Claim("X1", "06_fixed_norm", "the combined force when the norm is held fixed"),
-    Claim("W1", "07_whole_model", "with all three forces, interference is resolved early, then L1 sparsifies"),
-    Claim("W2", "07_whole_model", "the expected number of polysemantic neurons is Θ(n²/m)"),
-    Claim("W3", "07_whole_model", "the end state: which features share a neuron, with which signs, at what length"),
-    Claim("W4", "07_whole_model", "a feature ends on the neuron it was most aligned with at initialisation"),
+    Claim("W1", "07_whole_model", "with all three forces, interference is resolved early, then L1 sparsifies", "paper"),
+    Claim("W2", "07_whole_model", "the expected number of polysemantic neurons is Θ(n²/m)", "paper"),
+    Claim("W3", "07_whole_model", "the end state: which features share a neuron, with which signs, at what length", "paper"),
+    Claim("W4", "07_whole_model", "a feature ends on the neuron it was most aligned with at initialisation", "paper"),
 )
 
 
 def claims_of(chapter: str) -> tuple[Claim, ...]:
     """The register's claims that ``chapter`` (a notebook file stem) must check."""
     return tuple(c for c in REGISTER if c.chapter == chapter)
+
+
+def whose_statement(claim: str) -> str:
+    """``"note"``, ``"paper"`` or ``"book"`` for a claim id of the register (``"book"`` if unlisted)."""
+    for c in REGISTER:
+        if c.id == claim:
+            return c.whose
+    return "book"

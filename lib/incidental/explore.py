@@ -24,7 +24,7 @@ import io
 import itertools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ipywidgets as widgets
@@ -132,6 +132,29 @@ class Explorable:
     controls: Sequence[Control]
     title: str = ""
     _cache: dict[tuple, str] = field(default_factory=dict, repr=False)
+
+    def grid(self, **grids: Sequence[Any]) -> Explorable:
+        """This widget with the named controls offering ``grids`` in the rendered book.
+
+        The notebook's widget cell sets the grids (``ch.decay_widget().grid(m=(1024, 65536))``),
+        beside the prose that names their values. A control's default stays if the new grid holds
+        it, else it becomes the grid value nearest to it.
+        """
+        names = {c.name for c in self.controls}
+        for name in grids:
+            if name not in names:
+                raise ValueError(f"grid: no control {name!r}; controls: {', '.join(sorted(names))}")
+        controls = []
+        for c in self.controls:
+            if c.name not in grids:
+                controls.append(c)
+                continue
+            values = tuple(grids[c.name])
+            if len(values) < 2:
+                raise ValueError(f"{c.name} must offer at least 2 values, got {values!r}")
+            default = c.default if c.default in values else min(values, key=lambda g: abs(g - c.default))
+            controls.append(replace(c, grid=values, default=default))
+        return Explorable(self.compute, controls, self.title)
 
     @property
     def defaults(self) -> dict[str, Any]:
