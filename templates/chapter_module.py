@@ -1,9 +1,9 @@
 """Chapter N (Title): the experiments of its claims and the chapter's widgets.
 
 Template for a chapter module (copy to ``lib/incidental/chapters/<name>.py``). A chapter module
-holds only experiment runners, figure builders and widget declarations. Every formula (a rate,
-a closed form, a derived constant) lives in the core modules (``derivation``, ``exact``,
-``theory``, ...) and is imported from there.
+holds its check table, experiment runners, figure builders and widget declarations. Every
+formula (a rate, a closed form, a derived constant) lives in the core modules (``derivation``,
+``exact``, ``theory``, ...) and is imported from there.
 """
 
 from __future__ import annotations
@@ -12,27 +12,31 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import figures, svgplot
-from ..book import Result, quote
-from ..checks import check_exponent
+from ..book import Result, runner
+from ..checks import Declared, declare
 from ..explore import Control, Explorable, Panel
 from ..model import offdiagonal, sample_gram
 from ..plotting import render
 
+# The fixed parts of every check, written once: claim id, statement, kind (and, for a check that
+# refutes a statement of the note or of the paper, ``refutes="that statement"``).
+CHECKS = declare(
+    overlap=Declared("S2", "W_i . W_j = Theta(1/sqrt(m))", "exponent fit"),
+)
 
+
+@runner(min_lengths=dict(ms=3))
 def overlap_scaling(*, n: int, ms: tuple[int, ...], seed: int) -> Result:
-    """One experiment: every knob is an argument; the result records them in ``params``.
+    """One experiment: every knob is a keyword argument with a type hint.
 
-    Returns a :class:`~incidental.book.Result` with the checks (each knows its claim id), the
-    numbers the prose quotes (as :func:`~incidental.book.quote` s, with their format) and the
-    arrays the figure draws.
+    ``@runner`` validates each knob (a bad value raises ``ValueError`` naming it), records the
+    knobs as the result's ``params`` and writes each check's regime from them. The runner
+    returns the checks, the numbers the prose quotes (structured values such as a fit keep their
+    parts: ``overlap.q.fit.low``) and the arrays the figure draws.
     """
     rms = np.array([np.sqrt(np.mean(offdiagonal(sample_gram(n, m, seed=seed + k)) ** 2)) for k, m in enumerate(ms)])
-    check, fit = check_exponent(
-        "S2", "W_i . W_j = Theta(1/sqrt(m))", sizes=ms, values=rms, predicted=-0.5, regime=f"n={n}, m={ms[0]}..{ms[-1]}"
-    )
-    params = dict(n=n, ms=tuple(ms), seed=seed)
-    numbers = {"exponent": quote(fit.exponent, ".3f"), "low": quote(fit.low, ".3f"), "high": quote(fit.high, ".3f")}
-    return Result(params, [check], numbers, dict(m=np.asarray(ms, dtype=float), rms=rms, fit=fit))
+    check, fit = CHECKS.overlap.exponent(sizes=ms, values=rms, predicted=-0.5)
+    return Result(checks=[check], numbers={"fit": fit}, data=dict(m=np.asarray(ms, dtype=float), rms=rms, fit=fit))
 
 
 def overlap_axes(r: Result) -> svgplot.Axes:
@@ -48,23 +52,19 @@ def overlap_axes(r: Result) -> svgplot.Axes:
     return figures.power_law_axes(series, xlabel="neurons $m$", ylabel="RMS $W_i\\cdot W_j$")
 
 
-def overlap_figure(r: Result) -> tuple[Figure, str]:
-    """The static figure and its caption, built from ``r`` (never typed twice)."""
-    caption = (
-        f"RMS overlap against $m$ at $n = {r.params['n']}$ (seed {r.params['seed']}): it falls with "
-        f"fitted exponent {r.q.exponent}, as the predicted $m^{{-1/2}}$ line."
-    )
-    return render(overlap_axes(r)), caption
+def overlap_figure(r: Result) -> Figure:
+    """The static figure; its caption is the Markdown cell after it in the notebook."""
+    return render(overlap_axes(r))
 
 
 def overlap_panel(n: int, seed: int) -> Panel:
-    """A widget panel: the checks and the same figure, as SVG."""
+    """A widget panel: the same declared checks and the same figure, as SVG."""
     r = overlap_scaling(n=n, ms=(64, 256, 1024, 4096), seed=seed)
     return Panel(r.checks, svgplot.svg(overlap_axes(r)))
 
 
 def overlap_explorable() -> Explorable:
-    """A widget: a grid of values for the rendered book, a full range live."""
+    """A widget; the notebook sets the grids the rendered book offers (``.grid(n=(8, 32, 128))``)."""
     return Explorable(
         overlap_panel,
         [

@@ -23,10 +23,21 @@ def test_fit_exponent_interval_has_its_nominal_coverage():
 
 def test_check_exponent_fails_a_wrong_prediction():
     sizes = 2.0 ** np.arange(4, 12)
-    check, _ = inc.check_exponent("X", "wrong", sizes=sizes, values=sizes**-1.0, predicted=-0.5, regime="r")
-    assert not check.holds
-    with pytest.raises(AssertionError, match="claim X fails"):
+    check, _ = inc.Declared("X", "wrong", "exponent fit").exponent(sizes=sizes, values=sizes**-1.0, predicted=-0.5)
+    assert check.verdict == "fails" and not check.holds
+    with pytest.raises(AssertionError, match="claim X FAILS"):
         check.assert_holds()
+
+
+def test_an_exponent_interval_covering_a_rival_is_unresolved():
+    sizes = 2.0 ** np.arange(4, 8)
+    noise = np.random.default_rng(0).normal(0, 0.5, sizes.size)
+    d = inc.Declared("X", "Theta(1/sqrt(m))", "exponent fit")
+    check, fit = d.exponent(sizes=sizes, values=sizes**-0.5 * np.exp(noise), predicted=-0.5)
+    assert fit.low < -1.0 or fit.high > 0.0  # the interval is wide enough to cover a rival
+    assert check.verdict == "unresolved" and not check.holds and "rival" in check.why
+    tight, _ = d.exponent(sizes=sizes, values=sizes**-0.5, predicted=-0.5)
+    assert tight.verdict == "holds"
 
 
 def test_check_close_and_below():
@@ -155,8 +166,20 @@ def test_an_unexpected_error_in_a_panel_is_shown_not_raised():
     assert "could not be computed" in explorable.safe_update({"a": 2}) and "boom" in explorable.safe_update({"a": 2})
 
 
-def test_a_tolerance_as_large_as_the_prediction_is_flagged():
-    loose = inc.check_close("D2", "mean = -0.0004", predicted=-0.0004, measured=0.0002, atol=0.0007, regime="r")
-    assert loose.holds and "too noisy" in loose.statement
-    tight = inc.check_close("D2", "mean = -0.06", predicted=-0.06, measured=-0.05, atol=0.012, regime="r")
-    assert tight.holds and "too noisy" not in tight.statement
+def test_a_tolerance_as_large_as_the_prediction_is_unresolved_never_holds():
+    d = inc.Declared("D2", "mean = {value}")
+    loose = d.close(predicted=-0.0004, measured=0.0002, atol=0.0007, value=-0.0004)
+    assert loose.verdict == "unresolved" and not loose.holds and "tolerance" in loose.why
+    assert loose.statement == "mean = -0.0004"
+    with pytest.raises(AssertionError, match="UNRESOLVED"):
+        loose.assert_holds()
+    html = inc.checks_html([loose])
+    assert "unresolved" in html and "holds" not in html
+    tight = d.close(predicted=-0.06, measured=-0.05, atol=0.012, value=-0.06)
+    assert tight.verdict == "holds" and not tight.why
+    far = d.close(predicted=-0.0004, measured=0.5, atol=0.0007, value=0)
+    assert far.verdict == "fails"  # a wide tolerance that still disagrees fails
+    bound = inc.Declared("B", "rel. error small", "approximation")
+    assert bound.below(measured=0.5, bound=1.2, scale=1.0).verdict == "unresolved"
+    assert bound.below(measured=0.05, bound=0.1, scale=1.0).verdict == "holds"
+    assert bound.below(measured=2.0, bound=1.2, scale=1.0).verdict == "fails"

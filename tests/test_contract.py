@@ -68,12 +68,54 @@ def test_notebook_follows_the_pattern(name: str) -> None:
     nb = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
     assert not any("mystnb" in c.get("metadata", {}) for c in nb["cells"]), f"{name}: caption in cell metadata"
     assert "chapter.checks(" in source and "chapter.figure(" in source
+    assert not re.search(r"check_(close|below|exponent|p_value)\(", module_source(name)), (
+        f"{name}: checks must be declared (CHECKS = declare(...)), not written out"
+    )
     unlabelled = [b[:40] for b, label in DISPLAY.findall("\n".join(markdown)) if not label.strip().startswith("(")]
     assert not unlabelled, f"{name}: display equations without a label (numbered in JupyterLab only): {unlabelled}"
     defined = set(re.findall(r"^(\w+)\s*=", "\n".join(code), re.M))
     for expression in EVAL.findall("\n".join(markdown)):
         assert re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", expression), f"{name}: {{eval}} of {expression!r}"
         assert expression.split(".")[0] in defined, f"{name}: {{eval}}`{expression}` names no variable of the notebook"
+
+
+def module_source(name: str) -> str:
+    return (ROOT / "lib" / "incidental" / "chapters" / f"{module_of(name)}.py").read_text()
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_figure_is_followed_by_its_caption(name: str) -> None:
+    """A figure's caption is the Markdown cell right after its cell, numbered in order, with no
+    caption written in the chapter module."""
+    nb = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
+    sources = [("".join(c["source"]), c["cell_type"]) for c in nb["cells"]]
+    number, k = int(name.split("_")[0]), 0
+    for i, (source, kind) in enumerate(sources):
+        if kind == "code" and "chapter.figure(" in source:
+            k += 1
+            assert "chapter.figure(*" not in source, f"{name}: figure {k} takes its caption from the module"
+            following = sources[i + 1] if i + 1 < len(sources) else ("", "")
+            assert following[1] == "markdown" and following[0].startswith(f"**Figure {number}.{k}.**"), (
+                f"{name}: the cell after figure {k} must be its caption, opening with **Figure {number}.{k}.**"
+            )
+    assert k >= 1, f"{name}: no figure"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_runner_validates_its_knobs(name: str) -> None:
+    """Every function of the chapter module that returns a Result is a ``book.runner``, so each knob
+    is validated at the boundary."""
+    module = importlib.import_module(f"incidental.chapters.{module_of(name)}")
+    loose = [
+        f
+        for f, obj in vars(module).items()
+        if callable(obj)
+        and not f.startswith("_")
+        and getattr(obj, "__module__", "") == module.__name__
+        and "Result" in str(getattr(obj, "__annotations__", {}).get("return", ""))
+        and not getattr(obj, "runner", False)
+    ]
+    assert not loose, f"{name}: runners without @runner (knobs not validated): {loose}"
 
 
 @pytest.mark.parametrize("claim", [c for c in REGISTER if c.chapter in CHAPTERS], ids=lambda c: c.id)
@@ -108,14 +150,15 @@ def test_the_template_module_is_a_working_chapter() -> None:
         spec.loader.exec_module(module)
         result = module.overlap_scaling(n=32, ms=(64, 256, 1024, 4096, 16384), seed=0)
         assert result.params == {"n": 32, "ms": (64, 256, 1024, 4096, 16384), "seed": 0}
-        assert all(c.holds for c in result.checks)
-        _fig, caption = module.overlap_figure(result)
-        assert "n = 32" in caption and repr(result.q.exponent) in caption
+        assert all(c.holds for c in result.checks) and "n=32" in result.checks[0].regime
+        assert module.overlap_figure(result) is not None
+        with pytest.raises(ValueError, match="ms"):
+            module.overlap_scaling(n=32, ms=(64, 256), seed=0)
         assert module.explorables()
     finally:
         del sys.modules[spec.name]
     markdown = "".join(cells_of(ROOT / "templates" / "chapter.ipynb", "markdown"))
-    assert "{eval}`overlap.q.exponent`" in markdown
+    assert "{eval}`overlap.q.fit`" in markdown
 
 
 def cells_of(path: Path, kind: str) -> list[str]:

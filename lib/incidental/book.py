@@ -486,7 +486,7 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
         c, verdict = r.check, _row_verdict(r)
         shown = verdict_html(c) if r.complete else f"<b style='color:{COLOURS['fails']}'>fails</b> (chapter did not finish)"
         if c.refutes:
-            shown += "<br><span style='color:#8250df;font-weight:normal'>corrects the {c.whose}</span>"
+            shown += f"<br><span style='color:#8250df;font-weight:normal'>corrects the {c.whose}</span>"
         statement = statement_html(c) + f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
         cells = [
             html.escape(c.claim),

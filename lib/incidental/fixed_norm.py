@@ -55,13 +55,16 @@ import numpy as np
 from . import _validate as v
 from .derivation import kappa_rate_from_gram_rate
 from .exact import pair_interference_tau
-from .flow import DEFAULT_RTOL, integrate, rms
+from .flow import DEFAULT_RTOL, integrate, rms, simulate_gram, simulate_gram_with_push
 from .model import cosine_similarity, interference_weights
+from .runs import FULL, INTERFERENCE
 
 __all__ = [
     "CROSSOVER_FIRST_ORDER",
     "PAIR_MODELS",
     "KappaRateParts",
+    "cosines",
+    "crossing_time",
     "fixed_norm_force",
     "fixed_norm_gram_rate",
     "fixed_norm_interaction",
@@ -76,6 +79,7 @@ __all__ = [
     "full_pair_kappa",
     "interference_pair_kappa",
     "normalize_rows",
+    "positive_cosine_error",
     "pair_half_time",
     "predicted_model_errors",
     "projected_loss",
@@ -83,6 +87,8 @@ __all__ = [
     "simulate_fixed_norm_gram",
     "simulate_fixed_norm_gram_with_push",
     "tangent_projection",
+    "three_flows",
+    "unit_pair",
     "unit_pair_gram",
 ]
 
@@ -540,3 +546,62 @@ def predicted_model_errors(n: int, m: int, times: Sequence[float] | np.ndarray) 
     mean_int = drain / 2 * (t - (1 - np.exp(-4 * t)) / 4) - drain * h
     interference = np.sqrt(4 / m * (t - f) ** 2 + mean_int**2)
     return {"fixed_norm": fixed, "interference": interference}
+
+
+# --- the three flows, compared -----------------------------------------------------------------------
+
+
+def unit_pair(m: int, kappa0: float, *, seed: int) -> np.ndarray:
+    """Two unit encodings ``(2, m)`` with cosine exactly ``kappa0``, in a random orientation of ``R^m``."""
+    m = v.size("m", m)
+    unit_pair_gram(kappa0)
+    rng = np.random.default_rng(v.seed(seed))
+    Q, _ = np.linalg.qr(rng.normal(size=(m, 2)))
+    return np.array([[1.0, 0.0], [kappa0, np.sqrt((1 - kappa0) * (1 + kappa0))]]) @ Q.T
+
+
+def cosines(Gs: np.ndarray) -> np.ndarray:
+    """Cosines ``(..., n, n)`` of a stack of Gram matrices ``(..., n, n)``."""
+    d = np.sqrt(np.einsum("...ii->...i", Gs))
+    return Gs / (d[..., :, None] * d[..., None, :])
+
+
+def positive_cosine_error(K_model: np.ndarray, K_full: np.ndarray) -> np.ndarray:
+    """Relative error of a model on the positive cosines, at each time: ``(T,)`` from ``(T, n, n)`` stacks.
+
+    ``||ReLU(K_model) - ReLU(K_full)|| / ||ReLU(K_full)||`` (Frobenius norms over the off-diagonal entries). The
+    positive cosines are the interfering pairs; a model whose decay rate for a pair is off by ``delta`` has a
+    relative error of about ``delta t`` on it.
+    """
+    off = ~np.eye(K_full.shape[-1], dtype=bool)
+    A = np.maximum(K_model, 0.0)[..., off]
+    B = np.maximum(K_full, 0.0)[..., off]
+    return np.sqrt(np.sum((A - B) ** 2, axis=-1) / np.sum(B**2, axis=-1))
+
+
+def crossing_time(times: np.ndarray, d: np.ndarray) -> float:
+    """First time at which ``d`` ``(T,)`` turns negative (linear interpolation between ``times``; ``nan`` if never)."""
+    for k in range(1, len(times)):
+        if d[k] < 0 <= d[k - 1]:
+            return float(times[k - 1] + (times[k] - times[k - 1]) * d[k - 1] / (d[k - 1] - d[k]))
+    return float("nan")
+
+
+def three_flows(G0: np.ndarray, times: np.ndarray, *, rtol: float, push: bool = False) -> dict[str, tuple]:
+    """The full flow, the fixed-norm flow and interference alone from one ``G0`` ``(n, n)``: ``{flow: (Gs, Ps)}``.
+
+    ``full`` (feature benefit and interference) and ``interference`` (alone) start from ``G0`` with free norms;
+    ``fixed_norm`` from its cosines (the same directions at unit norms). ``Gs`` is ``(T, n, n)``; ``Ps`` the
+    accumulated push ``(T, n, n)`` if ``push``, else ``None``. All share the tolerance rule of ``solve_ivp``.
+    """
+    if push:
+        return {
+            "full": simulate_gram_with_push(G0, times, terms=FULL, rtol=rtol),
+            "fixed_norm": simulate_fixed_norm_gram_with_push(cosine_similarity(G0), times, rtol=rtol),
+            "interference": simulate_gram_with_push(G0, times, terms=INTERFERENCE, rtol=rtol),
+        }
+    return {
+        "full": (simulate_gram(G0, times, terms=FULL, rtol=rtol), None),
+        "fixed_norm": (simulate_fixed_norm_gram(cosine_similarity(G0), times, rtol=rtol), None),
+        "interference": (simulate_gram(G0, times, terms=INTERFERENCE, rtol=rtol), None),
+    }

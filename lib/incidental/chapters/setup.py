@@ -1,8 +1,8 @@
 """Chapter 1 (Setup): the experiments of claims S1-S3 and the chapter's widgets.
 
-Every runner takes all its knobs as arguments (the notebook sets them in a visible cell) and
-returns a :class:`~incidental.book.Result` that records them; every figure builder returns
-``(figure, caption)`` with the caption built from the result's parameters.
+Every runner takes all its knobs as keyword arguments (the notebook sets them in a visible cell,
+:func:`~incidental.book.runner` validates them and records them); the checks are declared once in
+``CHECKS``; figure builders return the figure, whose caption is written in the notebook.
 """
 
 from __future__ import annotations
@@ -14,16 +14,35 @@ from matplotlib.figure import Figure
 
 from .. import _validate as v
 from .. import figures, svgplot
-from ..book import Result, quote
-from ..checks import check_below, check_close, check_exponent
+from ..book import Result, quote, runner
+from ..checks import Declared, declare
 from ..derivation import kappa_rate_from_weights
 from ..exact import feature_benefit_only
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate
 from ..model import cosine_similarity, forces, loss, offdiagonal, sample_gram, sample_weights
 from ..plotting import render
+from ..runs import INTERFERENCE
 
-INTERFERENCE = ("interference",)
+CHECKS = declare(
+    forces=Declared("forces", "forces = -grad loss (central differences, h={h:g})", "identity", quantity="max |Δ|"),
+    rescale=Declared("S1", "rescaling a row by {shown} leaves every kappa unchanged", "identity", quantity="max |Δκ|"),
+    benefit=Declared(
+        "S1", "feature benefit alone leaves every kappa unchanged along the flow", "identity", quantity="max |Δκ|"
+    ),
+    logistic=Declared(
+        "S1", "simulated feature-benefit flow = exact logistic solution", "identity", quantity="max |ΔW|"
+    ),
+    norm=Declared("S2", "||W_i||^2 = Theta(1)", "exponent fit"),
+    dot=Declared("S2", "W_i . W_j = Theta(1/sqrt(m)) (RMS over pairs)", "exponent fit"),
+    constant=Declared("S2", "RMS of sqrt(m) W_i . W_j (constant inside Theta)"),
+    mean_norm=Declared("S2", "mean ||W_i||^2 = 1"),
+    rms_dot=Declared("S2", "RMS of sqrt(m) W_i . W_j = 1"),
+    linear=Declared("S3", "error of dκ/dt ∝ (lam sqrt(m))^1", "exponent fit"),
+    small=Declared(
+        "S3", "only interference moves kappa (relative error of dκ/dt)", "approximation", quantity="rel. error"
+    ),
+)
 
 
 def geometric_sizes(low: int, high: int, count: int) -> tuple[int, ...]:
@@ -49,21 +68,13 @@ def forces_gradient_error(W: np.ndarray, *, lam: float, h: float) -> float:
     return float(np.max(np.abs(F + grad)))
 
 
+@runner
 def forces_check(*, n: int, m: int, lam: float, seed: int, h: float, tolerance: float) -> Result:
     """The three forces {eq-forces} against central differences of the loss at one draw of ``W``."""
-    W = sample_weights(n, m, seed=seed)
-    err = forces_gradient_error(W, lam=lam, h=h)
-    params = dict(n=n, m=m, lam=lam, seed=seed, h=h, tolerance=tolerance)
-    check = check_below(
-        "forces",
-        f"forces = -grad loss (central differences, h={h:g})",
-        measured=err,
-        bound=tolerance,
-        regime=f"n={n}, m={m}, lam={lam:g}",
-        quantity="max |Δ|",
-        kind="identity",
+    err = forces_gradient_error(sample_weights(n, m, seed=seed), lam=lam, h=h)
+    return Result(
+        checks=[CHECKS.forces.below(measured=err, bound=tolerance, h=h)], numbers={"error": quote(err, ".1e")}
     )
-    return Result(params, [check], {"error": quote(err, ".1e")})
 
 
 # --- S1: rescaling invariance -------------------------------------------------------------
@@ -80,6 +91,7 @@ def rescaling_error(W: np.ndarray, factors: tuple[float, ...]) -> float:
     return worst
 
 
+@runner
 def scale_invariance(
     *, n: int, m: int, factors: tuple[float, ...], t_end: float, steps: int, seed: int, tolerance: float
 ) -> Result:
@@ -92,45 +104,20 @@ def scale_invariance(
     drift = max(float(np.max(np.abs(cosine_similarity(W @ W.T) - k0))) for W in Ws)
     oracle = float(np.max(np.abs(Ws - feature_benefit_only(W0, times))))
     rescale = rescaling_error(W0, factors)
-    params = dict(n=n, m=m, factors=factors, t_end=t_end, steps=steps, seed=seed, tolerance=tolerance)
-    regime = f"n={n}, m={m}, t in [0, {t_end:g}]"
     shown = ", ".join(f"{c:g}" for c in factors)
     checks = [
-        check_below(
-            "S1",
-            f"rescaling a row by {shown} leaves every kappa unchanged",
-            measured=rescale,
-            bound=tolerance / 1e5,
-            regime=f"n={n}, m={m}",
-            quantity="max |Δκ|",
-            kind="identity",
-        ),
-        check_below(
-            "S1",
-            "feature benefit alone leaves every kappa unchanged along the flow",
-            measured=drift,
-            bound=tolerance,
-            regime=regime,
-            quantity="max |Δκ|",
-            kind="identity",
-        ),
-        check_below(
-            "S1",
-            "simulated feature-benefit flow = exact logistic solution",
-            measured=oracle,
-            bound=tolerance,
-            regime=regime,
-            quantity="max |ΔW|",
-            kind="identity",
-        ),
+        CHECKS.rescale.below(measured=rescale, bound=tolerance / 1e5, shown=shown),
+        CHECKS.benefit.below(measured=drift, bound=tolerance),
+        CHECKS.logistic.below(measured=oracle, bound=tolerance),
     ]
     numbers = {"rescale": quote(rescale, ".1e"), "drift": quote(drift, ".1e"), "oracle": quote(oracle, ".1e")}
-    return Result(params, checks, numbers)
+    return Result(checks=checks, numbers=numbers)
 
 
 # --- S2: initial scales ---------------------------------------------------------------------
 
 
+@runner(min_lengths=dict(ms=3))
 def init_scales(*, n: int, ms: tuple[int, ...], seed: int, norm_tolerance: float, constant_rtol: float) -> Result:
     """S2 over the grid ``ms`` (``G`` drawn exactly from its Wishart law, :func:`sample_gram`):
     mean ``||W_i||^2`` and RMS ``W_i . W_j`` per ``m``, their fitted exponents and constants.
@@ -139,50 +126,31 @@ def init_scales(*, n: int, ms: tuple[int, ...], seed: int, norm_tolerance: float
     least-squares interval assumes equal scatter at every size); ``constant_rtol`` is the
     tolerance on the RMS of ``sqrt(m) W_i . W_j`` (predicted 1).
     """
-    n = v.size("n", n)
-    if len(ms) < 3:
-        raise ValueError(f"ms must hold at least 3 sizes, got {len(ms)}")
     means, rms = [], []
     for k, m in enumerate(ms):
+        v.sizes(n, m)
         G = sample_gram(n, m, seed=seed + k)
         means.append(float(np.mean(np.diag(G))))
         rms.append(float(np.sqrt(np.mean(offdiagonal(G) ** 2))))
     m_arr = np.asarray(ms, dtype=float)
-    regime = f"n={n}, m={ms[0]}..{ms[-1]} ({len(ms)} sizes)"
-    c_norm, f_norm = check_exponent(
-        "S2", "||W_i||^2 = Theta(1)", sizes=m_arr, values=means, predicted=0.0, regime=regime, tolerance=norm_tolerance
-    )
-    c_dot, f_dot = check_exponent(
-        "S2", "W_i . W_j = Theta(1/sqrt(m)) (RMS over pairs)", sizes=m_arr, values=rms, predicted=-0.5, regime=regime
-    )
+    c_norm, f_norm = CHECKS.norm.exponent(sizes=m_arr, values=means, predicted=0.0, tolerance=norm_tolerance)
+    c_dot, f_dot = CHECKS.dot.exponent(sizes=m_arr, values=rms, predicted=-0.5)
     constant = float(np.mean(np.asarray(rms) * np.sqrt(m_arr)))
-    c_pref = check_close(
-        "S2",
-        "RMS of sqrt(m) W_i . W_j (constant inside Theta)",
-        predicted=1.0,
-        measured=constant,
-        rtol=constant_rtol,
-        regime=regime,
-    )
-    params = dict(n=n, ms=tuple(ms), seed=seed, norm_tolerance=norm_tolerance, constant_rtol=constant_rtol)
+    c_pref = CHECKS.constant.close(predicted=1.0, measured=constant, rtol=constant_rtol)
     numbers = {
-        "norm_exp": quote(f_norm.exponent, ".4f"),
-        "norm_lo": quote(f_norm.low, ".4f"),
-        "norm_hi": quote(f_norm.high, ".4f"),
-        "dot_exp": quote(f_dot.exponent, ".4f"),
-        "dot_lo": quote(f_dot.low, ".4f"),
-        "dot_hi": quote(f_dot.high, ".4f"),
+        "norm_fit": quote(f_norm, ".4f"),
+        "dot_fit": quote(f_dot, ".4f"),
         "constant": quote(constant, ".4f"),
         "m_min": quote(ms[0], "d"),
         "m_max": quote(ms[-1], ".2e"),
         "decades": quote(np.log10(ms[-1] / ms[0]), ".1f"),
     }
     data = dict(m=m_arr, mean_norm_sq=np.asarray(means), rms_dot=np.asarray(rms), norm_fit=f_norm, dot_fit=f_dot)
-    return Result(params, [c_norm, c_dot, c_pref], numbers, data)
+    return Result(checks=[c_norm, c_dot, c_pref], numbers=numbers, data=data)
 
 
-def init_scales_figure(r: Result) -> tuple[Figure, str]:
-    """Mean squared norm and RMS overlap against ``m`` with fits and predictions; caption from ``r``."""
+def init_scales_figure(r: Result) -> Figure:
+    """Mean squared norm and RMS overlap against ``m`` with fits and predictions."""
     d = r.data
     series = [
         *figures.power_law(
@@ -204,13 +172,7 @@ def init_scales_figure(r: Result) -> tuple[Figure, str]:
         ),
     ]
     axes = figures.power_law_axes(series, xlabel="neurons $m$", ylabel="value")
-    caption = (
-        f"Initial scales over {r.q.decades} decades of $m$ ({r.q.m_min} to {r.q.m_max}), "
-        f"$n = {r.params['n']}$, one draw of $G$ per size. The mean squared norm stays at 1 "
-        f"(fitted exponent {r.q.norm_exp}) while the typical overlap falls as $m^{{-1/2}}$ "
-        f"(fitted {r.q.dot_exp}): the two scales of claim S2."
-    )
-    return render(axes, width=6.0), caption
+    return render(axes, width=6.0)
 
 
 # --- S3: with low regularisation only interference moves kappa ---------------------------------
@@ -236,45 +198,30 @@ def regularization_error_curve(n: int, m: int, lams: np.ndarray, *, seed: int) -
 def s3_check(n: int, m: int, lam: float, *, seed: int, tolerance: float):
     """S3 at one setting: the interference-only kappa rate is within ``tolerance`` of the full one."""
     err = regularization_kappa_error(n, m, lam, seed=seed)
-    return check_below(
-        "S3",
-        "only interference moves kappa (relative error of dκ/dt)",
-        measured=err,
-        bound=tolerance,
-        regime=f"n={n}, m={m}, lam={lam:g}, lam·sqrt(m)={lam * np.sqrt(m):.2g}",
-        quantity="rel. error",
-    )
+    at = dict(n=n, m=m, lam=lam, lam_sqrt_m=round(lam * np.sqrt(m), 3))
+    return CHECKS.small.below(measured=err, bound=tolerance, scale=1.0, at=at)
 
 
+@runner(min_lengths=dict(lams=3))
 def regularization_scan(
     *, n: int, ms: tuple[int, ...], lams: tuple[float, ...], seed: int, tolerance: float, small: float
 ) -> Result:
     """S3 over ``lams`` and ``ms``: the error is proportional to ``lam sqrt(m)`` (exponent 1 in
     ``lam sqrt(m)`` over all points), and below ``tolerance`` at ``lam sqrt(m) = small`` for every ``m``."""
     lam_arr = np.asarray(lams, dtype=float)
-    errors = np.array([regularization_error_curve(n, m, lam_arr, seed=seed) for m in ms])
+    errors = np.array([regularization_error_curve(n, v.sizes(n, m)[1], lam_arr, seed=seed) for m in ms])
     x = np.concatenate([lam_arr * np.sqrt(m) for m in ms])
     y = errors.ravel()
-    check_lin, fit = check_exponent(
-        "S3",
-        "error of dκ/dt ∝ (lam sqrt(m))^1",
-        sizes=x,
-        values=y,
-        predicted=1.0,
-        regime=f"n={n}, m in {tuple(ms)}, lam {lams[0]:g}..{lams[-1]:g}",
-        tolerance=0.02,
-    )
+    check_lin, fit = CHECKS.linear.exponent(sizes=x, values=y, predicted=1.0, tolerance=0.02)
     slope = float(np.exp(np.mean(np.log(y / x))))
-    at_tol = tolerance / slope
     small_checks = [s3_check(n, m, small / np.sqrt(m), seed=seed, tolerance=tolerance) for m in ms]
-    params = dict(n=n, ms=tuple(ms), lams=tuple(lams), seed=seed, tolerance=tolerance, small=small)
     numbers = {
         "slope": quote(slope, ".2f"),
-        "at_tolerance": quote(at_tol, ".2f"),
+        "at_tolerance": quote(tolerance / slope, ".2f"),
         "tolerance_pct": quote(100 * tolerance, ".0f"),
         "exponent": quote(fit.exponent, ".3f"),
     }
-    return Result(params, [check_lin, *small_checks], numbers, dict(errors=errors, lams=lam_arr))
+    return Result(checks=[check_lin, *small_checks], numbers=numbers, data=dict(errors=errors, lams=lam_arr))
 
 
 def regularization_axes(r: Result, *, m_only: int | None = None, lam_mark: float | None = None) -> svgplot.Axes:
@@ -302,16 +249,9 @@ def regularization_axes(r: Result, *, m_only: int | None = None, lam_mark: float
     )
 
 
-def regularization_figure(r: Result) -> tuple[Figure, str]:
-    """The S3 scan as a static figure; caption from ``r``."""
-    ms = ", ".join(str(m) for m in r.params["ms"])
-    caption = (
-        f"Error of dropping regularisation from $\\dot\\kappa$ against $\\lambda\\sqrt m$ "
-        f"($n = {r.params['n']}$, $m \\in \\{{{ms}\\}}$, seed {r.params['seed']}). The curves fall on one line "
-        f"of slope {r.q.exponent}: $\\lambda\\sqrt m$ is the right variable, and interference alone sets "
-        f"$\\dot\\kappa$ to within {r.q.tolerance_pct}% while $\\lambda\\sqrt m <$ {r.q.at_tolerance}."
-    )
-    return render(regularization_axes(r), width=6.0), caption
+def regularization_figure(r: Result) -> Figure:
+    """The S3 scan as a static figure."""
+    return render(regularization_axes(r), width=6.0)
 
 
 # --- widgets -----------------------------------------------------------------------------------
@@ -325,18 +265,15 @@ def init_panel(n: int, m: int, seed: int) -> Panel:
     norms = np.diag(G)
     se = np.sqrt(2.0 / m / n)  # standard error of the mean of n chi2_m/m draws
     checks = [
-        check_close(
-            "S2", "mean ||W_i||^2 = 1", predicted=1.0, measured=float(norms.mean()), atol=4 * se, regime=f"n={n}, m={m}"
-        ),
-        check_close(
-            "S2",
-            "RMS of sqrt(m) W_i . W_j = 1",
+        CHECKS.mean_norm.close(predicted=1.0, measured=float(norms.mean()), atol=4 * se, at=dict(n=n, m=m)),
+        CHECKS.rms_dot.close(
             predicted=1.0,
             measured=float(np.sqrt(np.mean(dots**2))),
             atol=4 * np.sqrt(2.0 / dots.size) + 2.0 / np.sqrt(m),
-            regime=f"n={n}, m={m}",
+            at=dict(n=n, m=m),
         ),
     ]
+    checks = [c.placed({}) for c in checks]
     grid = np.linspace(-4, 4, 81)
     plot = svgplot.svg(
         [
@@ -388,7 +325,7 @@ def _scan_one_m(n: int, m: int, seed: int, tolerance: float) -> Result:
 def regularization_panel(m: int, lam: float, seed: int = 0, n: int = 32, tolerance: float = 0.1) -> Panel:
     """Widget panel for S3: the error of dropping regularisation across ``lam``, the chosen one marked."""
     scan = _scan_one_m(n, m, seed, tolerance)
-    check = s3_check(n, m, lam, seed=seed, tolerance=tolerance)
+    check = s3_check(n, m, lam, seed=seed, tolerance=tolerance).placed({})
     return Panel([check], svgplot.svg(regularization_axes(scan, lam_mark=lam * np.sqrt(m))))
 
 
