@@ -34,8 +34,8 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -451,7 +451,9 @@ def load_ledger(chapters: Iterable[str] | None = None, *, run_missing: bool = Tr
             record = read_record(name)
         if record is None:
             raise ValueError(f"chapters: no current record of {name!r}; run book/{name}.ipynb first")
-        rows.extend(LedgerRow(name, record["number"], Check.from_record(c), record["complete"]) for c in record["checks"])
+        rows.extend(
+            LedgerRow(name, record["number"], Check.from_record(c), record["complete"]) for c in record["checks"]
+        )
     return rows
 
 
@@ -484,10 +486,14 @@ def ledger_html(rows: Iterable[LedgerRow], *, link_suffix: str | None = None) ->
     body = []
     for r in rows:
         c, verdict = r.check, _row_verdict(r)
-        shown = verdict_html(c) if r.complete else f"<b style='color:{COLOURS['fails']}'>fails</b> (chapter did not finish)"
+        shown = (
+            verdict_html(c) if r.complete else f"<b style='color:{COLOURS['fails']}'>fails</b> (chapter did not finish)"
+        )
         if c.refutes:
             shown += f"<br><span style='color:#8250df;font-weight:normal'>corrects the {c.whose}</span>"
-        statement = statement_html(c) + f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
+        statement = (
+            statement_html(c) + f"<br><span style='color:#57606a;font-size:0.9em'>{html.escape(c.regime)}</span>"
+        )
         cells = [
             html.escape(c.claim),
             f"<a href='{r.chapter}{suffix}'>{r.number}</a>",

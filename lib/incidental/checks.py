@@ -391,13 +391,22 @@ def check_close(claim: str, statement: str, *, regime: str, kind: str = "value",
 
 
 def check_below(
-    claim: str, statement: str, *, regime: str, quantity: str = "error", kind: str = "approximation", refutes: str = "", **kw: Any
+    claim: str,
+    statement: str,
+    *,
+    regime: str,
+    quantity: str = "error",
+    kind: str = "approximation",
+    refutes: str = "",
+    **kw: Any,
 ) -> Check:
     d = Declared(claim, statement, kind, refutes, quantity)
     return _legacy(d, d.below(**kw), regime)
 
 
-def check_exponent(claim: str, statement: str, *, regime: str, refutes: str = "", **kw: Any) -> tuple[Check, ExponentFit]:
+def check_exponent(
+    claim: str, statement: str, *, regime: str, refutes: str = "", **kw: Any
+) -> tuple[Check, ExponentFit]:
     d = Declared(claim, statement, "exponent fit", refutes)
     c, fit = d.exponent(**kw)
     return _legacy(d, c, regime), fit

@@ -41,7 +41,12 @@ REGISTER: tuple[Claim, ...] = (
     Claim("X1", "06_fixed_norm", "the combined force when the norm is held fixed"),
     Claim("W1", "07_whole_model", "with all three forces, interference is resolved early, then L1 sparsifies", "paper"),
     Claim("W2", "07_whole_model", "the expected number of polysemantic neurons is Θ(n²/m)", "paper"),
-    Claim("W3", "07_whole_model", "the end state: which features share a neuron, with which signs, at what length", "paper"),
+    Claim(
+        "W3",
+        "07_whole_model",
+        "the end state: which features share a neuron, with which signs, at what length",
+        "paper",
+    ),
     Claim("W4", "07_whole_model", "a feature ends on the neuron it was most aligned with at initialisation", "paper"),
 )
 

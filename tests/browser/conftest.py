@@ -115,15 +115,12 @@ def server(book_html: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(chromium_path: str, playwright_session: Any) -> Iterator[Any]:
+    chromium = playwright_session.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

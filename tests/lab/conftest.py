@@ -106,17 +106,14 @@ def lab_server(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("JupyterLab tests skipped: the 'playwright' package is not installed")
+def browser(playwright_session: Any) -> Iterator[Any]:
     path = find_chromium()
     if path is None:
         pytest.skip("JupyterLab tests skipped: no Chromium found (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=[a for a in CHROMIUM_ARGS if "resolver" not in a])
+    b = playwright_session.chromium.launch(executable_path=path, args=[a for a in CHROMIUM_ARGS if "resolver" not in a])
+    try:
         yield b
+    finally:
         b.close()
 
 
