@@ -7,7 +7,6 @@ import incidental as inc
 import numpy as np
 import pytest
 from incidental import fixed_norm as fn
-from incidental.chapters import fixed_norm as fx
 from incidental.exact import lowdin
 
 SMOOTH = ("feature_benefit", "interference")
@@ -150,7 +149,7 @@ def test_kappa_rate_matches_finite_differences_of_the_flow():
 @pytest.mark.parametrize("kappa0", KAPPA0S)
 def test_exact_pair_solution_matches_the_simulated_constrained_flow(kappa0):
     times = np.linspace(0, 8, 81)
-    W0 = fx.unit_pair(7, kappa0, seed=3)
+    W0 = fn.unit_pair(7, kappa0, seed=3)
     exact = fn.fixed_norm_pair(W0, times)
     kappa = fn.fixed_norm_pair_kappa(W0 @ W0.T, times)
     Ws = fn.simulate_fixed_norm(W0, times, rtol=1e-12)  # near kappa = 1 the escape amplifies errors like e^{4t}
@@ -183,7 +182,7 @@ def test_pair_push_total_and_end_point(kappa0):
     assert fn.fixed_norm_pair_push(G0, [0.0, 40.0])[-1] == pytest.approx(total, rel=1e-12)
     _, P = fn.simulate_fixed_norm_gram_with_push(G0, [0.0, 20.0])
     assert P[-1, 0, 1] == pytest.approx(total, rel=1e-8)
-    W0 = fx.unit_pair(6, kappa0, seed=1)
+    W0 = fn.unit_pair(6, kappa0, seed=1)
     np.testing.assert_allclose(fn.fixed_norm_pair(W0, [0.0, 40.0])[-1], fn.fixed_norm_pair_limit(W0), atol=1e-12)
     np.testing.assert_allclose(fn.fixed_norm_pair_limit(W0), lowdin(W0), atol=1e-13)
     # at other (equal) norms r: r times the Loewdin orthogonalisation
@@ -237,7 +236,7 @@ def test_validation_names_the_argument():
 def test_free_pair_closed_forms_match_the_library_solutions():
     times = np.linspace(0, 6, 31)
     for kappa0 in (0.2, 0.9, 0.999):
-        W0 = fx.unit_pair(5, kappa0, seed=2)
+        W0 = fn.unit_pair(5, kappa0, seed=2)
         Ws = inc.symmetric_pair(W0, times)
         k = np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) / np.prod(np.linalg.norm(Ws, axis=2), axis=1)
         np.testing.assert_allclose(fn.full_pair_kappa(kappa0, times), k, atol=1e-12)

@@ -47,22 +47,27 @@ Time is the gradient-flow time of the book (dimensionless); all rates are per un
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 
 from . import _validate as v
 from .derivation import kappa_rate_from_gram_rate
 from .exact import pair_interference_tau
 from .flow import DEFAULT_RTOL, integrate, rms, simulate_gram, simulate_gram_with_push
-from .model import cosine_similarity, interference_weights
+from .model import cosine_similarity, interference_weights, sample_gram
 from .runs import FULL, INTERFERENCE
 
 __all__ = [
     "CROSSOVER_FIRST_ORDER",
     "PAIR_MODELS",
     "KappaRateParts",
+    "SizeComparison",
+    "compare_size",
     "cosines",
     "crossing_time",
     "fixed_norm_force",
@@ -605,3 +610,67 @@ def three_flows(G0: np.ndarray, times: np.ndarray, *, rtol: float, push: bool = 
         "fixed_norm": (simulate_fixed_norm_gram(cosine_similarity(G0), times, rtol=rtol), None),
         "interference": (simulate_gram(G0, times, terms=INTERFERENCE, rtol=rtol), None),
     }
+
+
+@dataclass(frozen=True)
+class SizeComparison:
+    """The models' errors against the full flow at one size ``(n, m)``, over ``seeds``.
+
+    ``errors[model]`` is ``(len(seeds), len(times))``: :func:`positive_cosine_error` of the model against the full
+    flow from ``G(0) = sample_gram(n, m, seed)``. ``norm_dev[flow]`` (``full``, ``interference``) is
+    ``(len(seeds), len(times))``: the RMS over ``i`` of ``||W_i(t)||^2 - 1``, which the fixed-norm model sets to 0.
+    """
+
+    n: int
+    m: int
+    seeds: tuple[int, ...]
+    times: np.ndarray
+    errors: dict[str, np.ndarray]
+    norm_dev: dict[str, np.ndarray]
+    confidence: float
+
+    def mean(self, model: str) -> np.ndarray:
+        """Mean error over seeds, ``(T,)``."""
+        return self.errors[model].mean(axis=0)
+
+    def interval(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """Student-t interval of the mean error over seeds at level ``confidence``: two ``(T,)`` arrays."""
+        e = self.errors[model]
+        half = stats.t.ppf(0.5 + self.confidence / 2, e.shape[0] - 1) * e.std(axis=0, ddof=1) / math.sqrt(e.shape[0])
+        return e.mean(axis=0) - half, e.mean(axis=0) + half
+
+    @property
+    def crossover(self) -> float:
+        """First time at which the fixed-norm model's mean error falls below that of interference alone."""
+        return crossing_time(self.times, self.mean("fixed_norm") - self.mean("interference"))
+
+    @property
+    def stays_below(self) -> float:
+        """Fraction of the output times after :attr:`crossover` at which the fixed-norm model's mean error is below
+        that of interference alone (1 if it stays the better model once it has become it)."""
+        after = self.times > self.crossover
+        if not np.any(after):
+            return float("nan")
+        return float(np.mean(self.mean("fixed_norm")[after] < self.mean("interference")[after]))
+
+    def fraction_better(self, k: int) -> float:
+        """Fraction of seeds in which the fixed-norm model has the smaller error at output time ``times[k]``."""
+        return float(np.mean(self.errors["fixed_norm"][:, k] < self.errors["interference"][:, k]))
+
+
+def compare_size(
+    n: int, m: int, *, seeds: tuple[int, ...], times: np.ndarray, rtol: float, confidence: float
+) -> SizeComparison:
+    """Run the three flows from ``sample_gram(n, m, seed)`` for each seed and measure the models' errors
+    (arguments trusted: a chapter runner validated them)."""
+    errors = {model: [] for model in ("fixed_norm", "interference")}
+    dev = {"full": [], "interference": []}
+    for s in seeds:
+        runs = {k: G for k, (G, _) in three_flows(sample_gram(n, m, seed=s), times, rtol=rtol).items()}
+        K_full = cosines(runs["full"])
+        for model in errors:
+            errors[model].append(positive_cosine_error(cosines(runs[model]), K_full))
+        for flow in dev:
+            dev[flow].append(np.sqrt(np.mean((np.einsum("tii->ti", runs[flow]) - 1.0) ** 2, axis=1)))
+    errors = {k: np.asarray(e) for k, e in errors.items()}
+    return SizeComparison(n, m, seeds, times, errors, {k: np.asarray(d) for k, d in dev.items()}, confidence)
