@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from incidental import book, derivation, exact, theory
 from incidental.chapters import combined as ch
+from incidental.checks import Check
 from matplotlib.figure import Figure
 from notebook_probe import knobs_of, probe
 
@@ -112,36 +113,39 @@ def test_trajectory_is_cached_read_only_and_starts_on_the_prediction():
         ch.trajectory(8, 256, 0, "weights", 1.0, 10)
 
 
+def _trajectory(t, kappa, integral):
+    return ch.Trajectory(2, 8, t, np.array([0, 0]), np.array([1, 1]), kappa, integral, kappa, np.eye(2))
+
+
 def test_fitted_rate_of_an_exact_exponential_and_crossings():
     t = np.linspace(0.0, 2.0, 21)
     kappa = 0.01 * np.exp(-np.outer(t, [1.5, 2.5]))
     integral = np.outer(t, [1.5, 2.5])
-    traj = ch.Trajectory(
-        2, 8, 0, "interference", t, np.array([0, 0]), np.array([1, 1]), kappa, kappa, integral, kappa, np.eye(2)
-    )
+    traj = _trajectory(t, kappa, integral)
     fit, avg = ch.fitted_rates(traj, (0.0, 2.0))
     np.testing.assert_allclose(fit, [1.5, 2.5], rtol=1e-12)
     np.testing.assert_allclose(avg, [1.5, 2.5], rtol=1e-12)
-    with pytest.raises(ValueError, match="window"):
-        ch.fitted_rates(traj, (5.0, 6.0))
+    with pytest.raises(ValueError, match="late"):
+        ch.fitted_rates(traj, (5.0, 6.0), "late")
     assert ch.first_crossing(t[:3], np.array([0.0, 0.05, 0.15]), 0.1) == pytest.approx(0.15)
     assert ch.first_crossing(t, np.zeros(t.size), 0.1) == float("inf")
     back = kappa.copy()
     back[5:8, 0] = -1e-3  # crosses zero and comes back: it has still crossed
-    traj = ch.Trajectory(
-        2, 8, 0, "interference", t, np.array([0, 0]), np.array([1, 1]), back, back, integral, back, np.eye(2)
-    )
+    traj = _trajectory(t, back, integral)
     assert traj.crossed_fraction()[4] == 0 and traj.crossed_fraction()[-1] == 0.5
 
 
-# --- runners at small sizes: checks hold, parameters recorded, captions built from them ----------
+# --- runners at small sizes: checks hold, parameters recorded, a broken tolerance fails ----------
 
 SMALL = {
     "identities": (
         "rate_identities",
         dict(n=6, m=48, t0=0.5, h=1e-4, fd_tolerance=1e-7, parts_n=8, parts_m=32, parts_tolerance=1e-12, seed=1),
     ),
-    "means": ("mean_correction", dict(settings=((16, 64, 60), (32, 256, 30)), reference=(32, 256), sigmas=4.0, seed=0)),
+    "means": (
+        "mean_correction",
+        dict(settings=((16, 64, 100), (32, 256, 300)), reference=(32, 256), sigmas=4.0, seed=0),
+    ),
     "spread": (
         "pair_fluctuations",
         dict(
@@ -219,6 +223,27 @@ FIGURES = {
     "overlap": "overlap_figure",
     "pair": "two_encodings_figure",
 }
+BROKEN = {  # one tolerance per runner, made too tight for what it measures
+    "identities": dict(fd_tolerance=1e-15),
+    "means": dict(sigmas=1e-6),
+    "spread": dict(constant_rtol=1e-6),
+    "early": dict(rtol=1e-6),
+    "drift": dict(rtol=1e-6),
+    "bd": dict(time_rtol=1e-6),
+    "overlap": dict(rtol=1e-9),
+    "pair": dict(tolerance=1e-18),
+}
+BAD_KNOBS = {  # one bad value per runner: the ValueError names the knob
+    "identities": dict(fd_tolerance=-1.0),
+    "means": dict(sigmas=0.0),
+    "spread": dict(grid=((32, 256), (32, 1024))),
+    "early": dict(early=(1.0, 0.5)),
+    "drift": dict(sizes=((64, 32),)),
+    "bd": dict(level=1.5),
+    "overlap": dict(ms=(4096,)),
+    "pair": dict(deficit_draws=0),
+    "predict": dict(m=8),
+}
 
 
 @pytest.fixture(scope="module")
@@ -233,9 +258,6 @@ def notebook_cells():
     return nb, code, markdown
 
 
-EVAL = re.compile(r"\{eval\}`([^`]+)`")
-
-
 def test_runners_hold_and_record_their_parameters(small_results):
     for name, (_runner, knobs) in SMALL.items():
         r = small_results[name]
@@ -243,14 +265,45 @@ def test_runners_hold_and_record_their_parameters(small_results):
         assert r.params == {k: (tuple(v) if isinstance(v, list) else v) for k, v in knobs.items()}, name
         for c in r.checks:
             assert c.holds, (name, c)
-            assert c.claim in ("K1", "K2", "K3")
+            assert c.claim in ("K1", "K2", "K3") and c.regime
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_broken_tolerance_makes_a_check_fail(name):
+    runner, knobs = SMALL[name]
+    r = getattr(ch, runner)(**{**knobs, **BROKEN[name]})
+    assert any(c.verdict == "fails" for c in r.checks), name
+
+
+@pytest.mark.parametrize("name", sorted(BAD_KNOBS))
+def test_a_bad_knob_raises_naming_it(name):
+    runner, knobs = SMALL[name]
+    (knob,) = BAD_KNOBS[name]
+    with pytest.raises(ValueError, match=knob):
+        getattr(ch, runner)(**{**knobs, **BAD_KNOBS[name]})
+
+
+def test_every_knob_of_the_notebook_reaches_a_runner():
+    _nb, code, _markdown = notebook_cells()
+    calls = re.findall(r"^(\w+) = ch\.(\w+)\(\*\*(\w+)\)", "\n".join(code), flags=re.M)
+    knobs = knobs_of("04_combined_rate", ch=ch)
+    for var, runner, cell in calls:
+        assert getattr(ch, runner).runner and cell in knobs, (var, runner)
+    assert {cell for _v, _r, cell in calls} == set(knobs) and len(calls) == len(SMALL)
 
 
 def test_note_corrections_are_marked(small_results):
     refuting = [c for r in small_results.values() for c in r.checks if c.refutes]
     statements = " ".join(c.refutes for c in refuting)
     assert "Θ(n/m)" in statements and "n/m = o(1)" in statements
+    assert all(c.refutes != c.statement for c in refuting)
     assert {c.kind for r in small_results.values() for c in r.checks} <= set(inc.checks.KINDS)
+
+
+def test_the_net_correction_resolves_at_the_notebook_defaults():
+    r = ch.mean_correction(**notebook_knobs("mean_knobs"))
+    net = [c for c in r.checks if c.refutes]
+    assert len(net) == 5 and all(c.verdict == "holds" for c in net)
 
 
 def test_every_quoted_number_exists(small_results):
@@ -258,72 +311,59 @@ def test_every_quoted_number_exists(small_results):
     runners = dict(re.findall(r"^(\w+) = ch\.(\w+)\(\*\*\w+\)", "\n".join(code), flags=re.M))
     assert set(runners) == set(SMALL), "every runner of the notebook needs a small setting in SMALL"
     assert all(SMALL[name][0] == runner for name, runner in runners.items())
-    used = re.findall(r"\{eval\}`(\w+)\.q\.(\w+)`", "\n".join(markdown))
+    used = re.findall(r"\{eval\}`(\w+)\.q\.([\w.]+)`", "\n".join(markdown))
     assert used and all(name in runners for name, _ in used)
-    for name, key in used:
-        assert key in small_results[name].q, f"{name}.q.{key}"
+    for name, path in used:
+        value = small_results[name].q
+        for part in path.split("."):
+            value = getattr(value, part)
+        assert repr(value) and "—" not in repr(value), f"{name}.q.{path}"
     assert not re.search(r"\{glue", "\n".join(markdown + code))
     assert all(not c.metadata for c in nb.cells if c.cell_type == "code"), "no captions in cell metadata"
 
 
-def test_figures_return_figures_and_captions_with_parameters(small_results):
+def test_figures_and_their_captions_in_the_notebook(small_results):
     for name, builder in FIGURES.items():
-        r = small_results[name]
-        fig, caption = getattr(ch, builder)(r)
-        assert isinstance(fig, Figure) and caption.strip()
-    assert "$n = 32$, $m = 16384$" in ch.early_figure(small_results["early"])[1]
-    assert "$m = 32$" in ch.two_encodings_figure(small_results["pair"])[1]
-    assert "(32, 256)" in ch.mean_figure(small_results["means"])[1]
-    assert "$n = 16$" in ch.overlap_figure(small_results["overlap"])[1]
-    assert "units of $n/m$" in ch.mean_figure(small_results["means"])[1]
-    assert "n < 32" in small_results["bd"].checks[1].regime  # the law's regime says what it leaves out
-
-
-def test_runners_reject_knobs_off_their_grids():
-    with pytest.raises(ValueError, match="reference"):
-        ch.mean_correction(settings=((16, 64, 4),), reference=(64, 1024), sigmas=4.0, seed=0)
-    with pytest.raises(ValueError, match="quote_at"):
-        ch.pair_fluctuations(
-            grid=((16, 64), (16, 256), (16, 1024)),
-            draws=2,
-            seed=0,
-            quote_at=(64, 64),
-            exponent_tolerance=0.1,
-            constant_rtol=0.1,
-        )
-    with pytest.raises(ValueError, match="compare"):
-        ch.breakdown(**{**SMALL["bd"][1], "compare": ((16, 1024), (32, 1024))})
-    with pytest.raises(ValueError, match="sliders"):
-        ch.breakdown_prediction(n=17, m=1024, level=0.1)
-    with pytest.raises(ValueError, match="t_fixed"):
-        ch.overlap_decay(
-            n=8,
-            ms=(64, 256, 1024),
-            seeds=1,
-            t_end=1.0,
-            steps=4,
-            t_fixed=0.3,
-            exponent_tolerance=0.1,
-            rtol=0.1,
-            flow_rtol=1e-10,
-        )
+        assert isinstance(getattr(ch, builder)(small_results[name]), Figure)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    k = 0
+    for cell, after in zip(nb.cells, nb.cells[1:]):
+        hit = re.match(r"chapter\.figure\(ch\.(\w+)\((\w+)\)\)", cell.source) if cell.cell_type == "code" else None
+        if hit:
+            k += 1
+            assert after.cell_type == "markdown" and after.source.startswith(f"**Figure 4.{k}.**")
+            assert f"{{eval}}`{hit.group(2)}.q." in after.source, hit.group(1)
+    assert k == len(FIGURES)
+    assert "n_min=32" in small_results["bd"].checks[1].regime  # the law's regime says where it was checked
 
 
 # --- widgets -----------------------------------------------------------------------------------
 
 
+def notebook_widgets():
+    _nb, code, _markdown = notebook_cells()
+    return [eval(c, {"ch": ch}) for c in code if re.match(r"ch\.\w+_explorable\(\)\.grid\(", c)]
+
+
+def test_widgets_take_their_grids_from_the_notebook():
+    pair, ensemble = notebook_widgets()
+    for ex in (pair, ensemble):
+        assert len(ex.grid_points()) <= 24
+        assert {c.name: c.grid for c in ex.controls}["m"] == (1024, 65536)
+        assert "<svg" in ex.update()
+
+
 @pytest.mark.parametrize("name", ["pair", "ensemble"])
-def test_widgets_grid_defaults_and_speed(name):
-    ex = ch.explorables()[name]
-    assert len(ex.grid_points()) <= 24
-    assert all(c.holds for c in ex.panel().checks)
-    assert "<svg" in ex.update()
-    ex.panel(time=1.5)  # warm the trajectory cache
-    ex.panel(time=3.0)
+def test_widget_panels_over_the_grid_hold_fail_or_say_why(name):
+    ex = dict(zip(("pair", "ensemble"), notebook_widgets()))[name]
+    assert all(c.holds for c in ex.panel().checks)  # the default panel
+    for values in ex.grid_points():
+        for c in ex.panel(**values).checks:
+            assert c.regime and (c.verdict != "unresolved" or c.why), (values, c)
 
 
 def test_pair_panels_keep_the_band_in_view():
-    ex = ch.pair_explorable()
+    ex = notebook_widgets()[0]
     for values in ex.grid_points():
         traj = ch._widget_trajectory(values["n"], values["m"], 0)
         p = (values["pair"] - 1) % traj.i.size
@@ -342,6 +382,7 @@ def test_pair_numbers_wrap_around():
     a = ch.pair_panel(16, 1024, 1, 0.5)
     n_pairs = ch._widget_trajectory(16, 1024, 0).i.size
     assert a.checks == ch.pair_panel(16, 1024, 1 + n_pairs, 0.5).checks
+    assert all(isinstance(c, Check) for c in a.checks)
 
 
 # --- the notebook: one knob changed, the numbers and the captions follow --------------------------
@@ -369,13 +410,15 @@ def test_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch
         assert after.quoted[f"early.q.{key}"] == repr(getattr(after_early.q, key)), key
         assert after.quoted[f"early.q.{key}"] != repr(getattr(before_early.q, key)), key
     caption = next(c for c in after.captions if "Decay rates of" in c)
-    assert "$n = 32$" in caption and "$n = 64$" not in caption and repr(after_early.q.late_median) in caption
+    assert "$n =$ 32," in caption and "$n =$ 64" not in caption and repr(after_early.q.late_median) in caption
     assert any("n=32, m=65536" in table for table in after.tables)
     # the first experiment: its quoted size and error follow n, and no other experiment moved
     assert after.quoted["identities.q.n"] == "10"
     identities_before = ch.rate_identities(**original["identity_knobs"])
     assert after.quoted["identities.q.fd_interference"] != repr(identities_before.q.fd_interference)
-    assert after.quoted["overlap.q.exp"] == repr(ch.overlap_decay(**notebook_knobs("overlap_knobs")).q.exp)
+    assert after.quoted["overlap.q.fit.exponent"] == repr(
+        ch.overlap_decay(**notebook_knobs("overlap_knobs")).q.fit.exponent
+    )
 
 
 def notebook_knobs(name: str) -> dict:

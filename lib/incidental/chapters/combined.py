@@ -1,32 +1,32 @@
 """Chapter 4 (The combined rate): the experiments of claims K1-K3 and the chapter's widgets.
 
-Every runner takes all its knobs as keyword arguments (the notebook sets them in a visible cell)
-and returns a :class:`~incidental.book.Result`; every figure builder returns ``(figure, caption)``
-with the caption built from the result. The formulas live in the core: the split of the
-cosine's rate and its conditional mean in :mod:`incidental.derivation`, the drift model and the
-derived constants in :mod:`incidental.theory`, the closed-form two-encoding flow in
-:mod:`incidental.exact`.
+Runners take their knobs as keyword arguments (validated by :func:`~incidental.book.runner`) and
+return a :class:`~incidental.book.Result`; figure builders return the figure, whose caption is
+written in the notebook. The formulas live in the core: the split of the cosine's rate and its
+conditional mean in :mod:`incidental.derivation`, the drift model and the derived constants in
+:mod:`incidental.theory`, the closed-form two-encoding flow in :mod:`incidental.exact`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 from matplotlib.figure import Figure
 from scipy.integrate import cumulative_trapezoid
 
-from .. import _validate as v
 from .. import figures, svgplot
-from ..book import Result, quote
-from ..checks import Check, check_below, check_close, check_exponent
+from ..book import Quote, Result, quote, runner
+from ..checks import Check, Declared, declare
 from ..derivation import kappa_rate, numerator_second_order, relative_rate_parts
 from ..exact import pair_cosine, pair_decay_rate, pair_overlap
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate_gram
 from ..model import cosine_similarity, sample_gram, sample_weights
 from ..plotting import render
+from ..runs import FLOW_LABELS, FLOWS, INTERFERENCE, flow_terms
 from ..theory import (
     breakdown_time,
     drift_profile,
@@ -37,16 +37,65 @@ from ..theory import (
     third_encoding_norm_loss,
 )
 
-INTERFERENCE: tuple[str, ...] = ("interference",)
-FULL: tuple[str, ...] = ("feature_benefit", "interference")
-FLOWS: dict[str, tuple[str, ...]] = {"interference": INTERFERENCE, "full": FULL}
-FLOW_LABELS: dict[str, str] = {"interference": "interference only", "full": "feature benefit + interference, λ=0"}
+_ID, _APPROX, _FIT = "identity", "approximation", "exponent fit"
+_NOTE_K1 = "dκ/dt ≈ −κ(‖W_i‖² + ‖W_j‖² − Θ(n/m)): a correction of order n/m to the rate"
+_NOTE_K1_PAIR = "pair by pair, dκ/dt = −κ(a+b) up to a correction of order n/m"
+_NOTE_K2 = "κ decays at the rate ‖W_i‖² + ‖W_j‖² ≈ 2 (κ ≈ κ(0) e^{−2t}) whenever n/m = o(1)"
+_NET = "net correction c to the rate a+b, in units of n/m, is the pair's own term ⟨κ²(a+b)⟩/(n/m) ≈ 6/n"
+_MEDIAN = "pair by pair, the note's rate −κ(a+b) is off by a median relative sqrt(3(n−2)/(8m)) = Θ(sqrt(n/m))"
+_T_STAR = "time at which the population is {pct:.0%} off the note = root of x f(t) = ln(1+{level:g})"
+_LATE = "late decay rate (t∈[{t0:g},{t1:g}]) = 2 − (n−2)/sqrt(2πm): close to 2 only while n ≪ sqrt(m)"
+_PAIR_G = "simulated two-encoding flow = closed form g(t) = c / (2 sinh(ct + arsinh(c/2g0)))"
+_ORDER = "max t*_median / t*_population"
+_EXPONENTIAL = "the decay stays exponential at every setting: dκ/dt = −Θ(κ), late rate of order 1"
+# name: (claim, statement, kind, refutes, quantity) -- the fixed parts of every check of the chapter
+CHECKS = declare(
+    fd=("K1", "dκ/dt by the quotient rule = central differences along the flow ({flow})", _ID, "", "max rel. |Δ|"),
+    parts=("K1", "first order + numerator + others + own = exact relative rate", _ID, "", "max |Δ|"),
+    numerator=("K1", "dropped numerator terms N, mean, in units of n/m: −(n−2)/n"),
+    others=("K1", "norm loss to third encodings D, mean, in units of n/m: +(n−2)/n"),
+    net=("K1", _NET + ": the Θ(n/m) terms cancel, what is left is Θ(1/m)", "value", _NOTE_K1),
+    own=("K1", "the pair's own norm loss κ²(a+b), plain mean, in units of 1/m"),
+    spread=("K1", "spread of the dropped numerator terms = Θ(sqrt(n/m))", _FIT),
+    constant=("K1", "spread / sqrt(3(n−2)/(2m)) (the constant)"),
+    median=("K1", _MEDIAN + " (measured / predicted)", "value", _NOTE_K1_PAIR),
+    early=("K2", "median decay rate of κ fitted on t∈[{t0:g},{t1:g}] = median time-average of a+b ({flow})", _APPROX),
+    drift=("K2", "drift model: log A(t) = x f(t), f(t) = t − (1 − e^{−2t})/2", _APPROX, "", "max rel. error"),
+    t_star=("K2", _T_STAR, _APPROX, "", "max rel. error"),
+    late=("K2", _LATE, "law", _NOTE_K2, "max |Δrate|"),
+    order=("K2", "the median pair leaves the note no later than the population", "value", "", _ORDER),
+    exponential=("K2", _EXPONENTIAL, "value", "", "late rate"),
+    rms=("K3", "W_i(t)·W_j(t) = Θ(1/sqrt(m)) at fixed t (RMS, interfering pairs)", _FIT),
+    rms_rate=("K3", "decay rate in t of the RMS overlap = 2 (a+b at initialisation)"),
+    rms_constant=("K3", "e^{2t} RMS(t)/RMS(0): the constant in W_i(t)·W_j(t) = e^{−2t} W_i(0)·W_j(0)"),
+    pair_g=("K3", _PAIR_G, _ID, "", "max |Δg| / g0"),
+    pair_kappa=("K3", "simulated cosine = closed form κ(t) = 2g / sqrt((a+b)² − (a0−b0)²)", _ID, "", "max |Δκ| / κ0"),
+    pair_invariant=("K3", "(a+b)² − 4(W_1·W_2)² is conserved along the simulated flow", _ID, "", "max rel. change"),
+    pair_rate=("K3", "late decay rate of κ = c = sqrt((a0+b0)² − 4 g0²)", _ID),
+    deficit=("K3", "n=2: the exact late rate falls below a0+b0 by Θ(1/m)", _FIT),
+    pair_start=("K1", "this pair's relative rate (dκ/dt)/κ at t=0 = −(a+b)", _APPROX),
+    pair_note=("K2", "κ(t) within {level:.0%} of κ(0) exp(−∫(a+b)) for this pair", _APPROX, "", "|κ/pred − 1|"),
+    ensemble_median=("K2", "median pair within {level:.0%} of κ(0) e^{{−∫(a+b)}}", _APPROX, "", "median |κ/pred − 1|"),
+    ensemble_drift=("K2", "population log-amplitude log A(t) = x f(t) (drift model)", _APPROX),
+)
 SIM_RTOL = 1e-10  # the chapter's flows: relative error of interfering overlaps below 1e-4 up to t = 6, m <= 65536
 PALETTE = svgplot.PALETTE
 
 
-def _pairs(sizes) -> tuple[tuple[int, int], ...]:
-    return tuple((int(n), int(m)) for n, m in sizes)
+def _at_least(d: Declared, *, measured: float, bound: float, what: str, at: dict) -> Check:
+    """``measured >= bound`` (the declarations have only upper bounds): ``Declared.above`` belongs in the core."""
+    verdict = "holds" if np.isfinite(measured) and measured >= bound else "fails"
+    return d._check(f"{d.quantity} ≥ {bound:g}", f"min {d.quantity} = {measured:.4g} ({what})", verdict, "", at, {})
+
+
+def _q(fmt: str, **values: object) -> dict[str, Quote]:
+    """The named values, each quoted with ``fmt``."""
+    return {k: quote(v, fmt) for k, v in values.items()}
+
+
+def _points(**values: Quote) -> Quote:
+    """Several quoted numbers under one name, each with its own format: ``{eval}`r.q.big.n```."""
+    return quote(SimpleNamespace(**values))
 
 
 # --- K1: the exact rate of a cosine, and its four parts -------------------------------------------
@@ -54,26 +103,22 @@ def _pairs(sizes) -> tuple[tuple[int, int], ...]:
 
 def finite_difference_kappa_error(n: int, m: int, *, seed: int, flow: str, t0: float, h: float) -> float:
     """``max |kappa_rate(G(t0)) - (kappa(t0+h) - kappa(t0-h))/(2h)|`` along a simulated flow, relative
-    to ``max |kappa_rate|`` (a float). Central differences have error ``O(h^2)``."""
-    if flow not in FLOWS:
-        raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}")
-    if not 0 < h < t0:
-        raise ValueError(f"h must lie in (0, t0), got h={h}, t0={t0}")
-    terms = FLOWS[flow]
+    to ``max |kappa_rate|``. Central differences have error ``O(h^2)``."""
     G0 = sample_gram(n, m, seed=seed)
-    Gs = simulate_gram(G0, [t0 - h, t0, t0 + h], terms=terms, rtol=1e-13)
+    Gs = simulate_gram(G0, [t0 - h, t0, t0 + h], terms=flow_terms(flow), rtol=1e-13)
     fd = (cosine_similarity(Gs[2]) - cosine_similarity(Gs[0])) / (2 * h)
-    exact = kappa_rate(Gs[1], terms)
+    exact = kappa_rate(Gs[1], flow_terms(flow))
     off = ~np.eye(n, dtype=bool)
     return float(np.max(np.abs(exact - fd)[off]) / np.max(np.abs(exact)[off]))
 
 
 def parts_sum_error(n: int, m: int, *, seed: int) -> float:
-    """Largest ``|first + numerator + others + own - total|`` over the interfering pairs of one draw (a float)."""
+    """Largest ``|first + numerator + others + own - total|`` over the interfering pairs of one draw."""
     p = relative_rate_parts(sample_gram(n, m, seed=seed))
     return float(np.max(np.abs(p.first_order + p.numerator + p.others + p.own - p.total)))
 
 
+@runner
 def rate_identities(
     *,
     n: int,
@@ -88,49 +133,17 @@ def rate_identities(
 ) -> Result:
     """K1, exact part: the quotient rule against central differences along both flows (``n``, ``m``,
     at ``t0`` with step ``h``), and the four parts adding up to the exact rate (``parts_n``, ``parts_m``)."""
+    if not h < t0:
+        raise ValueError(f"h must lie in (0, t0), got h={h}, t0={t0}")
     fd = {f: finite_difference_kappa_error(n, m, seed=seed, flow=f, t0=t0, h=h) for f in FLOWS}
     parts = parts_sum_error(parts_n, parts_m, seed=seed)
-    regime = f"n={n}, m={m}, t={t0:g}, h={h:g}, seed={seed}"
-    checks = [
-        check_below(
-            "K1",
-            f"dκ/dt by the quotient rule = central differences along the flow ({FLOW_LABELS[f]})",
-            measured=fd[f],
-            bound=fd_tolerance,
-            regime=regime,
-            quantity="max rel. |Δ|",
-            kind="identity",
-        )
-        for f in FLOWS
-    ]
+    at = dict(n=n, m=m, t0=t0, h=h, seed=seed)
+    checks = [CHECKS.fd.below(measured=fd[f], bound=fd_tolerance, scale=1.0, at=at, flow=FLOW_LABELS[f]) for f in FLOWS]
     checks.append(
-        check_below(
-            "K1",
-            "first order + numerator + others + own = exact relative rate",
-            measured=parts,
-            bound=parts_tolerance,
-            regime=f"n={parts_n}, m={parts_m}, seed={seed}",
-            quantity="max |Δ|",
-            kind="identity",
-        )
+        CHECKS.parts.below(measured=parts, bound=parts_tolerance, scale=1.0, at=dict(n=parts_n, m=parts_m, seed=seed))
     )
-    params = dict(
-        n=n,
-        m=m,
-        t0=t0,
-        h=h,
-        fd_tolerance=fd_tolerance,
-        parts_n=parts_n,
-        parts_m=parts_m,
-        parts_tolerance=parts_tolerance,
-        seed=seed,
-    )
-    numbers = {
-        "fd_interference": quote(fd["interference"], ".1e"),
-        "fd_full": quote(fd["full"], ".1e"),
-        "parts": quote(parts, ".1e"),
-    }
-    return Result(params, checks, numbers)
+    numbers = {f"fd_{f}": quote(fd[f], ".1e") for f in FLOWS} | {"parts": quote(parts, ".1e")}
+    return Result(checks=checks, numbers=numbers)
 
 
 # --- K1 in the mean: the Θ(n/m) terms cancel ------------------------------------------------------
@@ -193,157 +206,99 @@ def correction_stats(n: int, m: int, *, draws: int, seed: int) -> CorrectionStat
     numerator part does not exist, because pairs with a tiny ``W_i . W_j`` divide a random
     second-order term by almost zero (Cauchy tails).
     """
-    n, m = v.sizes(n, m)
-    draws = v.size("draws", draws)
     rows, weights, plain, counts = [], [], [], []
     for s in range(draws):
         p = relative_rate_parts(sample_gram(n, m, seed=seed + s))
         w = p.kappa**2
-        rows.append(
-            [
-                np.sum(w * (-p.first_order)),
-                np.sum(w * p.numerator),
-                np.sum(w * p.others),
-                np.sum(w * p.own),
-                np.sum(w * (p.total - p.first_order)),
-            ]
-        )
+        parts = (-p.first_order, p.numerator, p.others, p.own, p.total - p.first_order)
+        rows.append([np.sum(w * x) for x in parts])
         weights.append(np.sum(w))
         plain.append([np.sum(p.own)])
         counts.append(p.kappa.size)
     est = _ratio_estimates(np.asarray(rows), np.asarray(weights))
     own_plain = _ratio_estimates(np.asarray(plain), np.asarray(counts, dtype=float))[0]
-    unit = m / n
-    return CorrectionStats(
-        n,
-        m,
-        draws,
-        int(sum(counts)),
-        est[0],
-        est[1].scaled(unit),
-        est[2].scaled(unit),
-        est[3].scaled(unit),
-        est[4].scaled(unit),
-        own_plain.scaled(m),
-    )
+    scaled = [e.scaled(m / n) for e in est[1:]]
+    return CorrectionStats(n, m, draws, int(sum(counts)), est[0], *scaled, own_plain.scaled(m))
 
 
 def correction_checks(s: CorrectionStats, *, sigmas: float) -> list[Check]:
     """K1 in the mean at one setting, each within ``sigmas`` standard errors."""
-    regime = f"n={s.n}, m={s.m}, {s.draws} draws, {s.pairs} pairs"
-    return [
-        check_close(
-            "K1",
-            "dropped numerator terms N, mean, in units of n/m: −(n−2)/n",
-            predicted=s.predicted_numerator,
-            measured=s.numerator.mean,
-            atol=sigmas * s.numerator.se,
-            regime=regime,
-        ),
-        check_close(
-            "K1",
-            "norm loss to third encodings D, mean, in units of n/m: +(n−2)/n",
-            predicted=s.predicted_others,
-            measured=s.others.mean,
-            atol=sigmas * s.others.se,
-            regime=regime,
-        ),
-        check_close(
-            "K1",
-            "net correction c to the rate a+b, in units of n/m, is the pair's own term "
-            "⟨κ²(a+b)⟩/(n/m) ≈ 6/n: the Θ(n/m) terms cancel, what is left is Θ(1/m)",
-            predicted=s.own.mean,
-            measured=s.correction.mean,
-            atol=sigmas * s.correction.se,
-            regime=regime,
-            refutes="dκ/dt ≈ −κ(‖W_i‖² + ‖W_j‖² − Θ(n/m)): a correction of order n/m to the rate",
-        ),
-        check_close(
-            "K1",
-            "the pair's own norm loss κ²(a+b), plain mean, in units of 1/m",
-            predicted=2.0,
-            measured=s.own_plain.mean,
-            atol=sigmas * s.own_plain.se,
-            regime=regime,
-        ),
-    ]
+    at = dict(n=s.n, m=s.m, draws=s.draws, pairs=s.pairs)
+    pairs = (
+        (CHECKS.numerator, s.predicted_numerator, s.numerator),
+        (CHECKS.others, s.predicted_others, s.others),
+        (CHECKS.net, s.own.mean, s.correction),
+        (CHECKS.own, 2.0, s.own_plain),
+    )
+    return [d.close(predicted=p, measured=e.mean, atol=sigmas * e.se, at=at) for d, p, e in pairs]
 
 
+@runner
 def mean_correction(
     *, settings: tuple[tuple[int, int, int], ...], reference: tuple[int, int], sigmas: float, seed: int
 ) -> Result:
     """K1 in the mean at each ``(n, m, draws)`` of ``settings``; numbers quoted at ``reference`` ``(n, m)``."""
-    settings = tuple((int(n), int(m), int(d)) for n, m, d in settings)
-    if tuple(reference) not in [(n, m) for n, m, _ in settings]:
+    if any(not 2 <= n <= m for n, m, _ in settings):
+        raise ValueError(f"settings must hold (n, m, draws) with 2 <= n <= m, got {settings}")
+    if reference not in [(n, m) for n, m, _ in settings]:
         raise ValueError(f"reference must be one of the settings' (n, m), got {reference}")
     table = [correction_stats(n, m, draws=d, seed=seed) for n, m, d in settings]
     checks = [c for s in table for c in correction_checks(s, sigmas=sigmas)]
-    ref = next(s for s in table if (s.n, s.m) == tuple(reference))
+    ref = next(s for s in table if (s.n, s.m) == reference)
     top = max(table, key=lambda s: s.correction.mean)
-    params = dict(settings=settings, reference=tuple(reference), sigmas=sigmas, seed=seed)
+    f3 = ".3f"
     numbers = {
-        "ref_n": quote(ref.n, "d"),
-        "ref_m": quote(ref.m, "d"),
-        "pairs": quote(ref.pairs, ",d"),
-        "draws": quote(ref.draws, "d"),
-        "num": quote(ref.numerator.mean, ".3f"),
-        "num_se": quote(ref.numerator.se, ".3f"),
-        "num_pred": quote(ref.predicted_numerator, ".3f"),
-        "den": quote(ref.others.mean, ".3f"),
-        "den_se": quote(ref.others.se, ".3f"),
-        "den_pred": quote(ref.predicted_others, ".3f"),
-        "c": quote(ref.correction.mean, ".3f"),
-        "c_se": quote(ref.correction.se, ".3f"),
-        "own": quote(ref.own.mean, ".3f"),
-        "six_over_n": quote(6 / ref.n, ".3f"),
-        "own_plain": quote(ref.own_plain.mean, ".3f"),
-        "own_plain_se": quote(ref.own_plain.se, ".3f"),
+        "ref": _points(
+            n=quote(ref.n, "d"), m=quote(ref.m, "d"), pairs=quote(ref.pairs, ",d"), draws=quote(ref.draws, "d")
+        ),
+        "num": _points(
+            mean=quote(ref.numerator.mean, f3), se=quote(ref.numerator.se, f3), pred=quote(ref.predicted_numerator, f3)
+        ),
+        "den": _points(
+            mean=quote(ref.others.mean, f3), se=quote(ref.others.se, f3), pred=quote(ref.predicted_others, f3)
+        ),
+        "c": _points(
+            mean=quote(ref.correction.mean, f3), se=quote(ref.correction.se, f3), pred=quote(ref.own.mean, f3)
+        ),
+        "own_plain": _points(mean=quote(ref.own_plain.mean, f3), se=quote(ref.own_plain.se, f3)),
+        "six_over_n": quote(6 / ref.n, f3),
         "first": quote(ref.first_order.mean, ".4f"),
-        "max_c": quote(top.correction.mean, ".2f"),
-        "max_c_n": quote(top.n, "d"),
-        "max_c_m": quote(top.m, "d"),
-        "max_c_six": quote(6 / top.n, ".2f"),
+        "top": _points(
+            c=quote(top.correction.mean, ".2f"), n=quote(top.n, "d"), m=quote(top.m, "d"), six=quote(6 / top.n, ".2f")
+        ),
         "settings_count": quote(len(table), "d"),
+        "sizes": quote(", ".join(f"({s.n}, {s.m})" for s in table)),
     }
-    return Result(params, checks, numbers, dict(table=table))
+    return Result(checks=checks, numbers=numbers, data=dict(table=table))
+
+
+def _errorbar(x, est: list[Estimate], **kw) -> svgplot.Series:
+    mean, se = np.array([e.mean for e in est]), np.array([e.se for e in est])
+    return svgplot.Series(x, mean, kind="errorbar", low=mean - 2 * se, high=mean + 2 * se, **kw)
 
 
 def mean_axes(r: Result) -> list[svgplot.Axes]:
     """Left: the two Θ(n/m) parts N and D against ``m``, per ``n``; right: their net effect ``c``. Units of ``n/m``."""
     table = r.data["table"]
-    ns = sorted({s.n for s in table})
     parts, net = [], []
-    for k, n in enumerate(ns):
+    for k, n in enumerate(sorted({s.n for s in table})):
         color = PALETTE[k % len(PALETTE)]
         sel = [s for s in table if s.n == n]
         m = np.array([s.m for s in sel], dtype=float)
         span = np.array([m.min() / 1.5, m.max() * 1.5])
-        for attr, label in (("others", f"n = {n}: D > 0 (kept), N < 0 (dropped)"), ("numerator", "")):
-            est = [getattr(s, attr) for s in sel]
-            mean = np.array([e.mean for e in est])
-            se = np.array([e.se for e in est])
-            parts.append(
-                svgplot.Series(
-                    m, mean, label=label, kind="errorbar", color=color, low=mean - 2 * se, high=mean + 2 * se
-                )
-            )
+        parts.append(
+            _errorbar(m, [s.others for s in sel], color=color, label=f"n = {n}: D > 0 (kept), N < 0 (dropped)")
+        )
+        parts.append(_errorbar(m, [s.numerator for s in sel], color=color))
         parts.append(
             svgplot.Series(
                 span, [sel[0].predicted_numerator] * 2, color=color, dashed=True, label=f"n = {n}: predicted ±(n−2)/n"
             )
         )
         parts.append(svgplot.Series(span, [sel[0].predicted_others] * 2, color=color, dashed=True))
-        c = np.array([s.correction.mean for s in sel])
-        se = np.array([s.correction.se for s in sel])
+        net.append(_errorbar(m, [s.correction for s in sel], color=color, label=f"n = {n}: c measured"))
         net.append(
-            svgplot.Series(
-                m, c, label=f"n = {n}: c measured", kind="errorbar", color=color, low=c - 2 * se, high=c + 2 * se
-            )
-        )
-        net.append(
-            svgplot.Series(
-                m, [s.own.mean for s in sel], label=f"n = {n}: predicted ⟨Q⟩", kind="line", color=color, dashed=True
-            )
+            svgplot.Series(m, [s.own.mean for s in sel], label=f"n = {n}: predicted ⟨Q⟩", color=color, dashed=True)
         )
     unit = r"(units of $n/m$)"
     return [
@@ -367,20 +322,9 @@ def mean_axes(r: Result) -> list[svgplot.Axes]:
     ]
 
 
-def mean_figure(r: Result) -> tuple[Figure, str]:
-    """The K1 means as a static figure; caption from ``r``."""
-    table = r.data["table"]
-    settings = ", ".join(f"({s.n}, {s.m})" for s in table)
-    caption = (
-        f"The parts of the correction to the rate $a+b$, all in units of $n/m$ as in the check table "
-        f"above (error bars: two standard errors), at $(n, m) \\in$ {{{settings}}}, "
-        f"$\\kappa^2$-weighted over the interfering pairs of the draws. Left: the norm loss to third "
-        f"encodings $D$, which the note keeps, sits at $+(n-2)/n$ and the numerator terms $N$ it drops "
-        f"at $-(n-2)/n$ (dashed): they cancel. Right: what is left, $c$, is the pair's own term "
-        f"$\\langle Q\\rangle$ (dashed, about $6/n$), far below the constant 1 of a correction of "
-        f"order $n/m$; at $n = {r.q.ref_n}$, $m = {r.q.ref_m}$, $c =$ {r.q.c} ± {r.q.c_se}."
-    )
-    return render(mean_axes(r), width=9.0, height=3.4), caption
+def mean_figure(r: Result) -> Figure:
+    """The K1 means as a static figure."""
+    return render(mean_axes(r), width=9.0, height=3.4)
 
 
 # --- K1 pair by pair: the dropped terms are Θ(sqrt(n/m)) ------------------------------------------
@@ -394,7 +338,6 @@ def fluctuation_scale(n: int, m: int, *, draws: int, seed: int) -> tuple[float, 
     ``median error``: median over interfering pairs of ``|kappa_rate / first-order rate - 1|``
     (predicted half the spread).
     """
-    n, m = v.sizes(n, m)
     resid, overlaps, errors = [], [], []
     i, j = np.triu_indices(n, k=1)
     for s in range(draws):
@@ -407,6 +350,7 @@ def fluctuation_scale(n: int, m: int, *, draws: int, seed: int) -> tuple[float, 
     return spread, float(np.median(np.concatenate(errors)))
 
 
+@runner(min_lengths=dict(grid=3))
 def pair_fluctuations(
     *,
     grid: tuple[tuple[int, int], ...],
@@ -418,67 +362,25 @@ def pair_fluctuations(
 ) -> Result:
     """K1 pair by pair over ``grid`` of ``(n, m)``: the spread of the dropped terms ``~ ((n-2)/m)^{1/2}`` and its
     constant, and the median error of the note's rate (half the spread); numbers quoted at ``quote_at``."""
-    grid = _pairs(grid)
-    if tuple(quote_at) not in grid:
+    if quote_at not in grid:
         raise ValueError(f"quote_at must be one of the grid's (n, m), got {quote_at}")
-    ns = np.array([g[0] for g in grid], dtype=float)
-    ms = np.array([g[1] for g in grid], dtype=float)
+    ns, ms = (np.array([g[k] for g in grid], dtype=float) for k in (0, 1))
     res = np.array([fluctuation_scale(n, m, draws=draws, seed=seed) for n, m in grid])
     x = (ns - 2) / ms
     pred = np.array([pair_spread(n, m) for n, m in grid])
-    regime = f"n in {sorted({int(a) for a in ns})}, m = {int(ms.min())}..{int(ms.max())}, {draws} draws each"
-    c_exp, fit = check_exponent(
-        "K1",
-        "spread of the dropped numerator terms = Θ(sqrt(n/m))",
-        sizes=x,
-        values=res[:, 0],
-        predicted=0.5,
-        regime=regime,
-        tolerance=exponent_tolerance,
-    )
+    c_exp, fit = CHECKS.spread.exponent(sizes=x, values=res[:, 0], predicted=0.5, tolerance=exponent_tolerance)
     constant = float(np.mean(res[:, 0] / pred))
     median_ratio = float(np.mean(res[:, 1] / (pred / 2)))
-    c_const = check_close(
-        "K1",
-        "spread / sqrt(3(n−2)/(2m)) (the constant)",
-        predicted=1.0,
-        measured=constant,
-        rtol=constant_rtol,
-        regime=regime,
+    c_const = CHECKS.constant.close(predicted=1.0, measured=constant, rtol=constant_rtol)
+    c_med = CHECKS.median.close(predicted=1.0, measured=median_ratio, rtol=constant_rtol)
+    k = grid.index(quote_at)
+    numbers = _q(".3f", fit=fit, constant=constant, median_ratio=median_ratio, med_err=float(res[k, 1]))
+    numbers |= _q(".3f", med_pred=float(pred[k] / 2)) | _q(".4f", at_nm=quote_at[0] / quote_at[1])
+    numbers |= _q("d", m_max=int(ms.max()), sizes_count=len(grid))
+    numbers["at"] = _points(**_q("d", n=quote_at[0], m=quote_at[1]))
+    return Result(
+        checks=[c_exp, c_const, c_med], numbers=numbers, data=dict(x=x, spread=res[:, 0], median=res[:, 1], fit=fit)
     )
-    c_med = check_close(
-        "K1",
-        "pair by pair, the note's rate −κ(a+b) is off by a median relative "
-        "sqrt(3(n−2)/(8m)) = Θ(sqrt(n/m)) (measured / predicted)",
-        predicted=1.0,
-        measured=median_ratio,
-        rtol=constant_rtol,
-        regime=regime,
-        refutes="pair by pair, dκ/dt = −κ(a+b) up to a correction of order n/m",
-    )
-    k = grid.index(tuple(quote_at))
-    params = dict(
-        grid=grid,
-        draws=draws,
-        seed=seed,
-        quote_at=tuple(quote_at),
-        exponent_tolerance=exponent_tolerance,
-        constant_rtol=constant_rtol,
-    )
-    numbers = {
-        "exp": quote(fit.exponent, ".3f"),
-        "lo": quote(fit.low, ".3f"),
-        "hi": quote(fit.high, ".3f"),
-        "constant": quote(constant, ".3f"),
-        "median_ratio": quote(median_ratio, ".3f"),
-        "at_n": quote(grid[k][0], "d"),
-        "at_m": quote(grid[k][1], "d"),
-        "med_err": quote(float(res[k, 1]), ".3f"),
-        "med_pred": quote(float(pred[k] / 2), ".3f"),
-        "at_nm": quote(grid[k][0] / grid[k][1], ".4f"),
-        "m_max": quote(int(ms.max()), "d"),
-    }
-    return Result(params, [c_exp, c_const, c_med], numbers, dict(x=x, spread=res[:, 0], median=res[:, 1], fit=fit))
 
 
 def fluctuation_axes(r: Result) -> svgplot.Axes:
@@ -507,16 +409,9 @@ def fluctuation_axes(r: Result) -> svgplot.Axes:
     return figures.power_law_axes(series, xlabel="$(n-2)/m$", ylabel="relative size")
 
 
-def fluctuation_figure(r: Result) -> tuple[Figure, str]:
-    """The pair-to-pair spread as a static figure; caption from ``r``."""
-    caption = (
-        f"Pair by pair, over {len(r.params['grid'])} sizes ($m$ up to {r.q.m_max}, {r.params['draws']} "
-        f"draws each): the spread of the dropped numerator terms relative to a typical overlap "
-        f"(fitted exponent {r.q.exp} in $(n-2)/m$) and the median relative error of the note's rate "
-        f"$-(a+b)$ (orange) both follow $\\sqrt{{n/m}}$ (black lines), far above the size $n/m$ of the "
-        f"correction the note keeps (grey)."
-    )
-    return render(fluctuation_axes(r), width=6.4, height=3.6), caption
+def fluctuation_figure(r: Result) -> Figure:
+    """The pair-to-pair spread as a static figure."""
+    return render(fluctuation_axes(r), width=6.4, height=3.6)
 
 
 # --- K2: trajectories ---------------------------------------------------------------------------
@@ -526,20 +421,17 @@ def fluctuation_figure(r: Result) -> tuple[Figure, str]:
 class Trajectory:
     """A simulated flow seen pair by pair, for the pairs interfering at ``t = 0``.
 
-    ``times`` ``(T,)``; ``i, j`` ``(P,)`` the pairs; ``kappa`` ``(T, P)`` their cosines; ``overlap``
-    ``(T, P)`` their ``W_i . W_j``; ``rate_integral`` ``(T, P)`` ``int_0^t (a + b)`` (trapezoid on
-    ``times``); ``all_kappa`` ``(T, n(n-1)/2)`` every pair's cosine; ``gram0`` the initial Gram matrix.
+    ``times`` ``(T,)``; ``i, j`` ``(P,)`` the pairs; ``kappa`` ``(T, P)`` their cosines; ``rate_integral``
+    ``(T, P)`` ``int_0^t (a + b)`` (trapezoid on ``times``); ``all_kappa`` ``(T, n(n-1)/2)`` every pair's
+    cosine; ``gram0`` the initial Gram matrix.
     """
 
     n: int
     m: int
-    seed: int
-    flow: str
     times: np.ndarray
     i: np.ndarray
     j: np.ndarray
     kappa: np.ndarray
-    overlap: np.ndarray
     rate_integral: np.ndarray
     all_kappa: np.ndarray
     gram0: np.ndarray
@@ -555,13 +447,9 @@ class Trajectory:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.log(self.kappa / self.prediction)
 
-    def relative_deviation(self) -> np.ndarray:
-        """``|kappa / prediction - 1|`` ``(T, P)``."""
-        return np.abs(self.kappa / self.prediction - 1.0)
-
     def median_deviation(self) -> np.ndarray:
-        """Median over pairs of :meth:`relative_deviation`, ``(T,)``."""
-        return np.median(self.relative_deviation(), axis=1)
+        """Median over pairs of ``|kappa / prediction - 1|``, ``(T,)``."""
+        return np.median(np.abs(self.kappa / self.prediction - 1.0), axis=1)
 
     def amplitude(self) -> tuple[np.ndarray, np.ndarray]:
         """Population amplitude ``A(t) = sum ReLU(kappa) e^{int(a+b)} / sum kappa(0)`` and its standard error
@@ -569,8 +457,7 @@ class Trajectory:
         y = np.maximum(self.kappa, 0.0) * np.exp(self.rate_integral)
         k0 = self.kappa[0]
         A = y.sum(1) / k0.sum()
-        se = np.sqrt(np.sum((y - A[:, None] * k0) ** 2, axis=1)) / k0.sum()
-        return A, se
+        return A, np.sqrt(np.sum((y - A[:, None] * k0) ** 2, axis=1)) / k0.sum()
 
     def crossed_fraction(self) -> np.ndarray:
         """Fraction of the initially interfering pairs that have reached ``kappa <= 0`` by each time, ``(T,)``."""
@@ -583,45 +470,42 @@ class Trajectory:
 
 @lru_cache(maxsize=64)
 def trajectory(n: int, m: int, seed: int, flow: str, t_end: float, steps: int) -> Trajectory:
-    """Simulate the Gram flow from ``sample_gram(n, m, seed)`` to ``t_end`` (``steps + 1`` times); cached."""
-    n, m = v.sizes(n, m)
-    if flow not in FLOWS:
-        raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}")
+    """The Gram flow from ``sample_gram(n, m, seed)`` to ``t_end`` (``steps + 1`` times), pair by pair; cached.
+
+    Not :func:`incidental.runs.phase`: that run also integrates the push and the loss, to a tighter
+    absolute tolerance, which costs 10-15 times as long over this chapter's grids."""
     times = np.linspace(0.0, float(t_end), int(steps) + 1)
     G0 = sample_gram(n, m, seed=seed)
-    Gs = simulate_gram(G0, times, terms=FLOWS[flow], rtol=SIM_RTOL)
+    Gs = simulate_gram(G0, times, terms=flow_terms(flow), rtol=SIM_RTOL)
     d = np.einsum("tii->ti", Gs)
     iu, ju = np.triu_indices(n, k=1)
     all_kappa = Gs[:, iu, ju] / np.sqrt(d[:, iu] * d[:, ju])
     keep = Gs[0, iu, ju] > 0
     i, j = iu[keep], ju[keep]
     integral = cumulative_trapezoid(d[:, i] + d[:, j], times, axis=0, initial=0.0)
-    arrays = [times, i, j, all_kappa[:, keep], Gs[:, i, j], integral, all_kappa, G0]
+    arrays = [times, i, j, all_kappa[:, keep], integral, all_kappa, G0]
     for a in arrays:
         a.setflags(write=False)
-    return Trajectory(n, m, seed, flow, *arrays)
+    return Trajectory(n, m, *arrays)
 
 
-def _window(times: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    t0, t1 = window
-    w = (times >= t0 - 1e-12) & (times <= t1 + 1e-12)
+def _window(times: np.ndarray, window: tuple[float, float], name: str = "window") -> np.ndarray:
+    w = (times >= window[0] - 1e-12) & (times <= window[1] + 1e-12)
     if w.sum() < 2:
-        raise ValueError(f"window {window} must hold at least two sample times in [0, {times[-1]:g}]")
+        raise ValueError(f"{name} {window} must hold at least two sample times in [0, {times[-1]:g}]")
     return w
 
 
-def fitted_rates(traj: Trajectory, window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def fitted_rates(traj: Trajectory, window: tuple[float, float], name: str = "window") -> tuple[np.ndarray, np.ndarray]:
     """Per pair: (least-squares slope of ``-log kappa`` on ``window``, time-average of ``a + b`` there).
 
     Pairs that reach zero inside the window are left out. Both ``(P',)``.
     """
-    w = _window(traj.times, window)
-    k = traj.kappa[w]
+    w = _window(traj.times, window, name)
+    k, t = traj.kappa[w], traj.times[w]
     ok = np.all(k > 0, axis=0)
-    t = traj.times[w]
     slope = np.polyfit(t, np.log(k[:, ok]), 1)[0]
-    average = (traj.rate_integral[w][-1, ok] - traj.rate_integral[w][0, ok]) / (t[-1] - t[0])
-    return -slope, average
+    return -slope, (traj.rate_integral[w][-1, ok] - traj.rate_integral[w][0, ok]) / (t[-1] - t[0])
 
 
 def first_crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
@@ -637,11 +521,12 @@ def first_crossing(times: np.ndarray, values: np.ndarray, level: float) -> float
 
 
 def late_rate(traj: Trajectory, window: tuple[float, float]) -> float:
-    """Decay rate of the remaining interference on ``window``: slope of ``-log RMS ReLU(kappa)`` (a float)."""
-    w = _window(traj.times, window)
+    """Decay rate of the remaining interference on ``window``: slope of ``-log RMS ReLU(kappa)``."""
+    w = _window(traj.times, window, "late_window")
     return float(-np.polyfit(traj.times[w], np.log(traj.remaining_rms()[w]), 1)[0])
 
 
+@runner
 def early_decay(
     *,
     n: int,
@@ -655,102 +540,88 @@ def early_decay(
 ) -> Result:
     """K2 at one size, on both flows: the median decay rate fitted pair by pair on ``early`` against the median
     time-average of ``a + b`` (within ``rtol``); the rates fitted on ``late`` for the figure."""
-    checks, data, numbers = [], {}, {}
+    checks, fits = [], {}
     for flow in FLOWS:
-        traj = trajectory(n, m, seed, flow, t_end, steps)
-        fit, avg = fitted_rates(traj, early)
-        data[flow] = (fit, avg)
+        fit, avg = fits[flow] = fitted_rates(trajectory(n, m, seed, flow, t_end, steps), early, "early")
         checks.append(
-            check_close(
-                "K2",
-                f"median decay rate of κ fitted on t∈[{early[0]:g},{early[1]:g}] = median "
-                f"time-average of a+b ({FLOW_LABELS[flow]})",
+            CHECKS.early.close(
                 predicted=float(np.median(avg)),
                 measured=float(np.median(fit)),
                 rtol=rtol,
-                regime=f"n={n}, m={m}, seed={seed}, {fit.size} pairs",
-                kind="approximation",
+                at=dict(pairs=fit.size),
+                t0=early[0],
+                t1=early[1],
+                flow=FLOW_LABELS[flow],
             )
         )
     traj = trajectory(n, m, seed, "interference", t_end, steps)
-    late_fit, _ = fitted_rates(traj, late)
+    late_fit, _ = fitted_rates(traj, late, "late")
     x = drift_strength(n, m)
-    params = dict(n=n, m=m, seed=seed, t_end=t_end, steps=steps, early=tuple(early), late=tuple(late), rtol=rtol)
+    edges = _rate_edges(fits["interference"][0], late_fit, x)
     numbers = {
-        "fit_median": quote(float(np.median(data["interference"][0])), ".3f"),
-        "fit_median_full": quote(float(np.median(data["full"][0])), ".3f"),
-        "avg_median": quote(float(np.median(data["interference"][1])), ".3f"),
+        "fit_median": quote(float(np.median(fits["interference"][0])), ".3f"),
+        "fit_median_full": quote(float(np.median(fits["full"][0])), ".3f"),
+        "avg_median": quote(float(np.median(fits["interference"][1])), ".3f"),
         "late_median": quote(float(np.median(late_fit)), ".3f"),
         "x": quote(x, ".3f"),
         "late_pred": quote(late_collective_rate(n, m), ".3f"),
         "pairs": quote(int(traj.i.size), "d"),
         "shift": quote(x * float(np.diff(drift_profile(np.asarray(early)))[0]) / (early[1] - early[0]), ".3f"),
-        "early_from": quote(early[0], "g"),
-        "early_to": quote(early[1], "g"),
-        "late_from": quote(late[0], "g"),
-        "late_to": quote(late[1], "g"),
+        "outliers": quote(int(np.sum(np.concatenate([fits["interference"][0], late_fit]) < edges[0])), "d"),
     }
-    return Result(params, checks, numbers, dict(early=data["interference"][0], late=late_fit, x=x))
+    numbers |= {
+        f"{w}_{e}": quote(v, "g") for w, win in (("early", early), ("late", late)) for e, v in zip(("from", "to"), win)
+    }
+    return Result(
+        checks=checks, numbers=numbers, data=dict(early=fits["interference"][0], late=late_fit, x=x, edges=edges)
+    )
+
+
+def _rate_edges(early: np.ndarray, late: np.ndarray, x: float) -> np.ndarray:
+    lo, hi = np.quantile(np.concatenate([early, late]), [0.005, 1.0])
+    return np.linspace(min(lo, 2 - x) - 0.05, max(hi, 2.0) + 0.05, 61)
 
 
 def early_axes(r: Result) -> svgplot.Axes:
     """Histograms of the per-pair decay rates fitted early and late, with the note's 2 and the drift model's
     ``2 - x``."""
     d, p = r.data, r.params
-    both = np.concatenate([d["early"], d["late"]])
-    lo, hi = np.quantile(both, [0.005, 1.0])
-    edges = np.linspace(min(lo, 2 - d["x"]) - 0.05, max(hi, 2.0) + 0.05, 61)
-    early, _ = np.histogram(d["early"], bins=edges)
-    late, _ = np.histogram(d["late"], bins=edges)
-    top = 1.1 * max(early.max(), late.max())
+    edges = d["edges"]
+    counts = {w: np.histogram(d[w], bins=edges)[0] for w in ("early", "late")}
+    top = 1.1 * max(c.max() for c in counts.values())
     series = [
         svgplot.Series(
             edges,
-            early,
+            counts[w],
             kind="steps",
-            color=PALETTE[0],
-            label=f"fitted on t∈[{p['early'][0]:g},{p['early'][1]:g}] ({d['early'].size} pairs)",
-        ),
-        svgplot.Series(
-            edges,
-            late,
-            kind="steps",
-            color=PALETTE[1],
-            label=f"fitted on t∈[{p['late'][0]:g},{p['late'][1]:g}] ({d['late'].size} pairs)",
-        ),
-        svgplot.Series([2.0, 2.0], [0, top], color="#000", dashed=True, label="note: a+b ≈ 2"),
+            color=PALETTE[k],
+            label=f"fitted on t∈[{p[w][0]:g},{p[w][1]:g}] ({d[w].size} pairs)",
+        )
+        for k, w in enumerate(("early", "late"))
+    ]
+    series.append(svgplot.Series([2.0, 2.0], [0, top], color="#000", dashed=True, label="note: a+b ≈ 2"))
+    series.append(
         svgplot.Series(
             [2 - d["x"]] * 2, [0, top], color=PALETTE[2], dashed=True, label=f"drift model: 2 − x = {2 - d['x']:.3f}"
-        ),
-    ]
+        )
+    )
     return svgplot.Axes(series, xlabel=r"decay rate of $\kappa$", ylabel="pairs", ylim=(0, top))
 
 
-def early_figure(r: Result) -> tuple[Figure, str]:
-    """The early and late per-pair decay rates as a static figure; caption from ``r``."""
-    p = r.params
-    outside = int(np.sum(np.concatenate([r.data["early"], r.data["late"]]) < early_axes(r).series[0].x[0]))
-    cut = f" ({outside} slow outliers left of the plotted range are not shown)" if outside else ""
-    caption = (
-        f"Decay rates of $\\kappa$ fitted pair by pair ($n = {p['n']}$, $m = {p['m']}$, seed {p['seed']}, "
-        f"interference only). Early, on $t \\in [{p['early'][0]:g}, {p['early'][1]:g}]$ (blue), they peak "
-        f"just below the note's $a+b \\approx 2$ (median {r.q.fit_median}); late, on "
-        f"$t \\in [{p['late'][0]:g}, {p['late'][1]:g}]$ (red), they have narrowed around a slower rate "
-        f"(median {r.q.late_median}), near $2 - x =$ {r.q.late_pred} with $x = (n-2)/\\sqrt{{2\\pi m}}$ "
-        f"(green), explained below{cut}."
-    )
-    return render(early_axes(r), width=6.4, height=3.2), caption
+def early_figure(r: Result) -> Figure:
+    """The early and late per-pair decay rates as a static figure."""
+    return render(early_axes(r), width=6.4, height=3.2)
 
 
 # --- K2: the drift model --------------------------------------------------------------------------
 
 
+@runner
 def drift_collapse(
     *, sizes: tuple[tuple[int, int], ...], seed: int, t_end: float, steps: int, t_from: float, rtol: float
 ) -> Result:
     """K2: ``log A(t) / x`` against the drift profile ``f(t)`` for each ``(n, m)`` of ``sizes``; the largest
     relative error over ``t >= t_from`` must stay below ``rtol``."""
-    sizes = _pairs(sizes)
     curves, worst, where = [], 0.0, sizes[0]
     for n, m in sizes:
         traj = trajectory(n, m, seed, "interference", t_end, steps)
@@ -761,25 +632,11 @@ def drift_collapse(
         err = float(np.max(np.abs(np.log(A[w]) / (x * drift_profile(traj.times[w])) - 1)))
         if err > worst:
             worst, where = err, (n, m)
-    times = trajectory(*sizes[0], seed, "interference", t_end, steps).times
     xs = [c[2] for c in curves]
-    check = check_below(
-        "K2",
-        "drift model: log A(t) = x f(t), f(t) = t − (1 − e^{−2t})/2",
-        measured=worst,
-        bound=rtol,
-        regime=f"(n, m) in {list(sizes)}, x = {min(xs):.2f}..{max(xs):.2f}, t∈[{t_from:g},{t_end:g}], seed={seed}",
-        quantity="max rel. error",
-    )
-    params = dict(sizes=sizes, seed=seed, t_end=t_end, steps=steps, t_from=t_from, rtol=rtol)
-    numbers = {
-        "error": quote(worst, ".3f"),
-        "error_n": quote(where[0], "d"),
-        "error_m": quote(where[1], "d"),
-        "x_min": quote(min(xs), ".2f"),
-        "x_max": quote(max(xs), ".2f"),
-    }
-    return Result(params, [check], numbers, dict(times=times, curves=curves))
+    check = CHECKS.drift.below(measured=worst, bound=rtol, scale=1.0)
+    numbers = _q(".3f", error=worst) | _q("d", error_n=where[0], error_m=where[1], sizes_count=len(sizes))
+    numbers |= _q(".2f", x_min=min(xs), x_max=max(xs))
+    return Result(checks=[check], numbers=numbers, data=dict(times=traj.times, curves=curves))
 
 
 def drift_axes(r: Result) -> svgplot.Axes:
@@ -795,16 +652,9 @@ def drift_axes(r: Result) -> svgplot.Axes:
     return svgplot.Axes(series, xlabel="time $t$", ylabel=r"$\log A(t)\,/\,x$")
 
 
-def drift_figure(r: Result) -> tuple[Figure, str]:
-    """The collapse of the population's drift as a static figure; caption from ``r``."""
-    caption = (
-        f"The population's deviation from the note, $\\log A(t)$, divided by $x = (n-2)/\\sqrt{{2\\pi m}}$, "
-        f"for {len(r.params['sizes'])} sizes ($x$ from {r.q.x_min} to {r.q.x_max}, seed {r.params['seed']}). "
-        f"The curves collapse onto the predicted profile $f(t)$ (dashed), to within {r.q.error} relative "
-        f"for $t \\ge {r.params['t_from']:g}$: quadratic at first, then linear with slope 1, that is, a decay "
-        f"rate lowered by $x$."
-    )
-    return render(drift_axes(r), width=6.4, height=3.2), caption
+def drift_figure(r: Result) -> Figure:
+    """The collapse of the population's drift as a static figure."""
+    return render(drift_axes(r), width=6.4, height=3.2)
 
 
 # --- K2: where the simple exponential stops -------------------------------------------------------
@@ -829,6 +679,23 @@ class BreakdownPoint:
         """``late_predicted - late_rate``: how far the late rate lies below ``2 - x``."""
         return self.late_predicted - self.late_rate
 
+    def quoted(self) -> Quote:
+        """Its numbers for the prose: ``bd.q.big.tpop``."""
+        f2 = ".2f"
+        return _points(
+            n=quote(self.n, "d"),
+            m=quote(self.m, "d"),
+            x=quote(self.x, f2),
+            x3=quote(self.x, ".3f"),
+            tpop=quote(self.t_population, f2),
+            tpred=quote(self.t_predicted, f2),
+            tmed=quote(self.t_median, f2),
+            late=quote(self.late_rate, f2),
+            late3=quote(self.late_rate, ".3f"),
+            pred=quote(self.late_predicted, f2),
+            pred3=quote(self.late_predicted, ".3f"),
+        )
+
 
 def breakdown_point(
     n: int, m: int, *, seeds: int, t_end: float, steps: int, late_window: tuple[float, float], level: float
@@ -844,19 +711,46 @@ def breakdown_point(
         lr.append(late_rate(traj, late_window))
         cr.append(float(traj.crossed_fraction()[np.searchsorted(traj.times, late_window[0] - 1e-12)]))
     x = drift_strength(n, m)
+    means = (float(np.mean(a)) for a in (tm, tp))
     return BreakdownPoint(
-        n,
-        m,
-        x,
-        float(np.mean(tm)),
-        float(np.mean(tp)),
-        breakdown_time(x, level),
-        float(np.mean(lr)),
-        late_collective_rate(n, m),
-        float(np.mean(cr)),
+        n, m, x, *means, breakdown_time(x, level), float(np.mean(lr)), late_collective_rate(n, m), float(np.mean(cr))
     )
 
 
+def _breakdown_checks(points: list[BreakdownPoint], sel: list[BreakdownPoint], k: dict) -> list[Check]:
+    """The four K2 checks of the scan: ``sel`` are the settings where the drift model is checked."""
+    at = dict(settings_checked=len(sel))
+    lowest = min(points, key=lambda p: p.late_rate)
+    late = k["late_window"]
+    return [
+        CHECKS.t_star.below(
+            measured=max(abs(p.t_population / p.t_predicted - 1) for p in sel),
+            bound=k["time_rtol"],
+            scale=1.0,
+            at=at,
+            pct=k["level"],
+            level=k["level"],
+        ),
+        CHECKS.late.below(
+            measured=max(abs(p.shortfall) for p in sel),
+            bound=k["rate_atol"],
+            scale=min(p.x for p in sel),
+            at=at,
+            t0=late[0],
+            t1=late[1],
+        ),
+        CHECKS.order.below(measured=max(p.t_median / p.t_population for p in sel), bound=1.0, at=at),
+        _at_least(
+            CHECKS.exponential,
+            measured=lowest.late_rate,
+            bound=k["min_rate"],
+            what=f"n={lowest.n}, m={lowest.m}",
+            at=dict(settings_checked=len(points)),
+        ),
+    ]
+
+
+@runner
 def breakdown(
     *,
     ns: tuple[int, ...],
@@ -877,143 +771,41 @@ def breakdown(
     ``level``, and the late decay rate, against the drift model. The model is checked where it applies
     (``n >= n_min`` and ``x <= x_max``); that the decay stays exponential (late rate ``>= min_rate``) everywhere.
     ``compare`` names two sizes of equal ``m/n`` whose breakdown times the prose compares."""
-    points = [
-        breakdown_point(n, m, seeds=seeds, t_end=t_end, steps=steps, late_window=late_window, level=level)
-        for n in ns
-        for m in ms
-    ]
+    kw = dict(seeds=seeds, t_end=t_end, steps=steps, late_window=late_window, level=level)
+    points = [breakdown_point(n, m, **kw) for n in ns for m in ms]
     by_size = {(p.n, p.m): p for p in points}
-    if (
-        len(compare) != 2
-        or any(tuple(c) not in by_size for c in compare)
-        or compare[0][1] * compare[1][0] != compare[1][1] * compare[0][0]
-    ):
+    (an, am), (bn, bm) = compare
+    if any(c not in by_size for c in compare) or am * bn != bm * an:
         raise ValueError(f"compare must name two sizes of the grid with the same m/n, got {compare}")
     sel = [p for p in points if p.n >= n_min and p.x <= x_max]
     if not sel:
         raise ValueError(f"no setting has n >= n_min={n_min} and x <= x_max={x_max}")
+    checks = _breakdown_checks(points, sel, dict(kw, time_rtol=time_rtol, rate_atol=rate_atol, min_rate=min_rate))
     small = sorted([p for p in points if p.n < n_min and p.x <= x_max], key=lambda p: -p.x)
-    wide = [p for p in points if p.x > x_max]
-    t_err = max(abs(p.t_population / p.t_predicted - 1) for p in sel)
-    r_err = max(abs(p.shortfall) for p in sel)
-    order = max(p.t_median / p.t_population for p in sel)
-    lowest = min(points, key=lambda p: p.late_rate)
-    excluded = []
-    if small:
-        excluded.append(f"n < {n_min}: late rate below 2 − x by up to {max(p.shortfall for p in small):.2f}")
-    if wide:
-        excluded.append(f"x > {x_max:g}: the drift model fails")
-    regime = (
-        f"n ≥ {n_min} and x = (n−2)/sqrt(2πm) ≤ {x_max:g}: {len(sel)} of {len(points)} settings, "
-        f"{seeds} draws each, t ≤ {t_end:g}" + (f" (not {'; '.join(excluded)})" if excluded else "")
-    )
-    checks = [
-        check_below(
-            "K2",
-            f"time at which the population is {level:.0%} off the note = root of x f(t) = ln(1+{level:g})",
-            measured=t_err,
-            bound=time_rtol,
-            regime=regime,
-            quantity="max rel. error",
-        ),
-        check_below(
-            "K2",
-            f"late decay rate (t∈[{late_window[0]:g},{late_window[1]:g}]) = 2 − (n−2)/sqrt(2πm): "
-            f"close to 2 only while n ≪ sqrt(m)",
-            measured=r_err,
-            bound=rate_atol,
-            regime=regime,
-            quantity="max |Δrate|",
-            kind="law",
-            refutes="κ decays at the rate ‖W_i‖² + ‖W_j‖² ≈ 2 (κ ≈ κ(0) e^{−2t}) whenever n/m = o(1)",
-        ),
-        check_below(
-            "K2",
-            "the median pair leaves the note no later than the population",
-            measured=order,
-            bound=1.0,
-            regime=regime,
-            quantity="max t*_median / t*_population",
-            kind="value",
-        ),
-        Check(
-            "K2",
-            "the decay stays exponential at every setting: dκ/dt = −Θ(κ), late rate of order 1",
-            f"late rate ≥ {min_rate:g}",
-            f"min late rate = {lowest.late_rate:.4g} (n={lowest.n}, m={lowest.m})",
-            f"all {len(points)} settings, x up to {max(p.x for p in points):.2f}",
-            bool(lowest.late_rate >= min_rate),
-            "value",
-        ),
-    ]
-    big = max(points, key=lambda p: (p.n, p.m))
-    most = max(points, key=lambda p: p.crossed)
-    a, b = by_size[tuple(compare[0])], by_size[tuple(compare[1])]
-    params = dict(
-        ns=tuple(ns),
-        ms=tuple(ms),
-        seeds=seeds,
-        t_end=t_end,
-        steps=steps,
-        late_window=tuple(late_window),
-        level=level,
-        n_min=n_min,
-        x_max=x_max,
-        time_rtol=time_rtol,
-        rate_atol=rate_atol,
-        min_rate=min_rate,
-        compare=tuple(tuple(c) for c in compare),
-    )
-    none = quote("—")
     outside = [q for q in points if q not in sel] or points
+    t_err = max(abs(p.t_population / p.t_predicted - 1) for p in sel)
+    most = max(points, key=lambda p: p.crossed)
     numbers = {
         "level_pct": quote(100 * level, ".0f"),
+        "time_rtol_pct": quote(100 * time_rtol, ".0f"),
         "t_err": quote(t_err, ".3f"),
-        "r_err": quote(r_err, ".3f"),
+        "t_err_pct": quote(100 * t_err, ".0f"),
+        "r_err": quote(max(abs(p.shortfall) for p in sel), ".3f"),
         "n_settings": quote(len(sel), "d"),
         "all_settings": quote(len(points), "d"),
-        "big_n": quote(big.n, "d"),
-        "big_m": quote(big.m, "d"),
-        "big_x": quote(big.x, ".3f"),
-        "big_tpop": quote(big.t_population, ".2f"),
-        "big_tpred": quote(big.t_predicted, ".2f"),
-        "big_tmed": quote(big.t_median, ".2f"),
-        "big_late": quote(big.late_rate, ".3f"),
-        "big_late_pred": quote(big.late_predicted, ".3f"),
-        "a_n": quote(a.n, "d"),
-        "a_m": quote(a.m, "d"),
-        "a_tpop": quote(a.t_population, ".2f"),
-        "a_tpred": quote(a.t_predicted, ".2f"),
-        "b_n": quote(b.n, "d"),
-        "b_m": quote(b.m, "d"),
-        "b_tpop": quote(b.t_population, ".2f"),
-        "b_tpred": quote(b.t_predicted, ".2f"),
-        "ratio": quote(a.m / a.n, "g"),
-        "low_n": quote(lowest.n, "d"),
-        "low_m": quote(lowest.m, "d"),
-        "low_x": quote(lowest.x, ".2f"),
-        "low_late": quote(lowest.late_rate, ".2f"),
-        "low_pred": quote(lowest.late_predicted, ".2f"),
-        "cross_pct": quote(100 * most.crossed, ".2f"),
-        "cross_n": quote(most.n, "d"),
-        "cross_m": quote(most.m, "d"),
-        "cross_t": quote(late_window[0], "g"),
+        "big": max(points, key=lambda p: (p.n, p.m)).quoted(),
+        "a": by_size[compare[0]].quoted(),
+        "b": by_size[compare[1]].quoted(),
+        "ratio": quote(am / an, "g"),
+        "low": min(points, key=lambda p: p.late_rate).quoted(),
+        "cross": _points(pct=quote(100 * most.crossed, ".2f"), n=quote(most.n, "d"), m=quote(most.m, "d")),
+        "late_from": quote(late_window[0], "g"),
+        "late_to": quote(late_window[1], "g"),
         "out_pop": quote(min(q.t_population / q.t_predicted for q in outside), ".2f"),
         "out_med": quote(min(q.t_median / q.t_predicted for q in outside), ".2f"),
     }
-    for k, p in enumerate(small[:2], start=1):
-        numbers.update(
-            {
-                f"small{k}_n": quote(p.n, "d"),
-                f"small{k}_m": quote(p.m, "d"),
-                f"small{k}_x": quote(p.x, ".2f"),
-                f"small{k}_late": quote(p.late_rate, ".2f"),
-                f"small{k}_pred": quote(p.late_predicted, ".2f"),
-            }
-        )
-    for k in range(len(small[:2]) + 1, 3):
-        numbers.update({f"small{k}_{key}": none for key in ("n", "m", "x", "late", "pred")})
-    return Result(params, checks, numbers, dict(points=points))
+    numbers |= {f"small{k}": p.quoted() for k, p in enumerate(small[:2], start=1)}
+    return Result(checks=checks, numbers=numbers, data=dict(points=points))
 
 
 def breakdown_axes(r: Result) -> list[svgplot.Axes]:
@@ -1024,43 +816,24 @@ def breakdown_axes(r: Result) -> list[svgplot.Axes]:
     rate, times = [], []
     for k, n in enumerate(sorted({q.n for q in points})):
         sel = [q for q in points if q.n == n]
-        color = PALETTE[k % len(PALETTE)]
-        x = [q.x for q in sel]
+        color, x = PALETTE[k % len(PALETTE)], [q.x for q in sel]
         rate.append(svgplot.Series(x, [q.late_rate for q in sel], label=f"n = {n}", kind="points", color=color))
-        times.append(
-            svgplot.Series(
-                x,
-                [q.t_population / q.t_predicted for q in sel],
-                kind="points",
-                color=color,
-                label=f"population, n = {n}",
-            )
-        )
+        ratio = [q.t_population / q.t_predicted for q in sel]
+        times.append(svgplot.Series(x, ratio, kind="points", color=color, label=f"population, n = {n}"))
     rate.append(svgplot.Series(xs, 2 - xs, label="drift model 2 − x", color="#000", dashed=True))
-    times.append(
-        svgplot.Series(
-            [q.x for q in points],
-            [q.t_median / q.t_predicted for q in points],
-            kind="points",
-            color="#999",
-            label="median pair, all n",
-        )
-    )
+    median = [q.t_median / q.t_predicted for q in points]
+    times.append(svgplot.Series([q.x for q in points], median, kind="points", color="#999", label="median pair, all n"))
     times.append(svgplot.Series(xs, np.ones_like(xs), label="drift model", color="#000", dashed=True))
     cut = [(p["x_max"], f"x = {p['x_max']:g}")]
     band = [(1 + p["time_rtol"], f"±{p['time_rtol']:.0%}"), (1 - p["time_rtol"], "")]
-    late = p["late_window"]
+    late, xlabel = p["late_window"], r"$x = (n-2)/\sqrt{2\pi m}$"
     return [
         svgplot.Axes(
-            rate,
-            xlabel=r"$x = (n-2)/\sqrt{2\pi m}$",
-            ylabel=f"late decay rate (t∈[{late[0]:g},{late[1]:g}])",
-            xlog=True,
-            vlines=cut,
+            rate, xlabel=xlabel, ylabel=f"late decay rate (t∈[{late[0]:g},{late[1]:g}])", xlog=True, vlines=cut
         ),
         svgplot.Axes(
             times,
-            xlabel=r"$x = (n-2)/\sqrt{2\pi m}$",
+            xlabel=xlabel,
             ylabel=f"$t^*$ ({p['level']:.0%} off the note) / drift model",
             xlog=True,
             vlines=cut,
@@ -1070,54 +843,24 @@ def breakdown_axes(r: Result) -> list[svgplot.Axes]:
     ]
 
 
-def breakdown_figure(r: Result) -> tuple[Figure, str]:
-    """The breakdown scan as a static figure; caption from ``r``."""
-    p, q = r.params, r.q
-    small = ""
-    if repr(q.small1_n) != "—":
-        small = (
-            f" At $n = {q.small1_n}$ it lies below the line: {q.small1_late} against {q.small1_pred} at "
-            f"$x =$ {q.small1_x} ($m = {q.small1_m}$)"
-        )
-        if repr(q.small2_n) != "—":
-            small += f", {q.small2_late} against {q.small2_pred} at $x =$ {q.small2_x} ($m = {q.small2_m}$)"
-        small += "."
-    caption = (
-        f"Left: the late decay rate (fitted on $t \\in [{p['late_window'][0]:g}, {p['late_window'][1]:g}]$, "
-        f"{p['seeds']} draws per size) against $x$. For $n \\ge {p['n_min']}$ and $x \\le {p['x_max']:g}$ "
-        f"(left of the vertical line) it follows $2 - x$ (dashed) to within {q.r_err}.{small} Beyond "
-        f"$x = {p['x_max']:g}$ the drift model fails: at $x =$ {q.low_x} the rate is {q.low_late}, not "
-        f"{q.low_pred}, but still of order 1. Right: the time at which the note is {q.level_pct}% off, "
-        f"divided by the drift model's root of $x f(t^*) = \\ln(1 + {p['level']:g})$, for the population "
-        f"(coloured by $n$) and the median pair (grey). For $n \\ge {p['n_min']}$, $x \\le {p['x_max']:g}$ the "
-        f"population is within {100 * float(q.t_err):.0f}% of the model (dotted: ±{p['time_rtol']:.0%}) and the "
-        f"median pair leaves no later than the population; outside that regime the population leaves at "
-        f"down to {q.out_pop} and the median pair at down to {q.out_med} times the model's $t^*$."
-    )
-    return render(breakdown_axes(r), width=9.0, height=3.4), caption
+def breakdown_figure(r: Result) -> Figure:
+    """The breakdown scan as a static figure."""
+    return render(breakdown_axes(r), width=9.0, height=3.4)
 
 
+@runner
 def breakdown_prediction(*, n: int, m: int, level: float) -> Result:
-    """The drift model's breakdown time at one size of the widgets' grids (for the prose's prediction)."""
-    sizes = {c.name: c.grid for c in pair_explorable().controls}
-    if n not in sizes["n"] or m not in sizes["m"]:
-        raise ValueError(
-            f"n and m must be values the widget's sliders offer ({sizes['n']}, {sizes['m']}), got n={n}, m={m}"
-        )
+    """The drift model's breakdown time at one size (for the prose's prediction before the widgets)."""
     x = drift_strength(n, m)
-    numbers = {
-        "x": quote(x, ".3f"),
-        "t_star": quote(breakdown_time(x, level), ".2f"),
-        "level_pct": quote(100 * level, ".0f"),
-    }
-    return Result(dict(n=n, m=m, level=level), [], numbers)
+    numbers = _q(".3f", x=x) | _q(".2f", t_star=breakdown_time(x, level)) | _q(".0f", level_pct=100 * level)
+    return Result(numbers=numbers)
 
 
 # --- K3: the overlap itself ---------------------------------------------------------------------
 
 
 def overlap_rms(n: int, m: int, times: np.ndarray, *, seeds: int, rtol: float) -> np.ndarray:
-    """RMS of ``W_i(t) . W_j(t)`` over the pairs interfering at ``t = 0``, pooled over seeds ``0..seeds-1``;
+    """RMS of ``W_i(t) . W_j(t)`` over the pairs interfering at ``t = 0``, pooled over seeds ``0..seeds-1``,
     ``(T,)``."""
     sq, count = np.zeros(len(times)), 0
     i, j = np.triu_indices(n, k=1)
@@ -1130,6 +873,7 @@ def overlap_rms(n: int, m: int, times: np.ndarray, *, seeds: int, rtol: float) -
     return np.sqrt(sq / count)
 
 
+@runner(min_lengths=dict(ms=3))
 def overlap_decay(
     *,
     n: int,
@@ -1147,61 +891,32 @@ def overlap_decay(
     times = np.linspace(0.0, t_end, steps + 1)
     if not np.any(np.isclose(times, t_fixed)):
         raise ValueError(f"t_fixed must be one of the sample times {times}, got {t_fixed}")
+    if min(ms) < n:
+        raise ValueError(f"ms must be >= n={n}, got {ms}")
     rms = np.array([overlap_rms(n, m, times, seeds=seeds, rtol=flow_rtol) for m in ms])
     k = int(np.argmin(np.abs(times - t_fixed)))
     m_arr = np.asarray(ms, dtype=float)
-    regime = f"n={n}, m={ms[0]}..{ms[-1]}, t={t_fixed:g}, {seeds} draws"
     # the drift raises the overlap by about x f(t) with x ∝ m^{-1/2}, which tilts the slope a little at small m
-    c_exp, fit = check_exponent(
-        "K3",
-        "W_i(t)·W_j(t) = Θ(1/sqrt(m)) at fixed t (RMS, interfering pairs)",
-        sizes=m_arr,
-        values=rms[:, k],
-        predicted=-0.5,
-        regime=regime,
-        tolerance=exponent_tolerance,
-    )
+    c_exp, fit = CHECKS.rms.exponent(sizes=m_arr, values=rms[:, k], predicted=-0.5, tolerance=exponent_tolerance)
     big = rms[-1]
     rate = float(-np.polyfit(times, np.log(big), 1)[0])
-    c_rate = check_close(
-        "K3",
-        "decay rate in t of the RMS overlap = 2 (a+b at initialisation)",
-        predicted=2.0,
-        measured=rate,
-        rtol=rtol,
-        regime=f"n={n}, m={ms[-1]}, t∈[0,{t_end:g}]",
-    )
     pref = float(big[k] / big[0] * np.exp(2 * times[k]))
-    c_pref = check_close(
-        "K3",
-        "e^{2t} RMS(t)/RMS(0): the constant in W_i(t)·W_j(t) = e^{−2t} W_i(0)·W_j(0)",
-        predicted=1.0,
-        measured=pref,
-        rtol=rtol,
-        regime=f"n={n}, m={ms[-1]}, t={t_fixed:g}",
-    )
-    params = dict(
-        n=n,
-        ms=tuple(ms),
-        seeds=seeds,
-        t_end=t_end,
-        steps=steps,
-        t_fixed=t_fixed,
-        exponent_tolerance=exponent_tolerance,
-        rtol=rtol,
-        flow_rtol=flow_rtol,
-    )
+    at = dict(m=ms[-1])
+    checks = [
+        c_exp,
+        CHECKS.rms_rate.close(predicted=2.0, measured=rate, rtol=rtol, at=at),
+        CHECKS.rms_constant.close(predicted=1.0, measured=pref, rtol=rtol, at=at),
+    ]
     numbers = {
-        "exp": quote(fit.exponent, ".4f"),
-        "lo": quote(fit.low, ".4f"),
-        "hi": quote(fit.high, ".4f"),
+        "fit": quote(fit, ".4f"),
         "rate": quote(rate, ".4f"),
         "pref": quote(pref, ".4f"),
         "m_min": quote(ms[0], "d"),
         "m_max": quote(ms[-1], ".2e"),
         "x_max": quote(drift_strength(n, ms[-1]), ".1e"),
+        "two_t": quote(2 * float(times[k]), "g"),
     }
-    return Result(params, [c_exp, c_rate, c_pref], numbers, dict(times=times, m=m_arr, rms=rms, fit=fit, k=k))
+    return Result(checks=checks, numbers=numbers, data=dict(times=times, m=m_arr, rms=rms, fit=fit, k=k))
 
 
 def overlap_axes(r: Result) -> list[svgplot.Axes]:
@@ -1239,26 +954,27 @@ def overlap_axes(r: Result) -> list[svgplot.Axes]:
     ]
 
 
-def overlap_figure(r: Result) -> tuple[Figure, str]:
-    """The K3 scan as a static figure; caption from ``r``."""
-    tk = float(r.data["times"][r.data["k"]])
-    caption = (
-        f"Left: the RMS interfering overlap at $t = 0$ and $t = {tk:g}$ against $m$ ($n = {r.params['n']}$, "
-        f"{r.params['seeds']} draws, $m$ from {r.q.m_min} to {r.q.m_max}): parallel lines of slope $-1/2$ "
-        f"(fitted {r.q.exp} at $t = {tk:g}$), the second lower by $e^{{-{2 * tk:g}}}$. Right: at "
-        f"$m =$ {r.q.m_max} it decays like $e^{{-2t}}$ (dashed; fitted rate {r.q.rate})."
-    )
-    return render(overlap_axes(r), width=9.0, height=3.2), caption
+def overlap_figure(r: Result) -> Figure:
+    """The K3 scan as a static figure."""
+    return render(overlap_axes(r), width=9.0, height=3.2)
 
 
 def interfering_pair_weights(m: int, *, seed: int) -> np.ndarray:
     """Two encodings ``(2, m)`` from ``sample_weights(2, m, seed)``, the second flipped if needed so they interfere."""
     W = sample_weights(2, m, seed=seed)
-    if W[0] @ W[1] < 0:
-        W = W * np.array([[1.0], [-1.0]])
-    return W
+    return W * np.array([[1.0], [-1.0]]) if W[0] @ W[1] < 0 else W
 
 
+def rate_deficits(ms: tuple[int, ...], draws: int) -> np.ndarray:
+    """Mean of ``1 - c/(a0+b0)`` over the interfering draws ``sample_gram(2, m, seed=0..draws-1)``, per ``m``."""
+    out = []
+    for m in ms:
+        grams = (sample_gram(2, m, seed=k) for k in range(draws))
+        out.append(float(np.mean([1.0 - pair_decay_rate(G) / (G[0, 0] + G[1, 1]) for G in grams if G[0, 1] > 0])))
+    return np.asarray(out)
+
+
+@runner(min_lengths=dict(deficit_ms=3))
 def two_encodings(
     *,
     m: int,
@@ -1279,133 +995,48 @@ def two_encodings(
     W0 = interfering_pair_weights(m, seed=seed)
     G0 = W0 @ W0.T
     times = np.linspace(0.0, t_end, steps + 1)
-    g = pair_overlap(G0, times)
-    kap = pair_cosine(G0, times)
+    g, kap = pair_overlap(G0, times), pair_cosine(G0, times)
     Gs = simulate_gram(G0, times, terms=INTERFERENCE, rtol=flow_rtol)
     ksim = Gs[:, 0, 1] / np.sqrt(Gs[:, 0, 0] * Gs[:, 1, 1])
-    g_err = float(np.max(np.abs(Gs[:, 0, 1] - g)) / G0[0, 1])
-    k_err = float(np.max(np.abs(ksim - kap)) / kap[0])
-    s = Gs[:, 0, 0] + Gs[:, 1, 1]
-    inv = s**2 - 4 * Gs[:, 0, 1] ** 2
-    inv_err = float(np.max(np.abs(inv / inv[0] - 1)))
-    h = times[1] - times[0]
-    late = float(-(np.log(kap[-1]) - np.log(kap[-3])) / (2 * h))
-    s0 = float(G0[0, 0] + G0[1, 1])
-    c = pair_decay_rate(G0)
-    deficits = []
-    for mm in deficit_ms:
-        vals = [
-            1.0 - pair_decay_rate(G) / (G[0, 0] + G[1, 1])
-            for G in (sample_gram(2, mm, seed=k) for k in range(deficit_draws))
-            if G[0, 1] > 0
-        ]
-        deficits.append(float(np.mean(vals)))
-    m_arr = np.asarray(deficit_ms, dtype=float)
-    regime = f"n=2, m={m}, seed={seed}, t∈[0,{t_end:g}]"
-    c_def, fit = check_exponent(
-        "K3",
-        "n=2: the exact late rate falls below a0+b0 by Θ(1/m)",
-        sizes=m_arr,
-        values=np.asarray(deficits),
-        predicted=-1.0,
-        regime=f"n=2, m={deficit_ms[0]}..{deficit_ms[-1]}, {deficit_draws} draws each",
-        tolerance=exponent_tolerance,
-    )
-    checks = [
-        check_below(
-            "K3",
-            "simulated two-encoding flow = closed form g(t) = c / (2 sinh(ct + arsinh(c/2g0)))",
-            measured=g_err,
-            bound=tolerance,
-            regime=regime,
-            quantity="max |Δg| / g0",
-            kind="identity",
-        ),
-        check_below(
-            "K3",
-            "simulated cosine = closed form κ(t) = 2g / sqrt((a+b)² − (a0−b0)²)",
-            measured=k_err,
-            bound=tolerance,
-            regime=regime,
-            quantity="max |Δκ| / κ0",
-            kind="identity",
-        ),
-        check_below(
-            "K3",
-            "(a+b)² − 4(W_1·W_2)² is conserved along the simulated flow",
-            measured=inv_err,
-            bound=tolerance,
-            regime=regime,
-            quantity="max rel. change",
-            kind="identity",
-        ),
-        check_close(
-            "K3",
-            "late decay rate of κ = c = sqrt((a0+b0)² − 4 g0²)",
-            predicted=c,
-            measured=late,
-            rtol=rate_rtol,
-            regime=regime,
-            kind="identity",
-        ),
-        c_def,
-    ]
-    params = dict(
-        m=m,
-        seed=seed,
-        t_end=t_end,
-        steps=steps,
-        flow_rtol=flow_rtol,
-        tolerance=tolerance,
-        rate_rtol=rate_rtol,
-        deficit_ms=tuple(deficit_ms),
-        deficit_draws=deficit_draws,
-        exponent_tolerance=exponent_tolerance,
-    )
-    numbers = {
-        "g_err": quote(g_err, ".1e"),
-        "k_err": quote(k_err, ".1e"),
-        "inv_err": quote(inv_err, ".1e"),
-        "late": quote(late, ".4f"),
-        "c": quote(c, ".4f"),
-        "s0": quote(s0, ".4f"),
-        "ratio_end": quote(float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), ".3f"),
-        "deficit_exp": quote(fit.exponent, ".3f"),
-        "deficit_const": quote(float(np.mean(m_arr * deficits)), ".3f"),
-        "deficit_m_min": quote(deficit_ms[0], "d"),
-        "deficit_m_max": quote(deficit_ms[-1], "d"),
+    inv = (Gs[:, 0, 0] + Gs[:, 1, 1]) ** 2 - 4 * Gs[:, 0, 1] ** 2
+    errors = {
+        CHECKS.pair_g: float(np.max(np.abs(Gs[:, 0, 1] - g)) / G0[0, 1]),
+        CHECKS.pair_kappa: float(np.max(np.abs(ksim - kap)) / kap[0]),
+        CHECKS.pair_invariant: float(np.max(np.abs(inv / inv[0] - 1))),
     }
-    data = dict(
-        times=times,
-        kappa=kap,
-        kappa_sim=ksim,
-        kappa_note=kap[0] * np.exp(-s0 * times),
-        m=m_arr,
-        deficits=np.asarray(deficits),
-        fit=fit,
-        s0=s0,
-        c=c,
+    late = float(-(np.log(kap[-1]) - np.log(kap[-3])) / (2 * (times[1] - times[0])))
+    s0, c = float(G0[0, 0] + G0[1, 1]), pair_decay_rate(G0)
+    deficits = rate_deficits(deficit_ms, deficit_draws)
+    m_arr = np.asarray(deficit_ms, dtype=float)
+    at = dict(m=deficit_ms)
+    c_def, fit = CHECKS.deficit.exponent(
+        sizes=m_arr, values=deficits, predicted=-1.0, tolerance=exponent_tolerance, at=at
     )
-    return Result(params, checks, numbers, data)
+    checks = [d.below(measured=e, bound=tolerance, scale=1.0) for d, e in errors.items()]
+    checks += [CHECKS.pair_rate.close(predicted=c, measured=late, rtol=rate_rtol), c_def]
+    g_err, k_err, inv_err = errors.values()
+    numbers = _q(".1e", g_err=g_err, k_err=k_err, inv_err=inv_err) | _q(".4f", late=late, c=c, s0=s0)
+    numbers |= _q(".3f", ratio_end=float(kap[-1] / (kap[0] * np.exp(-s0 * t_end))), deficit_fit=fit)
+    numbers |= _q(".3f", deficit_const=float(np.mean(m_arr * deficits)))
+    numbers |= _q("d", deficit_m_min=deficit_ms[0], deficit_m_max=deficit_ms[-1])
+    note = kap[0] * np.exp(-s0 * times)
+    data = dict(
+        times=times, kappa=kap, kappa_sim=ksim, kappa_note=note, m=m_arr, deficits=deficits, fit=fit, s0=s0, c=c
+    )
+    return Result(checks=checks, numbers=numbers, data=data)
 
 
 def two_encodings_axes(r: Result) -> list[svgplot.Axes]:
     """Left: the closed-form cosine (and the simulated one) over the note's. Right: the late-rate deficit
     against ``m``."""
     d = r.data
-    t = d["times"]
+    t, note = d["times"], d["kappa_note"]
     thin = slice(None, None, max(1, len(t) // 20))
-    note = d["kappa_note"]
+    late = d["kappa"][-1] / note[-1] * np.exp((d["s0"] - d["c"]) * (t - t[-1]))
     left = [
         svgplot.Series(t, d["kappa"] / note, label="closed form (n = 2)", color=PALETTE[0]),
         svgplot.Series(t[thin], d["kappa_sim"][thin] / note[thin], label="simulated", kind="points", color=PALETTE[1]),
-        svgplot.Series(
-            t,
-            d["kappa"][-1] / note[-1] * np.exp((d["s0"] - d["c"]) * (t - t[-1])),
-            label=r"late: $\propto e^{(s_0 - c)t}$",
-            color="#000",
-            dashed=True,
-        ),
+        svgplot.Series(t, late, label=r"late: $\propto e^{(s_0 - c)t}$", color="#000", dashed=True),
     ]
     right = figures.power_law(
         d["m"],
@@ -1427,19 +1058,9 @@ def two_encodings_axes(r: Result) -> list[svgplot.Axes]:
     ]
 
 
-def two_encodings_figure(r: Result) -> tuple[Figure, str]:
-    """The two-encoding solution as a static figure; caption from ``r``."""
-    p = r.params
-    caption = (
-        f"Two encodings alone. Left: the closed-form cosine ($m = {p['m']}$, seed {p['seed']}, chosen small "
-        f"so that a difference is visible) and the simulated flow (points), divided by the note's "
-        f"$\\kappa_0 e^{{-(a_0+b_0)t}}$: the ratio grows to {r.q.ratio_end} by $t = {p['t_end']:g}$, and late "
-        f"on in proportion to $e^{{(s_0 - c)t}}$ (dashed), since the late rate $c =$ {r.q.c} is below "
-        f"$s_0 = a_0 + b_0 =$ {r.q.s0}. Right: the mean relative deficit of the late rate "
-        f"below $a_0+b_0$ over $m$ from {r.q.deficit_m_min} to {r.q.deficit_m_max} "
-        f"({p['deficit_draws']} draws each) falls like $1/(2m)$ (fitted exponent {r.q.deficit_exp})."
-    )
-    return render(two_encodings_axes(r), width=9.0, height=3.2), caption
+def two_encodings_figure(r: Result) -> Figure:
+    """The two-encoding solution as a static figure."""
+    return render(two_encodings_axes(r), width=9.0, height=3.2)
 
 
 # --- widgets -------------------------------------------------------------------------------------
@@ -1447,8 +1068,6 @@ def two_encodings_figure(r: Result) -> tuple[Figure, str]:
 WIDGET_T_END = 4.0
 WIDGET_STEPS = 80
 WIDGET_LEVEL = 0.1
-WIDGET_NS = (16, 64)
-WIDGET_MS = (1024, 65536)
 
 
 def _widget_trajectory(n: int, m: int, seed: int) -> Trajectory:
@@ -1478,11 +1097,10 @@ def pair_axes(traj: Trajectory, p: int, k: int, *, level: float = WIDGET_LEVEL) 
     lo = float(min(positive.min(), pred.min())) / 2
     hi = float(max(positive.max(), pred.max())) * 30  # room for the legend above the curves
     t_star = breakdown_time(drift_strength(traj.n, traj.m), level)
+    marked = svgplot.Series([t], [max(abs(float(kap[k])), lo)], kind="points", color=PALETTE[1])
+    course = figures.time_course(tt, measured, pred, label="measured |κ(t)|", predicted_label="note: κ(0) e^{−∫(a+b)}")
     cosine = svgplot.Axes(
-        [
-            *figures.time_course(tt, measured, pred, label="measured |κ(t)|", predicted_label="note: κ(0) e^{−∫(a+b)}"),
-            svgplot.Series([t], [max(abs(float(kap[k])), lo)], kind="points", color=PALETTE[1]),
-        ],
+        [*course, marked],
         xlabel="time t",
         ylabel="|κ_ij|",
         ylog=True,
@@ -1495,8 +1113,10 @@ def pair_axes(traj: Trajectory, p: int, k: int, *, level: float = WIDGET_LEVEL) 
     shown = np.clip(err, *ylim)
     outside = (err < ylim[0]) | (err > ylim[1])
     shown[outside & np.concatenate([[False], outside[:-1]])] = np.nan  # the curve stops at the frame
-    marker = float(np.clip(err[k], *ylim))
-    series = [svgplot.Series(tt, shown), svgplot.Series([t], [marker], kind="points", color=PALETTE[1])]
+    series = [
+        svgplot.Series(tt, shown),
+        svgplot.Series([t], [float(np.clip(err[k], *ylim))], kind="points", color=PALETTE[1]),
+    ]
     if t_star <= tt[-1]:
         series.append(svgplot.Series([t_star, t_star], list(ylim), color=PALETTE[2], dashed=True))
     error = svgplot.Axes(
@@ -1519,32 +1139,19 @@ def pair_panel(n: int, m: int, pair: int, time: float, seed: int = 0) -> Panel:
     traj = _widget_trajectory(n, m, seed)
     p = (int(pair) - 1) % traj.kappa.shape[1]
     k = _time_index(traj, time)
-    t = traj.times[k]
+    t = float(traj.times[k])
     measured, predicted = float(traj.kappa[k, p]), float(traj.prediction[k, p])
     err = measured / predicted - 1.0
     x = drift_strength(n, m)
-    where = f"n={n}, m={m}, seed={seed}, pair ({traj.i[p]}, {traj.j[p]})"
+    where = dict(n=n, m=m, seed=seed, pair=(int(traj.i[p]), int(traj.j[p])))
     parts = relative_rate_parts(traj.gram0)
     checks = [
-        check_close(
-            "K1",
-            "this pair's relative rate (dκ/dt)/κ at t=0 = −(a+b)",
-            predicted=float(parts.first_order[p]),
-            measured=float(parts.total[p]),
-            rtol=WIDGET_LEVEL,
-            regime=f"{where}, t=0",
-            kind="approximation",
+        CHECKS.pair_start.close(
+            predicted=float(parts.first_order[p]), measured=float(parts.total[p]), rtol=WIDGET_LEVEL
         ),
-        check_below(
-            "K2",
-            f"κ(t) within {WIDGET_LEVEL:.0%} of κ(0) exp(−∫(a+b)) for this pair",
-            measured=abs(err),
-            bound=WIDGET_LEVEL,
-            regime=f"{where}, t={t:.2f}",
-            quantity="|κ/pred − 1|",
-            kind="approximation",
-        ),
+        CHECKS.pair_note.below(measured=abs(err), bound=WIDGET_LEVEL, scale=1.0, level=WIDGET_LEVEL),
     ]
+    checks = [c.placed({**where, "t": round(w, 2)}) for c, w in zip(checks, (0.0, t))]
     axes = pair_axes(traj, p, k)
     note = (
         f"Population drift x = (n−2)/√(2πm) = {x:.3f}; the drift model puts the population {WIDGET_LEVEL:.0%} off "
@@ -1594,65 +1201,47 @@ def ensemble_panel(n: int, m: int, seed: int, time: float) -> Panel:
     """All interfering pairs of one draw: spread of ``log(kappa/prediction)`` against time, with the drift model."""
     traj = _widget_trajectory(n, m, seed)
     k = _time_index(traj, time)
-    t = traj.times[k]
     x = drift_strength(n, m)
     A, se = traj.amplitude()
     model = x * drift_profile(traj.times)
-    regime = f"n={n}, m={m}, seed={seed}, t={t:.2f}, {traj.kappa.shape[1]} pairs"
     checks = [
-        check_below(
-            "K2",
-            f"median pair within {WIDGET_LEVEL:.0%} of κ(0) e^{{−∫(a+b)}}",
-            measured=float(traj.median_deviation()[k]),
-            bound=WIDGET_LEVEL,
-            regime=regime,
-            quantity="median |κ/pred − 1|",
+        CHECKS.ensemble_median.below(
+            measured=float(traj.median_deviation()[k]), bound=WIDGET_LEVEL, scale=1.0, level=WIDGET_LEVEL
         ),
-        check_close(
-            "K2",
-            "population log-amplitude log A(t) = x f(t) (drift model)",
-            predicted=float(model[k]),
-            measured=float(np.log(A[k])),
-            rtol=0.25,
-            atol=3 * float(se[k] / A[k]) + 1e-3,
-            regime=regime,
-            kind="approximation",
+        CHECKS.ensemble_drift.close(
+            predicted=float(model[k]), measured=float(np.log(A[k])), rtol=0.25, atol=3 * float(se[k] / A[k]) + 1e-3
         ),
     ]
+    where = dict(n=n, m=m, seed=seed, t=round(float(traj.times[k]), 2), pairs=traj.kappa.shape[1])
     note = (
-        f"x = (n−2)/√(2πm) = {x:.3f}; predicted population breakdown at "
-        f"t* = {breakdown_time(x, WIDGET_LEVEL):.2f}; "
+        f"x = (n−2)/√(2πm) = {x:.3f}; predicted population breakdown at t* = {breakdown_time(x, WIDGET_LEVEL):.2f}; "
         f"pairs that have reached zero by t: {traj.crossed_fraction()[k]:.2%}."
     )
-    return Panel(checks, svgplot.svg(ensemble_axes(traj, k)), note)
+    return Panel([c.placed(where) for c in checks], svgplot.svg(ensemble_axes(traj, k)), note)
+
+
+def _size_controls() -> list[Control]:
+    """The sliders for ``n`` and ``m`` (the notebook sets the book's grids)."""
+    return [
+        Control("n", "features n", (16, 64), 64, kind="size", low=4, high=64),
+        Control("m", "neurons m", (1024, 65536), 65536, kind="size", low=256, high=1 << 20),
+    ]
+
+
+def _time_control() -> Control:
+    return Control("time", "time t", (0.5, 1.5, 3.0), 0.5, kind="float", low=0.0, high=WIDGET_T_END, step=0.05)
 
 
 def pair_explorable() -> Explorable:
     """Widget: one pair's cosine against time, for a choice of sizes and pair (K2)."""
-    return Explorable(
-        pair_panel,
-        [
-            Control("n", "features n", WIDGET_NS, 64, kind="size", low=4, high=64),
-            Control("m", "neurons m", WIDGET_MS, 65536, kind="size", low=256, high=1 << 20),
-            Control("pair", "pair #", (1, 2), 1, low=1, high=40),
-            Control("time", "time t", (0.5, 1.5, 3.0), 0.5, kind="float", low=0.0, high=WIDGET_T_END, step=0.05),
-        ],
-        title="One pair: does κ decay like κ(0) e^{−∫(a+b)}?",
-    )
+    controls = [*_size_controls(), Control("pair", "pair #", (1, 2), 1, low=1, high=40), _time_control()]
+    return Explorable(pair_panel, controls, title="One pair: does κ decay like κ(0) e^{−∫(a+b)}?")
 
 
 def ensemble_explorable() -> Explorable:
     """Widget: every interfering pair of one draw, against the note and the drift model (K2)."""
-    return Explorable(
-        ensemble_panel,
-        [
-            Control("n", "features n", WIDGET_NS, 64, kind="size", low=4, high=64),
-            Control("m", "neurons m", WIDGET_MS, 65536, kind="size", low=256, high=1 << 20),
-            Control("seed", "seed", (0, 1), 0, low=0, high=99),
-            Control("time", "time t", (0.5, 1.5, 3.0), 0.5, kind="float", low=0.0, high=WIDGET_T_END, step=0.05),
-        ],
-        title="All pairs: where the simple exponential stops",
-    )
+    controls = [*_size_controls(), Control("seed", "seed", (0, 1), 0, low=0, high=99), _time_control()]
+    return Explorable(ensemble_panel, controls, title="All pairs: where the simple exponential stops")
 
 
 def explorables() -> dict[str, Explorable]:
