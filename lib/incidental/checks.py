@@ -34,6 +34,7 @@ KINDS = ("identity", "exponent fit", "approximation", "law", "value")
 exponent of a Theta claim, an approximation's measured error, a distribution law, or a value."""
 
 VERDICTS = ("holds", "fails", "unresolved")
+_TOLERANCE_WORDS = ("tol", "bound", "sigmas")  # knobs that judge a check, not the setting it measures
 COLOURS = {"holds": "#1a7f37", "fails": "#cf222e", "unresolved": "#9a6700"}
 
 
@@ -89,12 +90,14 @@ class Check:
         return cls(**r)
 
     def placed(self, params: Mapping[str, Any]) -> Check:
-        """This check with its regime written from ``params`` and its own ``at`` values (``at`` wins)."""
+        """This check with its regime written from ``params`` (tolerances and bounds left out: they are
+        the check's, not the setting's) and its own ``at`` values (``at`` wins)."""
         if self.regime:
             return self
         from .book import regime_text
 
-        return replace(self, regime=regime_text({**params, **(self.at or {})}), at=None)
+        setting = {k: x for k, x in params.items() if not any(w in k for w in _TOLERANCE_WORDS)}
+        return replace(self, regime=regime_text({**setting, **(self.at or {})}), at=None)
 
     def assert_holds(self) -> Check:
         """Raise ``AssertionError`` with the whole check unless it holds; return self."""
