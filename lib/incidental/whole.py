@@ -45,6 +45,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from . import _validate as v
+from .checks import Interval
 from .model import interaction_matrix
 
 METHODS = ("fast", "dense")
@@ -319,6 +320,81 @@ def _conflicted_components(B: np.ndarray) -> np.ndarray:
     return bad_comp[label]
 
 
+def _block_step(
+    B: np.ndarray,
+    G: np.ndarray,
+    nnz_B: int,
+    lam: float,
+    step: float,
+    rk_order: int,
+    method: str,
+    measure: bool,
+    t: float,
+) -> tuple[np.ndarray, np.ndarray, int, bool, float, bool]:
+    """One splitting step of the dense block ``B`` (Gram matrix ``G``). Returns the new ``B, G, nnz``, whether
+    the support changed, the residual ``max |B_new - B| / step`` (if ``measure``; 0 otherwise; never finite in
+    single precision) and whether a pair still overlaps positively."""
+    if method == "dense" or B.shape[1] < 2 * B.shape[0]:
+        Bn = split_step(B, lam, step, rk_order)
+    else:
+        Bn = prox(rk_map(G, step, rk_order).astype(B.dtype, copy=False) @ B, B.dtype.type(lam * step))
+    nnz_new = int(np.count_nonzero(Bn))
+    changed = nnz_new != nnz_B or bool(np.any((Bn != 0) != (B != 0)))
+    res = 0.0
+    if B.dtype == np.float32:
+        res = np.inf  # never declare convergence in single precision
+    elif measure:
+        res = float(np.max(np.abs(Bn - B))) / step
+    G = Bn @ Bn.T
+    if not np.isfinite(G).all():
+        raise FloatingPointError(
+            f"the integration blew up at t = {t:g} (step {step:g} too large for this n, m: try a smaller h)"
+        )
+    interfering = bool(G.shape[0] > 1 and np.max(G - np.diag(np.diag(G) + 1.0)) > 0)
+    return Bn, G, nnz_new, changed, res, interfering
+
+
+def _savings(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    B: np.ndarray,
+    G: np.ndarray,
+    nnz_B: int,
+    free: _Free,
+    stats: dict[str, Any],
+    t: float,
+    sparse_below: float,
+    single_above: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The fast path's exact savings on the dense block ``B`` (features ``rows``, neurons ``cols``, Gram
+    matrix ``G``): drop dead neurons, free the features that can no longer interact (into ``free``),
+    return to double precision once the block is small. Returns the new ``rows, cols, B, G, nnz_B``."""
+    live = np.any(B != 0, axis=0)
+    if not live.all():
+        if "columns_dropped_from" not in stats:
+            stats["columns_dropped_from"] = t
+        B, cols = B[:, live], cols[live]
+    if rows.size and (nnz_B <= sparse_below * B.size or nnz_B <= 4096):
+        bad = _conflicted_components(B)
+        if not bad.all():
+            stats.setdefault("free_features_from", t)
+            good = ~bad
+            free.add(rows[good], B[good], cols)
+            rows, B = rows[bad], B[bad]
+            live = np.any(B != 0, axis=0)
+            B, cols = B[:, live], cols[live]
+            G = B @ B.T
+            nnz_B = int(np.count_nonzero(B))
+            if not rows.size:
+                stats["dense_block_empty_from"] = t
+    if B.dtype == np.float32 and B.size <= single_above:
+        B = B.astype(np.float64)
+        G = B @ B.T
+        stats["single_precision_until"] = t
+    free.compact()
+    return rows, cols, B, G, nnz_B
+
+
 # --- the integrator ------------------------------------------------------------------------------
 
 
@@ -363,7 +439,6 @@ def whole_flow(
         raise ValueError("lam must be positive for the flow to reach exact zeros and stop, got 0")
     h = v.positive("h", h)
     h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
-    h_sparse_given = h_sparse
     switch_density = v.positive("switch_density", switch_density)
     tol = v.positive("tol", tol)
     hold = _nonneg("hold", hold)
@@ -379,6 +454,23 @@ def whole_flow(
         single_above = None
     sparse_below = v.positive("sparse_below", sparse_below)
 
+    return _integrate(
+        W0,
+        lam,
+        dict(h=h, h_sparse=h_sparse, switch_density=switch_density, tol=tol, hold=hold, t_max=t_max, method=method),
+        dict(record_t=record_t, keep_weights=keep_weights, partition_every=partition_every),
+        dict(sparse_below=sparse_below, polish=polish, single_above=single_above, rk_order=rk_order),
+    )
+
+
+def _integrate(W0: np.ndarray, lam: float, *settings: dict[str, Any]) -> WholeRun:
+    """The loop of :func:`whole_flow` (its arguments validated there, passed as dicts of settings)."""
+    c = {k: x for d in settings for k, x in d.items()}
+    h, h_sparse, switch_density, tol, hold = c["h"], c["h_sparse"], c["switch_density"], c["tol"], c["hold"]
+    t_max, method, record_t, keep_weights = c["t_max"], c["method"], c["record_t"], c["keep_weights"]
+    partition_every, sparse_below, polish = c["partition_every"], c["sparse_below"], c["polish"]
+    single_above, rk_order = c["single_above"], c["rk_order"]
+    h_sparse_given = h_sparse
     n, m = W0.shape
     start = _time.perf_counter()
     snaps: list[Snapshot] = []
@@ -422,26 +514,11 @@ def whole_flow(
         if step != h_sparse and nnz_B + free.nnz() <= switch_density * n * m:
             step = h_sparse
             stats["h_sparse_from"] = t
-        changed = False
-        res = 0.0
+        changed, res = False, 0.0
         if rows.size:
-            if method == "dense" or B.shape[1] < 2 * B.shape[0]:
-                Bn = split_step(B, lam, step, rk_order)
-            else:
-                Bn = prox(rk_map(G, step, rk_order).astype(B.dtype, copy=False) @ B, B.dtype.type(lam * step))
-            nnz_new = int(np.count_nonzero(Bn))
-            changed = nnz_new != nnz_B or bool(np.any((Bn != 0) != (B != 0)))
-            if B.dtype == np.float32:
-                res = np.inf  # never declare convergence in single precision
-            elif t - t_support + step >= hold - 1e-9:
-                res = float(np.max(np.abs(Bn - B))) / step
-            B, nnz_B = Bn, nnz_new
-            G = B @ B.T
-            if not np.isfinite(G).all():
-                raise FloatingPointError(
-                    f"the integration blew up at t = {t:g} (step {step:g} too large for this n, m: try a smaller h)"
-                )
-            if G.shape[0] > 1 and np.max(G - np.diag(np.diag(G) + 1.0)) > 0:
+            measure = t - t_support + step >= hold - 1e-9
+            B, G, nnz_B, changed, res, interfering = _block_step(B, G, nnz_B, lam, step, rk_order, method, measure, t)
+            if interfering:
                 t_interfering = t + step
         fch, fres = free.step(lam, step, rk_order)
         changed = changed or fch
@@ -462,54 +539,17 @@ def whole_flow(
             if polish is None or step <= polish:
                 break
             step, h_sparse, switch_density = polish, polish, np.inf  # same rule, smaller step
-        # --- the fast path's exact savings
         if method == "fast" and k % partition_every == 0 and rows.size:
-            live = np.any(B != 0, axis=0)
-            if not live.all():
-                if "columns_dropped_from" not in stats:
-                    stats["columns_dropped_from"] = t
-                B, cols = B[:, live], cols[live]
-            if rows.size and (nnz_B <= sparse_below * B.size or nnz_B <= 4096):
-                bad = _conflicted_components(B)
-                if not bad.all():
-                    stats.setdefault("free_features_from", t)
-                    good = ~bad
-                    free.add(rows[good], B[good], cols)
-                    rows, B = rows[bad], B[bad]
-                    live = np.any(B != 0, axis=0)
-                    B, cols = B[:, live], cols[live]
-                    G = B @ B.T
-                    nnz_B = int(np.count_nonzero(B))
-                    if not rows.size:
-                        stats["dense_block_empty_from"] = t
-            if B.dtype == np.float32 and B.size <= single_above:
-                B = B.astype(np.float64)
-                G = B @ B.T
-                stats["single_precision_until"] = t
-            free.compact()
+            rows, cols, B, G, nnz_B = _savings(rows, cols, B, G, nnz_B, free, stats, t, sparse_below, single_above)
             trace.append((t, rows.size, B.shape[1], free.rows.size, nnz_B, _time.perf_counter() - start))
     stats["trace"] = np.array(trace, dtype=float).reshape(-1, 6)
     stats["t_interference_end"] = t_interfering
     if not converged:
         t_end, steps_end = t, k
     stats["polish_steps"] = k - steps_end
-    return WholeRun(
-        full(),
-        t_end,
-        t_support,
-        steps_end,
-        converged,
-        residual,
-        lam,
-        h,
-        h_sparse_given,
-        tol,
-        hold,
-        method,
-        _time.perf_counter() - start,
-        tuple(snaps),
-        stats,
-    )
+    W, seconds = full(), _time.perf_counter() - start
+    run = (W, t_end, t_support, steps_end, converged, residual, lam, h, h_sparse_given, tol, hold, method, seconds)
+    return WholeRun(*run, tuple(snaps), stats)
 
 
 # --- the end state ---------------------------------------------------------------------------------
@@ -781,6 +821,11 @@ class CountSummary:
     high: np.ndarray
     predicted: np.ndarray
 
+    def subset(self, n: int) -> CountSummary:
+        """The rows at ``n`` features."""
+        sel = self.n == n
+        return CountSummary(**{f: getattr(self, f)[sel] for f in self.__dataclass_fields__})
+
 
 def summarize_counts(
     records: list[dict[str, Any]], *, confidence: float = 0.95, key: str = "polysemantic"
@@ -820,8 +865,12 @@ class PoissonFit:
     prefactor: float
     dispersion: float  # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
 
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3f"
+        return f"{self.exponent:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
     def __str__(self) -> str:
-        return f"{self.exponent:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return format(self)
 
 
 def fit_count_exponent(
@@ -855,6 +904,44 @@ def fit_count_exponent(
     half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(cov[1, 1])
     b = float(beta[1])
     return PoissonFit(b, b - half, b + half, float(np.exp(beta[0] - b * x.mean())), dispersion)
+
+
+def count_fit(records: list[dict[str, Any]]) -> PoissonFit:
+    """:func:`fit_count_exponent` of the polysemantic counts of run records against their ``m``."""
+    return fit_count_exponent(np.array([r["m"] for r in records]), np.array([r["polysemantic"] for r in records]))
+
+
+def pooled_ratio(counts: np.ndarray, predicted: np.ndarray, confidence: float = 0.95) -> Interval:
+    """Pooled ratio ``sum(counts) / sum(predicted)`` with a normal interval from the per-run scatter."""
+    from scipy import stats
+
+    counts, predicted = np.asarray(counts, float), np.asarray(predicted, float)
+    if counts.size == 0 or predicted.sum() <= 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    ratio = counts.sum() / predicted.sum()
+    se = np.sqrt(np.sum((counts - ratio * predicted) ** 2)) / predicted.sum()
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return Interval(float(ratio), float(ratio - z * se), float(ratio + z * se))
+
+
+def mean_interval(x: np.ndarray | list[float], confidence: float) -> Interval:
+    """The mean of ``x`` with its Student-t interval."""
+    from scipy import stats
+
+    x = np.asarray(x, float)
+    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half))
+
+
+def runs_needed(records: list[dict[str, Any]], summary: CountSummary, confidence: float, power: float) -> np.ndarray:
+    """Runs per point a two-sided test at ``confidence`` and ``power`` needs to tell the prediction from the
+    no-relocation rival, given the per-run variance of the count at each ``m`` of ``summary``."""
+    from scipy import stats
+
+    z = stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power)
+    var = np.array([np.var([r["polysemantic"] for r in records if r["m"] == m], ddof=1) for m in summary.m])
+    rival = np.array([rival_no_relocation(int(n), int(m)) for n, m in zip(summary.n, summary.m)])
+    return (z**2) * var / (summary.predicted - rival) ** 2
 
 
 # --- the sparsification clock ----------------------------------------------------------------------
