@@ -1,8 +1,10 @@
 """Chapter 2 (the numerator): the split of the rate, the size of the second-order terms, the
 first-order relative rate at initialisation and along the flow (claims N1-N3); the chapter's
 runners at small sizes, its figures and widgets, and its notebook (every quoted number exists, and
-a knob changed in the notebook changes the numbers and the caption that depend on it)."""
+a knob changed in the notebook changes the numbers and the caption that depend on it; a bad knob is
+refused naming it; a broken tolerance fails; the widgets never show "holds" for a check that cannot fail)."""
 
+import inspect
 import re
 
 import incidental as inc
@@ -11,9 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from incidental import book, figures, theory
+from incidental import book, figures, runs, theory
 from incidental.chapters import numerator as ch
-from notebook_probe import knobs_of, probe
+from matplotlib.figure import Figure
+from notebook_probe import cells, knobs_of, probe
 
 NOTEBOOK = book.notebook_path("02_numerator")
 
@@ -67,7 +70,7 @@ SMALL = {
         ch.late_scaling,
         dict(
             m=4096,
-            ns=(8, 16, 32),
+            ns=(8, 16, 32, 64),  # three sizes cannot tell the exponent 1 from 1/2 or 3/2: unresolved
             n=16,
             ms=(1024, 4096, 16384),
             seed=2,
@@ -133,7 +136,8 @@ def test_rate_is_first_plus_second_and_relative_rate_identity(seed, n):
 
 
 def test_relu_free_terms_differ_unless_all_pairs_interfere():
-    assert ch.all_interfering_gap(8, 32, seed=2) < 1e-12
+    gap, size = ch.all_interfering_gap(8, 32, seed=2)
+    assert gap < 1e-12 * size and size > 1
     G = inc.sample_gram(16, 64, seed=2)
     assert np.max(np.abs(inc.numerator_second_order(G, relu=False) - inc.numerator_second_order(G))) > 1e-3
 
@@ -141,6 +145,7 @@ def test_relu_free_terms_differ_unless_all_pairs_interfere():
 def test_relu_free_check_corrects_the_note(results):
     corrected = [c for c in results["relu_free"].checks if c.refutes]
     assert len(corrected) == 1 and "own size" in corrected[0].statement and "2 Σ_k" in corrected[0].refutes
+    assert corrected[0].predicted.startswith("1 ")  # the book's prediction, not the refuted statement's
 
 
 # --- the formulas this chapter moved to the core ----------------------------------------------------
@@ -184,6 +189,65 @@ def test_runner_checks_hold_and_record_params(results, name):
     assert r.params == SMALL[name][1]
     assert r.checks and all(c.holds for c in r.checks), [c for c in r.checks if not c.holds]
     assert all(c.claim in ("N1", "N2", "N3") for c in r.checks)
+    assert all(c.regime and c.at is None for c in r.checks)  # the regime is written from the knobs
+
+
+# A tolerance made too tight: some check of the runner must then fail.
+BROKEN = {
+    "rate": dict(fd_tolerance=1e-12),
+    "relu_free": dict(rtol=1e-4),
+    "scaling": dict(constant_rtol=1e-4),
+    "mean": dict(rtol=1e-4),
+    "law": dict(ks_bound=1e-4),
+    "grid": dict(deviation_bound=1e-4),
+    "flow": dict(rate_rtol=1e-5),
+    "late": dict(late_rtol=1e-4),
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_a_broken_tolerance_fails(name):
+    runner, knobs = SMALL[name]
+    r = runner(**{**knobs, **BROKEN[name]})
+    assert any(c.verdict == "fails" for c in r.checks), [(c.statement, c.verdict) for c in r.checks]
+
+
+# One bad value per runner: the ValueError names the knob the reader typed.
+BAD = [
+    ("rate", "fd_tolerance", -1.0),
+    ("rate", "steps", ()),
+    ("rate", "steps", (1e-2, 3e-3, 2.0)),  # a step beyond t0
+    ("rate", "sizes", ((16, 8),)),
+    ("relu_free", "gap_m", 4),
+    ("relu_free", "rtol", 0.0),
+    ("scaling", "ms", (1024, 4096)),
+    ("scaling", "exponent_tolerance", -0.1),
+    ("mean", "draws", 0),
+    ("mean", "n", 2),
+    ("law", "median_sigmas", 0),
+    ("law", "seed", -1),
+    ("grid", "small_load", 0.0),
+    ("grid", "deviation_bound", float("nan")),
+    ("flow", "points", 2),
+    ("flow", "t_end", -1.0),
+    ("late", "ns", (2, 8, 16)),
+    ("late", "pairs", 0),
+]
+
+
+@pytest.mark.parametrize("name,knob,value", BAD)
+def test_a_bad_knob_is_refused_naming_it(name, knob, value):
+    runner, knobs = SMALL[name]
+    with pytest.raises(ValueError, match=knob):
+        runner(**{**knobs, knob: value})
+
+
+def test_every_knob_of_the_notebook_reaches_a_runner_by_name():
+    knobs = knobs_of("02_numerator", ch=ch)
+    source = "\n".join(cells("02_numerator", "code"))
+    for name, values in knobs.items():
+        runner = getattr(ch, re.search(rf"= ch\.(\w+)\(\*\*{name}\)", source).group(1))
+        assert runner.runner and set(values) == set(inspect.signature(runner).parameters), name
 
 
 def test_every_quoted_number_of_the_notebook_exists(results):
@@ -197,8 +261,10 @@ def test_every_quoted_number_of_the_notebook_exists(results):
     exprs = eval_expressions(cells)
     assert len(exprs) > 50
     for expr in exprs:
-        name, q, key = expr.split(".")
+        name, q, key, *part = expr.split(".")
         assert q == "q" and key in results[name].q, expr
+        shown = repr(eval(expr, {}, {name: results[name]}))  # a part (fit.exponent, start.low) exists too
+        assert shown and not re.search(r"[A-Za-z_]\w*\(", shown), (expr, shown)  # a formatted number, not an object
 
 
 def test_notebook_has_no_glue_and_no_cross_chapter_equations():
@@ -212,14 +278,29 @@ def test_notebook_has_no_glue_and_no_cross_chapter_equations():
 
 
 @pytest.mark.parametrize("name", list(SMALL))
-def test_figure_captions_state_their_parameters(results, name):
-    fig, caption = FIGURES[name](results[name])
-    p = results[name].params
-    assert fig.axes and caption.strip()
-    sizes = [f"$n = {p['n']}$"] if "n" in p else []
-    sizes += [f"$m = {p['m']}$"] if "m" in p and p["m"] < 10**6 else []
-    sizes += [str(p["ns"][0])] if "ns" in p else []
-    assert sizes and all(s in caption for s in sizes), (sizes, caption)
+def test_figure_builders_return_a_figure(results, name):
+    fig = FIGURES[name](results[name])
+    assert isinstance(fig, Figure) and fig.axes
+
+
+def test_each_figure_is_followed_by_its_caption_quoting_its_parameters():
+    nb = notebook_cells()
+    figures_seen = 0
+    for k, c in enumerate(nb):
+        m = re.fullmatch(r"chapter\.figure\(ch\.(\w+)\((\w+)\)\)", c.source.strip())
+        if c.cell_type != "code" or not m:
+            continue
+        figures_seen += 1
+        fn, name = m.groups()
+        assert FIGURES[name] is getattr(ch, fn)
+        caption = nb[k + 1]
+        assert caption.cell_type == "markdown" and caption.source.startswith(f"**Figure 2.{figures_seen}.**")
+        quoted = set(re.findall(r"\{eval\}`(\w+)\.q\.(\w+)", caption.source))
+        assert {n for n, _ in quoted} == {name}, caption.source  # it quotes its own result only
+        params = {key for _, key in quoted} & set(SMALL[name][1])
+        assert params & {"n", "m", "ns", "pairs", "t_end"}, (name, quoted)  # and the sizes it ran at
+        assert not re.search(r"\$[nm] = \d", caption.source), "a size typed into a caption"
+    assert figures_seen == len(FIGURES)
 
 
 def test_late_check_corrects_the_note_and_error_settles(results):
@@ -230,14 +311,16 @@ def test_late_check_corrects_the_note_and_error_settles(results):
     assert float(flow.q.rate) == pytest.approx(theory.late_collective_rate(32, 4096), rel=0.05)
 
 
-def test_flow_is_reproducible_and_matches_a_tighter_tolerance():
-    a = ch._flow(8, 256, 2, 4.0, 9, 1e-11)
-    b = ch._flow(8, 256, 2, 4.0, 9, 1e-12)
+def test_flow_is_the_shared_run_reproducible_and_matches_a_tighter_tolerance():
+    a = runs.phase(8, 256, 2, flow="interference", t_end=4.0, rtol=1e-11, count=9)
+    b = runs.phase(8, 256, 2, flow="interference", t_end=4.0, rtol=1e-12, count=9)
     np.testing.assert_allclose(
-        ch.pair_terms(a[1][-1])["relative_error"], ch.pair_terms(b[1][-1])["relative_error"], rtol=1e-4
+        ch.pair_terms(a.G[-1])["relative_error"], ch.pair_terms(b.G[-1])["relative_error"], rtol=1e-4
     )
-    ch._flow.cache_clear()
-    np.testing.assert_array_equal(ch._flow(8, 256, 2, 4.0, 9, 1e-11)[1], a[1])
+    s = ch.flow_stats(8, 256, 2, 4.0, 9, 1e-11)
+    assert s["times"] is a.times and len(s["terms"]) == 9  # a view of the shared run, not a second integration
+    runs.phase.cache_clear()
+    np.testing.assert_array_equal(runs.phase(8, 256, 2, flow="interference", t_end=4.0, rtol=1e-11, count=9).G, a.G)
 
 
 @pytest.mark.parametrize(
@@ -247,7 +330,6 @@ def test_flow_is_reproducible_and_matches_a_tighter_tolerance():
         lambda: theory.late_first_order_error(10, 5),
         lambda: theory.half_cauchy_exceedance(1.0, 0.0),
         lambda: theory.load_at_median_error(-0.1),
-        lambda: ch.late_flow(**{**SMALL["flow"][1], "t_end": -1.0}),
         lambda: ch.late_flow(**{**SMALL["flow"][1], "m": 4}),
         lambda: ch.pair_terms(np.ones((3, 4))),
         lambda: ch.conditional_mean(**{**SMALL["mean"][1], "n": 1}),
@@ -268,14 +350,39 @@ def test_same_seed_same_result():
 # --- widgets ----------------------------------------------------------------------------------------
 
 
+def notebook_widgets() -> dict:
+    """The widgets as the notebook's widget cells show them (with the grids the cells set)."""
+    shown = [c for c in cells("02_numerator", "code") if "explorable()" in c]
+    return {src.split("_explorable")[0].split(".")[-1]: eval(src.strip(), {"ch": ch}) for src in shown}
+
+
 def test_explorables_grids_and_defaults():
     ex = ch.explorables()
-    assert set(ex) == {"initial", "flow"}
-    for e in ex.values():
+    widgets = notebook_widgets()
+    assert set(ex) == set(widgets) == {"initial", "flow"}
+    for e in widgets.values():
         assert len(e.grid_points()) <= 24
         panel = e.panel()
         assert all(c.holds for c in panel.checks), [c for c in panel.checks if not c.holds]
-        assert panel.figure.startswith("<svg")
+        assert panel.figure.startswith("<svg") and all(c.regime for c in panel.checks)
+
+
+def test_widget_grids_are_set_in_the_notebook_beside_the_prose_that_names_them():
+    widgets = notebook_widgets()
+    grids = {name: {c.name: c.grid for c in e.controls} for name, e in widgets.items()}
+    assert 128 in grids["initial"]["n"] and 256 in grids["initial"]["m"] and 16384 in grids["initial"]["m"]
+    assert 64 in grids["flow"]["n"] and 1024 in grids["flow"]["m"] and {0.0, 8.0} <= set(grids["flow"]["t"])
+
+
+def test_widgets_over_their_grids_never_hold_without_resolving():
+    # every panel of the rendered book: a verdict from the three, and an unresolved one says why
+    for e in notebook_widgets().values():
+        for values in e.grid_points():
+            for c in e.panel(**values).checks:
+                assert c.verdict in ("holds", "fails", "unresolved") and c.resolved == (not c.why), (values, c)
+                if c.kind == "value" and c.holds:  # a close check: its tolerance is below its prediction
+                    pred, tol = (float(x) for x in re.findall(r"[-\d.e+]+", c.predicted)[:2])
+                    assert tol < abs(pred), (values, c)
 
 
 def test_widget_panels_at_defaults_compute_from_warm_caches():
@@ -292,7 +399,7 @@ def test_initial_panel_verdict_fails_where_n_over_m_is_large():
 
 def test_flow_panel_keeps_the_markers_in_view_despite_heavy_tails():
     # the second widget at n = 64, m = 1024: the relative rates have heavy tails at t = 0
-    s = ch._flow_stats(64, 1024, 0, ch.FLOW["t_end"], ch.FLOW["points"], ch.FLOW["rtol"])
+    s = ch.flow_stats(64, 1024, 0, ch.FLOW["t_end"], ch.FLOW["points"], ch.FLOW["rtol"])
     late = -theory.late_collective_rate(64, 1024)
     for k in range(len(s["times"])):
         rates = s["terms"][k]["relative_rate"]
@@ -321,8 +428,9 @@ def test_changing_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, mo
     other = ch.relu_free(**_notebook_knobs("relu_free_knobs"))  # another experiment: unchanged
     assert after.quoted["relu_free.q.difference"] == repr(other.q.difference)
     caption = after.captions[0]
-    assert caption.startswith("Figure 2.1.") and "$m = 512$" in caption and "$m = 256$" not in caption
-    assert caption != "Figure 2.1. " + ch.exact_rate_figure(before)[1]
+    assert caption.startswith("**Figure 2.1.**") and "$m =$ 512" in caption and "$m =$ 256" not in caption
+    assert "{eval}" not in caption and after.quoted["rate.q.fit.exponent"] in caption
+    assert len(after.captions) == len(FIGURES) and all(c.startswith("**Figure 2.") for c in after.captions)
     assert "m=512" in after.tables[0] and "m=256" not in after.tables[0]
 
 

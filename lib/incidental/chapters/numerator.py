@@ -1,11 +1,10 @@
 """Chapter 2 (The numerator): the experiments of claims N1-N3 and the chapter's widgets.
 
-How interference alone changes the overlap ``G_ij = W_i . W_j`` of two encodings: its exact rate
-(:func:`incidental.numerator_rate`) is a first-order term ``-ReLU(G_ij) (G_ii + G_jj)`` plus
-second-order terms from every third encoding. Every runner takes all its knobs as keyword
-arguments (the notebook sets them in visible cells) and returns a :class:`~incidental.book.Result`;
-every figure builder returns ``(figure, caption)``, the caption built from the result. The
-formulas the experiments compare against live in :mod:`incidental.theory`.
+The exact rate of ``G_ij = W_i . W_j`` under interference alone (:func:`incidental.numerator_rate`)
+is a first-order term ``-ReLU(G_ij) (G_ii + G_jj)`` plus second-order terms from every third
+encoding. The checks are declared once (:data:`CHECKS`); runners take their knobs as keywords
+(validated by :func:`~incidental.book.runner`); figure builders return the figure (the caption is
+in the notebook); flows are the shared runs of :func:`incidental.runs.phase`.
 """
 
 from __future__ import annotations
@@ -16,18 +15,63 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .. import _validate as v
 from .. import figures, svgplot, theory
-from ..book import Result, quote
-from ..checks import check_below, check_close, check_exponent
+from ..book import Result, quote, runner
+from ..checks import Interval, declare
 from ..derivation import interfering_pair_terms, numerator_first_order, numerator_rate, numerator_second_order
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
 from ..model import sample_gram, sample_weights
 from ..plotting import render
+from ..runs import INTERFERENCE, phase
 
-INTERFERENCE = ("interference",)
+Ints, Floats = tuple[int, ...], tuple[float, ...]
 EXACT, FREE = svgplot.PALETTE[0], svgplot.PALETTE[1]
+
+ID, FIT, APPROX = "identity", "exponent fit", "approximation"
+CHECKS = declare(  # name=(claim, statement, kind, refutes, quantity): runners and widgets supply the measurements
+    split=("N1", "first order + second order (with ReLUs) = exact rate", ID, "", "rel. error"),
+    fd=("N1", "exact rate = central difference of G_ij(t), {flow} flow", ID, "", "rel. error"),
+    fd_order=("N1", "central-difference error ∝ h^2 (the rate is the derivative)", FIT),
+    all_interfering=("N1", "ReLU-free = exact second-order terms when every pair interferes", ID, "", "max |Δ|"),
+    relu_difference=(
+        "N1",
+        "the ReLUs cannot be dropped term by term: RMS(ReLU-free − exact) / RMS(exact) = 1, the terms change by "
+        "their own size",
+        "value",
+        "d(W_i·W_j)/dt = −(W_i·W_j)(‖W_i‖² + ‖W_j‖²) − 2 Σ_k (W_i·W_k)(W_j·W_k): the second-order terms without "
+        "their ReLUs",
+    ),
+    relu_size=("N1", "RMS(ReLU-free) / RMS(exact) = sqrt(8/3)"),
+    relu_correlation=("N1", "correlation of ReLU-free and exact terms = sqrt(2/3)"),
+    ratio_exponent=("N2", "RMS(second)/RMS(first) ∝ ({size})^{power}, {version}", FIT),
+    ratio_constant=("N2", "constant r / sqrt((n-2)/m) = {constant}, {version} (scan in {size})"),
+    mean_slope=("N2", "E[second | W_i, W_j] = {mean} G_ij / m (slope), {version}", "law"),
+    median=("N3", "median relative error of the first-order rate = r = sqrt(3(n-2)/(8m))"),
+    half_cauchy=("N3", "relative error / r follows the half-Cauchy law", "law", "", "KS distance"),
+    fraction=("N3", "fraction of pairs with relative error > {tolerance:g} (half-Cauchy law)", "law"),
+    across_grid=("N3", "median error = sqrt(3(n-2)/(8m)) across the grid where (n-2)/m ≤ {small_load:g}", APPROX,
+                 "", "max rel. deviation"),
+    settles=("N3", "the exact median error settles late (max/min over the second half of the run)", APPROX, "",
+             "max/min"),
+    collective=("N3", "collective decay rate of the interfering overlaps = 2 - (n-2)/sqrt(2 pi m)"),
+    overtake=("N3", "the ReLU-free second-order terms overtake the first-order term (1 / median ratio, end)", APPROX,
+              "", "1/ratio"),
+    free_late=("N3", "late ReLU-free second order ≈ -(n-2)/(pi m) (mean over interfering pairs; heuristic)", APPROX),
+    late_in_n=(
+        "N3",
+        "late (t={t_end:g}) median error ∝ (n-2)^+1: Θ(n/√m), so the first-order rate holds late only when n ≪ √m",
+        FIT,
+        "the second-order terms are negligible whenever n/m is small, so an overlap shrinks at the relative rate "
+        "−(‖W_i‖² + ‖W_j‖²) throughout the interference phase",
+    ),
+    late_in_m=("N3", "late (t={t_end:g}) median error ∝ m^-1/2", FIT),
+    late_value=("N3", "late median error = (n-2)/(2 sqrt(2 pi m)) at the largest n"),
+    # the widgets' panels (with median)
+    typical=("N3", "first order within {tolerance:.0%} for the median pair", APPROX, "", "median rel. error"),
+    free_below=("N3", "the note's ReLU-free terms stay below the first-order term (median pair)", APPROX, "",
+                "median ratio"),
+)  # fmt: skip
 
 
 # --- the pieces of the rate, pair by pair ----------------------------------------------------------
@@ -40,8 +84,9 @@ def seeds_for(n: int, pairs: int) -> int:
     return max(1, int(np.ceil(pairs / (n * (n - 1) / 2))))
 
 
+@lru_cache(maxsize=128)
 def pooled_pair_terms(n: int, m: int, *, seed: int, pairs: int) -> dict[str, np.ndarray]:
-    """:func:`pair_terms` pooled over Gram draws with seeds ``seed, seed+1, ...`` until about ``pairs`` pairs."""
+    """:func:`pair_terms` pooled over Gram draws with seeds ``seed, seed+1, ...`` to about ``pairs`` pairs (cached)."""
     parts = [pair_terms(sample_gram(n, m, seed=seed + k)) for k in range(seeds_for(n, pairs))]
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
@@ -56,162 +101,90 @@ def _thin(count: int | None, *arrays: np.ndarray) -> list[np.ndarray]:
     return [a[::step] for a in arrays]
 
 
-def _static(axes: svgplot.Axes | list[svgplot.Axes], **size: float) -> Figure:
-    return render(axes, **size)
+def _against(x: np.ndarray, y: np.ndarray, *, diagonal: str, **labels: str) -> svgplot.Axes:
+    """Points ``(x, y)``, one per pair, against the line ``y = x`` (dashed)."""
+    lo, hi = float(min(x.min(), y.min(), 0.0)), float(max(x.max(), y.max(), 0.0))
+    line = svgplot.Series([lo, hi], [lo, hi], label=diagonal, color="#000", dashed=True)
+    return svgplot.Axes([svgplot.Series(x, y, label="interfering pairs", kind="points"), line], **labels)
+
+
+def _over(fn, ns, ms, **kw) -> np.ndarray:
+    """``fn(n, m)`` over paired sizes."""
+    return np.array([fn(int(a), int(b), **kw) for a, b in zip(ns, ms)])
+
+
+def _quotes(fmt: str, **values) -> dict:
+    """``values`` to be quoted with the format ``fmt``."""
+    return {k: quote(x, fmt) for k, x in values.items()}
 
 
 # --- N1: the exact rate ------------------------------------------------------------------------
 
 
 def decomposition_error(G: np.ndarray) -> float:
-    """``max |first + second - rate| / max |rate|`` over all pairs of ``G`` (a float; round-off). When no
-    pair interferes the rate is 0 and the error is absolute."""
-    total = numerator_first_order(G) + numerator_second_order(G)
+    """``max |first + second - rate| / max |rate|`` over all pairs of ``G`` (absolute if no pair interferes)."""
     rate = numerator_rate(G)
-    return float(np.max(np.abs(total - rate)) / (np.max(np.abs(rate)) or 1.0))
+    error = np.max(np.abs(numerator_first_order(G) + numerator_second_order(G) - rate))
+    return float(error / (np.max(np.abs(rate)) or 1.0))
 
 
 def _fd_error(Gs: np.ndarray, h: float) -> float:
     off = ~np.eye(Gs.shape[1], dtype=bool)
-    fd = (Gs[2] - Gs[0]) / (2 * h)
     rate = numerator_rate(Gs[1])
-    return float(np.max(np.abs(fd - rate)[off]) / np.max(np.abs(rate)[off]))
+    return float(np.max(np.abs((Gs[2] - Gs[0]) / (2 * h) - rate)[off]) / np.max(np.abs(rate)[off]))
 
 
+@runner(min_lengths=dict(steps=3))
 def exact_rate(
-    *,
-    sizes: tuple[tuple[int, int], ...],
-    seed: int,
-    n: int,
-    m: int,
-    t0: float,
-    steps: tuple[float, ...],
-    split_tolerance: float,
-    fd_tolerance: float,
-    order_tolerance: float,
-) -> Result:
-    """N1, the identity: first + second order = the exact rate on Gram draws of every ``(n, m)`` in
-    ``sizes`` (to ``split_tolerance``); and the rate = central differences of ``G_ij(t)`` at ``t0``
-    along the interference-only flow from ``sample_weights(n, m, seed)``, simulated in Gram space and
-    in weight space, for each step in ``steps`` (to ``fd_tolerance`` at the smallest; error ∝ h^2)."""
+    *, sizes: tuple[tuple[int, int], ...], seed: int, n: int, m: int, t0: float, steps: Floats,
+    split_tolerance: float, fd_tolerance: float, order_tolerance: float,
+) -> Result:  # fmt: skip
+    """N1: first + second order = the exact rate on Gram draws of each of ``sizes``, and = central differences
+    of ``G_ij(t)`` at ``t0`` along the interference-only flow (Gram and weight space) for each of ``steps``."""
+    if not all(0 < h <= t0 for h in steps):
+        raise ValueError(f"steps must lie in (0, t0] = (0, {t0:g}], got {steps}")
     split = max(decomposition_error(sample_gram(a, b, seed=seed + k)) for k, (a, b) in enumerate(sizes))
     W0 = sample_weights(n, m, seed=seed)
-    gram_err, weight_err = [], []
+    errors = {"Gram": [], "weight": []}
     for h in steps:
         times = [t0 - h, t0, t0 + h]
-        gram_err.append(_fd_error(simulate_gram(W0 @ W0.T, times, terms=INTERFERENCE), h))
+        errors["Gram"].append(_fd_error(simulate_gram(W0 @ W0.T, times, terms=INTERFERENCE), h))
         Ws = simulate(W0, times, terms=INTERFERENCE)
-        weight_err.append(_fd_error(np.einsum("tim,tjm->tij", Ws, Ws), h))
-    h_arr, g_err, w_err = np.asarray(steps, dtype=float), np.asarray(gram_err), np.asarray(weight_err)
-    params = dict(
-        sizes=tuple(sizes),
-        seed=seed,
-        n=n,
-        m=m,
-        t0=t0,
-        steps=tuple(steps),
-        split_tolerance=split_tolerance,
-        fd_tolerance=fd_tolerance,
-        order_tolerance=order_tolerance,
-    )
-    fd_regime = f"n={n}, m={m}, t0={t0:g}, interference only"
-    order_check, fit = check_exponent(
-        "N1",
-        "central-difference error ∝ h^2 (the rate is the derivative)",
-        sizes=h_arr,
-        values=g_err,
-        predicted=2.0,
-        regime=fd_regime,
-        tolerance=order_tolerance,
-    )
-    checks = [
-        check_below(
-            "N1",
-            "first order + second order (with ReLUs) = exact rate",
-            measured=split,
-            bound=split_tolerance,
-            regime="; ".join(f"n={a}, m={b:g}" for a, b in sizes),
-            quantity="rel. error",
-            kind="identity",
-        ),
-        check_below(
-            "N1",
-            "exact rate = central difference of G_ij(t), Gram flow",
-            measured=float(g_err[-1]),
-            bound=fd_tolerance,
-            regime=f"{fd_regime}, h={h_arr[-1]:g}",
-            quantity="rel. error",
-            kind="identity",
-        ),
-        check_below(
-            "N1",
-            "exact rate = central difference of G_ij(t), weight flow",
-            measured=float(w_err[-1]),
-            bound=fd_tolerance,
-            regime=f"{fd_regime}, h={h_arr[-1]:g}",
-            quantity="rel. error",
-            kind="identity",
-        ),
-        order_check,
-    ]
-    numbers = {
-        "split": quote(split, ".0e"),
-        "fd": quote(g_err[-1], ".1e"),
-        "fd_w": quote(w_err[-1], ".1e"),
-        "h": quote(h_arr[-1], ".0e"),
-        "order": quote(fit.exponent, ".3f"),
-        "draws": quote(len(sizes), "d"),
-        "m_max": quote(max(b for _, b in sizes), ".0e"),
-    }
-    return Result(params, checks, numbers, dict(steps=h_arr, gram_error=g_err, weight_error=w_err, fit=fit))
+        errors["weight"].append(_fd_error(np.einsum("tim,tjm->tij", Ws, Ws), h))
+    h, g_err, w_err = np.asarray(steps, dtype=float), np.asarray(errors["Gram"]), np.asarray(errors["weight"])
+    order, fit = CHECKS.fd_order.exponent(sizes=h, values=g_err, predicted=2.0, tolerance=order_tolerance)
+    checks = [CHECKS.split.below(measured=split, bound=split_tolerance, scale=1.0)]
+    for flow, e in errors.items():
+        checks.append(CHECKS.fd.below(measured=e[-1], bound=fd_tolerance, scale=1.0, at=dict(h=h[-1]), flow=flow))
+    numbers = {**_quotes(".1e", fd=g_err[-1], fd_w=w_err[-1]), **_quotes(".0e", split=split, h=h[-1])}
+    numbers.update(fit=quote(fit, ".3f"), draws=quote(len(sizes), "d"), m_max=quote(max(b for _, b in sizes), ".0e"))
+    return Result(checks=[*checks, order], numbers=numbers, data=dict(steps=h, gram=g_err, weight=w_err, fit=fit))
 
 
-def exact_rate_axes(r: Result) -> svgplot.Axes:
+def exact_rate_figure(r: Result) -> Figure:
     """Relative error of central differences against the step, both flows, with the fit and slope 2."""
     d = r.data
-    series = [
-        *figures.power_law(
-            d["steps"],
-            d["gram_error"],
-            label="Gram flow",
-            fit=d["fit"],
-            predicted=lambda h: d["gram_error"][0] * (h / d["steps"][0]) ** 2,
-            predicted_label="slope 2 (truncation error)",
-        ),
-        *figures.power_law(d["steps"], d["weight_error"], label="weight flow", color=FREE),
-    ]
-    return figures.power_law_axes(series, xlabel="finite-difference step $h$", ylabel="relative error")
+    h, slope2, label = d["steps"], lambda h: d["gram"][0] * (h / d["steps"][0]) ** 2, "slope 2 (truncation error)"
+    series = figures.power_law(h, d["gram"], label="Gram flow", fit=d["fit"], predicted=slope2, predicted_label=label)
+    series += figures.power_law(d["steps"], d["weight"], label="weight flow", color=FREE)
+    axes = figures.power_law_axes(series, xlabel="finite-difference step $h$", ylabel="relative error")
+    return render(axes, width=5.4, height=3.2)
 
 
-def exact_rate_figure(r: Result) -> tuple[Figure, str]:
-    """The finite-difference check as a figure; caption from ``r``."""
-    p = r.params
-    caption = (
-        f"Central differences of $G_{{ij}}(t)$ at $t = {p['t0']:g}$ along the interference-only flow "
-        f"($n = {p['n']}$, $m = {p['m']}$, seed {p['seed']}) against the exact rate $F_{{ij}} + S_{{ij}}$, "
-        f"largest relative error over all pairs. Along both flows (Gram space, blue; weight space, red, on "
-        f"top of it) the error falls with fitted exponent {r.q.order} in the step $h$: the $h^2$ truncation "
-        f"error of a central difference, so the formula is the derivative."
-    )
-    return _static(exact_rate_axes(r), width=5.4, height=3.2), caption
-
-
-def all_interfering_gap(n: int, m: int, *, seed: int) -> float:
-    """Largest ``|second(ReLU-free) - second(exact)|`` when every pair interferes (``W`` made entrywise
-    non-negative, so every ``G_ij > 0``): 0 up to round-off."""
+def all_interfering_gap(n: int, m: int, *, seed: int) -> tuple[float, float]:
+    """``(max |second(ReLU-free) - second(exact)|, max |second(exact)|)`` when every pair interferes (``W >= 0``)."""
     W = np.abs(sample_weights(n, m, seed=seed))
-    G = W @ W.T
-    return float(np.max(np.abs(numerator_second_order(G, relu=False) - numerator_second_order(G))))
+    exact = numerator_second_order(W @ W.T)
+    return float(np.max(np.abs(numerator_second_order(W @ W.T, relu=False) - exact))), float(np.max(np.abs(exact)))
 
 
+@runner
 def relu_free(
     *, n: int, m: int, seed: int, pairs: int, rtol: float, gap_n: int, gap_m: int, gap_tolerance: float
 ) -> Result:
-    """N1, the note's ReLU-free second-order terms: equal to the exact ones when every pair interferes
-    (``gap_n`` encodings in ``R^gap_m`` with ``W >= 0``, to ``gap_tolerance``); at initialisation, over
-    the interfering pairs among about ``pairs`` pairs of ``sample_gram(n, m)`` draws, they differ from
-    the exact ones by the derived ratios (:func:`incidental.theory.relu_free_ratios`, to ``rtol``)."""
-    gap = all_interfering_gap(gap_n, gap_m, seed=seed)
+    """N1: the note's ReLU-free terms equal the exact ones when every pair interferes (``W >= 0``); at
+    initialisation they differ by :func:`incidental.theory.relu_free_ratios` (about ``pairs`` pairs)."""
+    gap, size = all_interfering_gap(gap_n, gap_m, seed=seed)
     p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
     measured = {
         "difference": _rms(p["second_free"] - p["second"]) / _rms(p["second"]),
@@ -219,1014 +192,404 @@ def relu_free(
         "correlation": float(np.corrcoef(p["second"], p["second_free"])[0, 1]),
     }
     pred = theory.relu_free_ratios()
-    regime = f"n={n}, m={m}, {p['overlap'].size} interfering pairs ({seeds_for(n, pairs)} draws)"
-    checks = [
-        check_below(
-            "N1",
-            "ReLU-free = exact second-order terms when every pair interferes",
-            measured=gap,
-            bound=gap_tolerance,
-            regime=f"n={gap_n}, m={gap_m}, W ≥ 0",
-            quantity="max |Δ|",
-            kind="identity",
-        ),
-        check_close(
-            "N1",
-            "the ReLUs cannot be dropped term by term: RMS(ReLU-free − exact) / RMS(exact) = 1, "
-            "the terms change by their own size",
-            predicted=pred["difference"],
-            measured=measured["difference"],
-            rtol=rtol,
-            regime=regime,
-            kind="value",
-            refutes="d(W_i·W_j)/dt = −(W_i·W_j)(‖W_i‖² + ‖W_j‖²) − 2 Σ_k (W_i·W_k)(W_j·W_k): the "
-            "second-order terms without their ReLUs",
-        ),
-        check_close(
-            "N1",
-            "RMS(ReLU-free) / RMS(exact) = sqrt(8/3)",
-            predicted=pred["size"],
-            measured=measured["size"],
-            rtol=rtol,
-            regime=regime,
-            kind="value",
-        ),
-        check_close(
-            "N1",
-            "correlation of ReLU-free and exact terms = sqrt(2/3)",
-            predicted=pred["correlation"],
-            measured=measured["correlation"],
-            rtol=rtol,
-            regime=regime,
-            kind="value",
-        ),
-    ]
-    params = dict(n=n, m=m, seed=seed, pairs=pairs, rtol=rtol, gap_n=gap_n, gap_m=gap_m, gap_tolerance=gap_tolerance)
-    numbers = {
-        "gap": quote(gap, ".0e"),
-        "count": quote(p["overlap"].size, "d"),
-        **{k: quote(x, ".2f") for k, x in measured.items()},
-        **{f"{k}_pred": quote(x, ".2f") for k, x in pred.items()},
-    }
-    return Result(params, checks, numbers, dict(exact=p["second"], free=p["second_free"]))
+    checks = [CHECKS.all_interfering.below(measured=gap, bound=gap_tolerance, scale=size)]
+    checks += [CHECKS[f"relu_{k}"].close(predicted=pred[k], measured=x, rtol=rtol) for k, x in measured.items()]
+    numbers = {"gap": quote(gap, ".0e"), "count": quote(p["overlap"].size, "d"), **_quotes(".2f", **measured)}
+    numbers.update(_quotes(".2f", **{f"{k}_pred": x for k, x in pred.items()}))
+    return Result(checks=checks, numbers=numbers, data=dict(exact=p["second"], free=p["second_free"]))
 
 
-def relu_free_axes(r: Result, *, shown: int | None = None) -> svgplot.Axes:
+def relu_free_figure(r: Result) -> Figure:
     """The ReLU-free second-order term against the exact one (both times ``m``), one point per pair."""
-    m = r.params["m"]
-    x, y = _thin(shown, r.data["exact"] * m, r.data["free"] * m)
-    lim = float(np.max(np.abs(np.concatenate([x, y]))))
-    return svgplot.Axes(
-        [
-            svgplot.Series(x, y, label="interfering pairs", kind="points"),
-            svgplot.Series([-lim, lim], [-lim, lim], label="$y = x$", color="#000", dashed=True),
-        ],
-        xlabel=r"exact second order $\times\, m$",
-        ylabel=r"ReLU-free second order $\times\, m$",
-    )
-
-
-def relu_free_figure(r: Result) -> tuple[Figure, str]:
-    """The ReLU-free against the exact second-order terms; caption from ``r``."""
-    p = r.params
-    caption = (
-        f"The note's ReLU-free second-order term against the exact one, one point per interfering pair at "
-        f"initialisation ($n = {p['n']}$, $m = {p['m']}$, {r.q.count} pairs). The cloud is wide around the line "
-        f"$y = x$: dropping the ReLUs changes the terms by {r.q.difference} times their own size (derived: "
-        f"{r.q.difference_pred}), and the two correlate only at {r.q.correlation}."
-    )
-    return _static(relu_free_axes(r), width=4.4, height=3.6), caption
+    x, y = r.data["exact"] * r.params["m"], r.data["free"] * r.params["m"]
+    labels = dict(xlabel=r"exact second order $\times\, m$", ylabel=r"ReLU-free second order $\times\, m$")
+    return render(_against(x, y, diagonal="$y = x$", **labels), width=4.4, height=3.6)
 
 
 # --- N2: the size of the second-order terms --------------------------------------------------------
 
 
-def second_order_ratios(n: int, m: int, *, seed: int, pairs: int) -> tuple[float, float]:
-    """``RMS(second order) / RMS(first order)`` over the interfering pairs among about ``pairs`` pairs at
-    initialisation: ``(exact, ReLU-free)``."""
-    p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
-    first = _rms(p["first"])
-    return _rms(p["second"]) / first, _rms(p["second_free"]) / first
+VERSIONS = (("exact", "", True, "sqrt(3/8)"), ("ReLU-free", "_free", False, "1"))  # name, key, ReLUs, constant
 
 
-def _ratio_scan(
-    ns: np.ndarray,
-    ms: np.ndarray,
-    sizes: np.ndarray,
-    *,
-    seed: int,
-    pairs: int,
-    exponent: float,
-    label: str,
-    regime: str,
-    exponent_tolerance: float,
-    constant_rtol: float,
-) -> tuple[list, dict]:
-    seeds = [seed + 1000 * k for k in range(len(sizes))]
-    r, rf = np.array([second_order_ratios(int(a), int(b), seed=s, pairs=pairs) for a, b, s in zip(ns, ms, seeds)]).T
+def _ratio_scan(ns, ms, sizes, *, size: str, exponent: float, seed: int, pairs: int, tolerance: float, rtol: float):
+    """The ratio ``r`` (both versions) along one scan: its exponent and constant checks, and its data."""
+    pooled = lambda k, a, b: pooled_pair_terms(int(a), int(b), seed=seed + 1000 * k, pairs=pairs)
+    ratio = lambda p: [_rms(p["second"]) / _rms(p["first"]), _rms(p["second_free"]) / _rms(p["first"])]
+    ratios = np.array([ratio(pooled(k, a, b)) for k, (a, b) in enumerate(zip(ns, ms))]).T
     scale = np.sqrt((ns - 2) / ms)
-    pred = np.array([theory.second_order_ratio(int(a), int(b)) for a, b in zip(ns, ms)])
-    pred_f = np.array([theory.second_order_ratio(int(a), int(b), relu=False) for a, b in zip(ns, ms)])
-    const, const_f = float(np.mean(r / scale)), float(np.mean(rf / scale))
-    const_p, const_pf = float(np.mean(pred / scale)), float(np.mean(pred_f / scale))
-    c, fit = check_exponent(
-        "N2",
-        f"RMS(second)/RMS(first) ∝ ({label})^{exponent:+g}, exact",
-        sizes=sizes,
-        values=r,
-        predicted=exponent,
-        regime=regime,
-        tolerance=exponent_tolerance,
-    )
-    cf, fit_f = check_exponent(
-        "N2",
-        f"RMS(second)/RMS(first) ∝ ({label})^{exponent:+g}, ReLU-free",
-        sizes=sizes,
-        values=rf,
-        predicted=exponent,
-        regime=regime,
-        tolerance=exponent_tolerance,
-    )
-    checks = [
-        c,
-        cf,
-        check_close(
-            "N2",
-            "constant r / sqrt((n-2)/m) = sqrt(3/8), exact",
-            predicted=const_p,
-            measured=const,
-            rtol=constant_rtol,
-            regime=regime,
-        ),
-        check_close(
-            "N2",
-            "constant r / sqrt((n-2)/m) = 1, ReLU-free",
-            predicted=const_pf,
-            measured=const_f,
-            rtol=constant_rtol,
-            regime=regime,
-        ),
-    ]
-    data = dict(
-        sizes=sizes,
-        ratio=r,
-        ratio_free=rf,
-        predicted=pred,
-        predicted_free=pred_f,
-        fit=fit,
-        fit_free=fit_f,
-        constant=const,
-        constant_free=const_f,
-        constant_pred=const_p,
-        constant_free_pred=const_pf,
-    )
-    return checks, data
+    exponents, constants, d = [], [], dict(sizes=sizes)
+    for (version, key, relu, constant), values in zip(VERSIONS, ratios):
+        pred = _over(theory.second_order_ratio, ns, ms, relu=relu)
+        fields = dict(size=size, version=version, power=f"{exponent:+g}")
+        fit_exponent = CHECKS.ratio_exponent.exponent
+        c, fit = fit_exponent(sizes=sizes, values=values, predicted=exponent, tolerance=tolerance, **fields)
+        const, const_pred = float(np.mean(values / scale)), float(np.mean(pred / scale))
+        exponents.append(c)
+        close = CHECKS.ratio_constant.close
+        constants.append(close(predicted=const_pred, measured=const, rtol=rtol, constant=constant, **fields))
+        d.update({f"ratio{key}": values, f"predicted{key}": pred, f"fit{key}": fit})
+        d.update({f"constant{key}": const, f"constant{key}_pred": const_pred})
+    return exponents + constants, d
 
 
+@runner(min_lengths=dict(ms=3, ns=3))
 def second_order_scaling(
-    *,
-    n: int,
-    ms: tuple[int, ...],
-    m: int,
-    ns: tuple[int, ...],
-    seed: int,
-    pairs: int,
-    exponent_tolerance: float,
-    constant_rtol: float,
+    *, n: int, ms: Ints, m: int, ns: Ints, seed: int, pairs: int, exponent_tolerance: float, constant_rtol: float
 ) -> Result:
-    """N2: ``r = RMS(second)/RMS(first)`` over the interfering pairs at initialisation, over the grid
-    ``ms`` at ``n`` features and over the grid ``ns`` at ``m`` neurons (Gram draws pooled to about
-    ``pairs`` pairs per point): exponents ``-1/2`` in ``m`` and ``+1/2`` in ``n - 2`` (widened by
-    ``exponent_tolerance``), constants of :func:`incidental.theory.second_order_ratio` (to ``constant_rtol``)."""
-    in_m_ns, in_m_ms = np.full(len(ms), n), np.asarray(ms)
-    in_n_ns, in_n_ms = np.asarray(ns), np.full(len(ns), m)
-    common = dict(seed=seed, pairs=pairs, exponent_tolerance=exponent_tolerance, constant_rtol=constant_rtol)
-    c_m, d_m = _ratio_scan(
-        in_m_ns,
-        in_m_ms,
-        in_m_ms.astype(float),
-        exponent=-0.5,
-        label="m",
-        regime=f"n={n}, m={ms[0]}..{ms[-1]:.3g}",
-        **common,
-    )
-    c_n, d_n = _ratio_scan(
-        in_n_ns,
-        in_n_ms,
-        (in_n_ns - 2).astype(float),
-        exponent=0.5,
-        label="n-2",
-        regime=f"m={m:.3g}, n={ns[0]}..{ns[-1]}",
-        **common,
-    )
-    params = dict(
-        n=n,
-        ms=tuple(ms),
-        m=m,
-        ns=tuple(ns),
-        seed=seed,
-        pairs=pairs,
-        exponent_tolerance=exponent_tolerance,
-        constant_rtol=constant_rtol,
-    )
-    numbers = {
-        "m_min": quote(ms[0], "d"),
-        "m_max": quote(ms[-1], ".2e"),
-        "m_fixed": quote(m, ".2e"),
-        "n_min": quote(ns[0], "d"),
-        "n_max": quote(ns[-1], "d"),
-    }
-    for key, d in (("m", d_m), ("n", d_n)):
-        numbers.update(
-            {
-                f"{key}_exp": quote(d["fit"].exponent, ".3f"),
-                f"{key}_lo": quote(d["fit"].low, ".3f"),
-                f"{key}_hi": quote(d["fit"].high, ".3f"),
-                f"{key}_free_exp": quote(d["fit_free"].exponent, ".3f"),
-                f"{key}_const": quote(d["constant"], ".3f"),
-                f"{key}_const_free": quote(d["constant_free"], ".3f"),
-            }
-        )
-    numbers.update(
-        {"const_pred": quote(d_m["constant_pred"], ".3f"), "const_free_pred": quote(d_m["constant_free_pred"], ".3g")}
-    )
-    return Result(params, c_m + c_n, numbers, dict(in_m=d_m, in_n=d_n))
+    """N2: ``r = RMS(second)/RMS(first)`` at initialisation over ``ms`` at ``n`` and over ``ns`` at ``m``: exponents
+    ``-1/2`` in ``m``, ``+1/2`` in ``n - 2``, constants of :func:`incidental.theory.second_order_ratio`."""
+    common = dict(seed=seed, pairs=pairs, tolerance=exponent_tolerance, rtol=constant_rtol)
+    m_arr, n_arr = np.asarray(ms), np.asarray(ns)
+    c_m, d_m = _ratio_scan(np.full(len(ms), n), m_arr, m_arr.astype(float), size="m", exponent=-0.5, **common)
+    c_n, d_n = _ratio_scan(n_arr, np.full(len(ns), m), n_arr - 2.0, size="n-2", exponent=0.5, **common)
+    numbers = {**_quotes("d", m_min=ms[0], n_min=ns[0], n_max=ns[-1]), **_quotes(".2e", m_max=ms[-1], m_fixed=m)}
+    numbers["const_pred"] = quote(d_m["constant_pred"], ".3f")
+    numbers["const_free_pred"] = quote(d_m["constant_free_pred"], ".3g")
+    for k, d in (("m", d_m), ("n", d_n)):
+        numbers.update(_quotes(".3f", **{f"{k}_fit": d["fit"], f"{k}_fit_free": d["fit_free"]}))
+        numbers.update(_quotes(".3f", **{f"{k}_const": d["constant"], f"{k}_const_free": d["constant_free"]}))
+    return Result(checks=c_m + c_n, numbers=numbers, data=dict(in_m=d_m, in_n=d_n))
 
 
-def _scaling_axes(d: dict, xlabel: str) -> svgplot.Axes:
-    series = [
-        *figures.power_law(
-            d["sizes"],
-            d["ratio"],
-            label="exact",
-            fit=d["fit"],
-            predicted=figures.through(d["sizes"], d["predicted"]),
-            predicted_label=r"derived $\sqrt{3(n-2)/8m}$",
-        ),
-        *figures.power_law(d["sizes"], d["ratio_free"], label="ReLU-free", fit=d["fit_free"], color=FREE),
-    ]
-    series.append(
-        svgplot.Series(d["sizes"], d["predicted_free"], label=r"derived $\sqrt{(n-2)/m}$", color="#000", dashed=True)
-    )
-    return figures.power_law_axes(series, xlabel=xlabel, ylabel="RMS second / RMS first")
+def second_order_scaling_figure(r: Result) -> Figure:
+    """``r`` against ``m`` and against ``n - 2``, both versions, with the derived lines."""
+    axes = []
+    for d, xlabel in ((r.data["in_m"], "neurons $m$"), (r.data["in_n"], "third encodings $n-2$")):
+        x, derived, label = d["sizes"], figures.through(d["sizes"], d["predicted"]), r"derived $\sqrt{3(n-2)/8m}$"
+        series = figures.power_law(x, d["ratio"], label="exact", fit=d["fit"], predicted=derived, predicted_label=label)
+        free = r"derived $\sqrt{(n-2)/m}$"
+        series += figures.power_law(d["sizes"], d["ratio_free"], label="ReLU-free", fit=d["fit_free"], color=FREE)
+        series.append(svgplot.Series(d["sizes"], d["predicted_free"], label=free, color="#000", dashed=True))
+        axes.append(figures.power_law_axes(series, xlabel=xlabel, ylabel="RMS second / RMS first"))
+    return render(axes, width=9.2, height=3.4)
 
 
-def second_order_scaling_figure(r: Result) -> tuple[Figure, str]:
-    """``r`` against ``m`` and against ``n - 2``, both versions, with the derived lines; caption from ``r``."""
-    p = r.params
-    axes = [_scaling_axes(r.data["in_m"], "neurons $m$"), _scaling_axes(r.data["in_n"], "third encodings $n-2$")]
-    caption = (
-        f"Size of the second-order terms relative to the first-order term at initialisation (RMS over "
-        f"the interfering pairs, about {p['pairs']} pairs per point). Left: against $m$ from {r.q.m_min} to "
-        f"{r.q.m_max} at $n = {p['n']}$; fitted exponent {r.q.m_exp}. Right: against $n-2$ for $n$ from "
-        f"{r.q.n_min} to {r.q.n_max} at $m =$ {r.q.m_fixed}; fitted exponent {r.q.n_exp}. Both versions lie "
-        f"on their derived lines (black); the ReLU-free terms (red) sit a factor $\\sqrt{{8/3}}$ higher."
-    )
-    return _static(axes, width=9.2, height=3.4), caption
-
-
+@runner
 def conditional_mean(*, n: int, m: int, seed: int, draws: int, rtol: float, bins: int) -> Result:
-    """N2, the conditional mean: least-squares slope of the second-order term on ``G_ij`` over all pairs
-    of ``draws`` Gram draws, with and without ReLUs, against :func:`incidental.theory.second_order_mean_slope`
-    (to ``rtol``); the figure's binned means use ``bins`` quantile bins of ``sqrt(m) G_ij``."""
-    n, m = v.sizes(n, m)
-    iu = np.triu_indices(n, k=1)
-    parts = []
+    """N2: the slope of the second-order term on ``G_ij`` over all pairs of ``draws`` draws against
+    :func:`incidental.theory.second_order_mean_slope` (the figure bins ``sqrt(m) G_ij`` in ``bins`` quantiles)."""
+    if n < 3:
+        raise ValueError(f"n must be at least 3 (a pair and a third encoding), got {n}")
+    iu, parts = np.triu_indices(n, k=1), []
     for k in range(draws):
         G = sample_gram(n, m, seed=seed + k)
         parts.append((G[iu], numerator_second_order(G)[iu], numerator_second_order(G, relu=False)[iu]))
     g, s, f = (np.concatenate(x) for x in zip(*parts))
     slope, slope_f = float(g @ s / (g @ g)), float(g @ f / (g @ g))
     pred, pred_f = theory.second_order_mean_slope(n, m), theory.second_order_mean_slope(n, m, relu=False)
-    regime = f"n={n}, m={m}, all {g.size} pairs of {draws} draws"
     checks = [
-        check_close(
-            "N2",
-            "E[second | W_i, W_j] = -(n-2) G_ij / m (slope), exact",
-            measured=slope,
-            predicted=pred,
-            rtol=rtol,
-            regime=regime,
-            kind="law",
-        ),
-        check_close(
-            "N2",
-            "E[second | W_i, W_j] = -2(n-2) G_ij / m (slope), ReLU-free",
-            measured=slope_f,
-            predicted=pred_f,
-            rtol=rtol,
-            regime=regime,
-            kind="law",
-        ),
+        CHECKS.mean_slope.close(measured=x, predicted=p, rtol=rtol, mean=mean, version=version)
+        for x, p, mean, version in ((slope, pred, "-(n-2)", "exact"), (slope_f, pred_f, "-2(n-2)", "ReLU-free"))
     ]
     x = g * np.sqrt(m)
     edges = np.quantile(x, np.linspace(0.02, 0.98, bins + 1))
-    idx = np.digitize(x, edges) - 1
-    ok = (idx >= 0) & (idx < bins)
-    binned = lambda y: np.array([y[ok][idx[ok] == b].mean() for b in range(bins)])
+    binned = lambda y: stats.binned_statistic(x, y, bins=edges).statistic
     unit = m**1.5 / (n - 2)  # E[second | G_ij] * unit = (slope * m / (n-2)) * sqrt(m) G_ij
-    params = dict(n=n, m=m, seed=seed, draws=draws, rtol=rtol, bins=bins)
-    numbers = {
-        "slope": quote(slope, ".4f"),
-        "slope_pred": quote(pred, ".4f"),
-        "slope_free": quote(slope_f, ".4f"),
-        "slope_free_pred": quote(pred_f, ".4f"),
-        "bias": quote(theory.second_order_mean_bias(n, m), ".3f"),
-        "fluct": quote(theory.second_order_ratio(n, m), ".3f"),
-        "count": quote(g.size, "d"),
-    }
-    data = dict(
-        centre=binned(x),
-        mean=binned(s) * unit,
-        mean_free=binned(f) * unit,
-        edges=edges,
-        unit_slope=pred * m / (n - 2),
-        unit_slope_free=pred_f * m / (n - 2),
-    )
-    return Result(params, checks, numbers, data)
+    numbers = _quotes(".4f", slope=slope, slope_pred=pred, slope_free=slope_f, slope_free_pred=pred_f)
+    numbers.update(_quotes(".3f", bias=theory.second_order_mean_bias(n, m), fluct=theory.second_order_ratio(n, m)))
+    numbers["count"] = quote(g.size, "d")
+    data = dict(centre=binned(x), mean=binned(s) * unit, mean_free=binned(f) * unit, edges=edges)
+    data.update(unit_slope=pred * m / (n - 2), unit_slope_free=pred_f * m / (n - 2))
+    return Result(checks=checks, numbers=numbers, data=data)
 
 
-def conditional_mean_figure(r: Result) -> tuple[Figure, str]:
+def conditional_mean_figure(r: Result) -> Figure:
     """Binned means of the second-order terms against ``sqrt(m) G_ij`` with the exact conditional means."""
-    d, p = r.data, r.params
+    d = r.data
     grid = np.linspace(d["edges"][0], d["edges"][-1], 10)
-    axes = svgplot.Axes(
-        [
-            svgplot.Series(d["centre"], d["mean"], label="exact (binned mean)", kind="points", color=EXACT),
-            svgplot.Series(d["centre"], d["mean_free"], label="ReLU-free (binned mean)", kind="points", color=FREE),
-            svgplot.Series(grid, d["unit_slope"] * grid, label="$-(n-2)G_{ij}/m$", color="#000"),
-            svgplot.Series(grid, d["unit_slope_free"] * grid, label="$-2(n-2)G_{ij}/m$", color="#000", dashed=True),
-        ],
-        xlabel=r"$\sqrt{m}\,G_{ij}$",
-        ylabel=r"mean second order $\times\, m^{3/2}/(n-2)$",
-    )
-    caption = (
-        f"Mean of the second-order term in {p['bins']} bins of $\\sqrt m\\,G_{{ij}}$ (equal counts), over all "
-        f"{r.q.count} pairs of {p['draws']} draws with $n = {p['n']}$, $m = {p['m']}$, scaled by "
-        f"$m^{{3/2}}/(n-2)$. The exact terms follow slope $-1$ and the ReLU-free ones slope $-2$: the measured "
-        f"slopes are {r.q.slope} and {r.q.slope_free} against the exact conditional means {r.q.slope_pred} "
-        f"and {r.q.slope_free_pred}."
-    )
-    return _static(axes, width=5.0, height=3.3), caption
+    series = [
+        svgplot.Series(d["centre"], d["mean"], label="exact (binned mean)", kind="points", color=EXACT),
+        svgplot.Series(d["centre"], d["mean_free"], label="ReLU-free (binned mean)", kind="points", color=FREE),
+        svgplot.Series(grid, d["unit_slope"] * grid, label="$-(n-2)G_{ij}/m$", color="#000"),
+        svgplot.Series(grid, d["unit_slope_free"] * grid, label="$-2(n-2)G_{ij}/m$", color="#000", dashed=True),
+    ]
+    axes = svgplot.Axes(series, xlabel=r"$\sqrt{m}\,G_{ij}$", ylabel=r"mean second order $\times\, m^{3/2}/(n-2)$")
+    return render(axes, width=5.0, height=3.3)
 
 
 # --- N3 at initialisation: the error of the first-order rate, pair by pair --------------------------
 
 
+@runner
 def error_law(
-    *,
-    n: int,
-    m: int,
-    seed: int,
-    pairs: int,
-    tolerance: float,
-    median_sigmas: float,
-    ks_bound: float,
+    *, n: int, m: int, seed: int, pairs: int, tolerance: float, median_sigmas: float, ks_bound: float,
     fraction_atol: float,
-) -> Result:
-    """N3 (a): the relative error ``|S/F|`` of the first-order rate over the interfering pairs among about
-    ``pairs`` pairs at initialisation, against the half-Cauchy law of scale ``r`` (median within
-    ``median_sigmas`` standard errors of ``r``; Kolmogorov distance at most ``ks_bound``; the fraction
-    of pairs off by more than ``tolerance`` within ``fraction_atol`` of the law's)."""
+) -> Result:  # fmt: skip
+    """N3 (a): the relative error ``|S/F|`` of the first-order rate at initialisation against the half-Cauchy law
+    of scale ``r``: median, Kolmogorov distance, and the fraction of pairs off by more than ``tolerance``."""
     p = pooled_pair_terms(n, m, seed=seed, pairs=pairs)
-    eps = p["relative_error"]
-    r = theory.second_order_ratio(n, m)
+    eps, r = p["relative_error"], theory.second_order_ratio(n, m)
     median = float(np.median(eps))
     ks = float(stats.kstest(eps / r, lambda x: 1.0 - theory.half_cauchy_exceedance(x, 1.0)).statistic)
     above, above_pred = float(np.mean(eps > tolerance)), float(theory.half_cauchy_exceedance(tolerance, r))
-    regime = f"n={n}, m={m}, {eps.size} interfering pairs"
+    se = theory.half_cauchy_median_se(r, eps.size)
     checks = [
-        check_close(
-            "N3",
-            "median relative error of the first-order rate = r = sqrt(3(n-2)/(8m))",
-            predicted=r,
-            measured=median,
-            atol=median_sigmas * theory.half_cauchy_median_se(r, eps.size),
-            regime=regime,
-        ),
-        check_below(
-            "N3",
-            "relative error / r follows the half-Cauchy law",
-            measured=ks,
-            bound=ks_bound,
-            regime=regime,
-            quantity="KS distance",
-            kind="law",
-        ),
-        check_close(
-            "N3",
-            f"fraction of pairs with relative error > {tolerance:g} (half-Cauchy law)",
-            predicted=above_pred,
-            measured=above,
-            atol=fraction_atol,
-            regime=regime,
-            kind="law",
-        ),
+        CHECKS.median.close(predicted=r, measured=median, atol=median_sigmas * se),
+        CHECKS.half_cauchy.below(measured=ks, bound=ks_bound, scale=1.0),
+        CHECKS.fraction.close(predicted=above_pred, measured=above, atol=fraction_atol, tolerance=tolerance),
     ]
-    params = dict(
-        n=n,
-        m=m,
-        seed=seed,
-        pairs=pairs,
-        tolerance=tolerance,
-        median_sigmas=median_sigmas,
-        ks_bound=ks_bound,
-        fraction_atol=fraction_atol,
-    )
-    numbers = {
-        "median": quote(median, ".4f"),
-        "r": quote(r, ".4f"),
-        "ks": quote(ks, ".3f"),
-        "above": quote(above, ".3f"),
-        "above_pred": quote(above_pred, ".3f"),
-        "above_pct": quote(100 * above, ".0f"),
-        "tolerance_pct": quote(100 * tolerance, ".0f"),
-        "count": quote(eps.size, "d"),
-    }
-    return Result(params, checks, numbers, dict(scaled_overlap=np.sqrt(m) * p["overlap"], error=eps, r=r))
+    numbers = {**_quotes(".4f", median=median, r=r), **_quotes(".3f", ks=ks, above=above, above_pred=above_pred)}
+    numbers.update(_quotes(".0f", above_pct=100 * above, tolerance_pct=100 * tolerance), count=quote(eps.size, "d"))
+    return Result(checks=checks, numbers=numbers, data=dict(scaled_overlap=np.sqrt(m) * p["overlap"], error=eps, r=r))
 
 
 def pair_error_axes(
     scaled_overlap: np.ndarray, error: np.ndarray, r: float, tolerance: float, *, shown: int | None = None
 ) -> svgplot.Axes:
-    """Per-pair relative error against ``sqrt(m) G_ij`` with its predicted size ``r / (sqrt(m) G_ij)``
-    and the tolerance (shared by the static figure and the widget)."""
+    """Per-pair relative error against ``sqrt(m) G_ij``, its predicted size ``r / (sqrt(m) G_ij)`` and the tolerance."""
     g, e = _thin(shown, scaled_overlap, error)
     grid = np.geomspace(max(float(g.min()), 1e-4), float(g.max()), 40)
     lo, hi = float(np.min(e[e > 0], initial=tolerance)), float(max(np.max(e), tolerance))
+    predicted = svgplot.Series(grid, r / grid, label=r"predicted $r/(\sqrt{m}\,G_{ij})$", color="#000", dashed=True)
+    labels = dict(xlabel=r"$\sqrt{m}\,G_{ij}$", ylabel=r"relative error $|S_{ij}/F_{ij}|$", xlog=True, ylog=True)
     ylim = (lo / 2, hi * (hi / lo) ** 0.4)  # room above the cloud for the legend
-    return svgplot.Axes(
-        [
-            svgplot.Series(g, e, label="interfering pairs", kind="points"),
-            svgplot.Series(grid, r / grid, label=r"predicted $r/(\sqrt{m}\,G_{ij})$", color="#000", dashed=True),
-        ],
-        xlabel=r"$\sqrt{m}\,G_{ij}$",
-        ylabel=r"relative error $|S_{ij}/F_{ij}|$",
-        xlog=True,
-        ylog=True,
-        hlines=[(tolerance, f"{100 * tolerance:.0f}% tolerance")],
-        ylim=ylim,
-    )
+    points, tol = svgplot.Series(g, e, label="interfering pairs", kind="points"), f"{100 * tolerance:.0f}% tolerance"
+    return svgplot.Axes([points, predicted], hlines=[(tolerance, tol)], ylim=ylim, **labels)
 
 
-def error_law_figure(r: Result) -> tuple[Figure, str]:
+def error_law_figure(r: Result) -> Figure:
     """The per-pair error against the overlap, and its survival function against the half-Cauchy law."""
-    d, p = r.data, r.params
+    d = r.data
     x, surv = figures.survival(d["error"] / d["r"])
-    keep = (x >= 1e-2) & (x <= 1e2)
-    law = svgplot.Axes(
-        [
-            svgplot.Series(x[keep], surv[keep], label="measured", color=EXACT),
-            svgplot.Series(
-                x[keep], theory.half_cauchy_exceedance(x[keep], 1.0), label="half-Cauchy law", color="#000", dashed=True
-            ),
-        ],
-        xlabel=r"error level $x / r$",
-        ylabel=r"fraction with $|S_{ij}/F_{ij}| > x$",
-        xlog=True,
-        ylog=True,
-    )
-    axes = [pair_error_axes(d["scaled_overlap"], d["error"], d["r"], p["tolerance"]), law]
-    caption = (
-        f"Relative error of the first-order rate, pair by pair, at initialisation ($n = {p['n']}$, "
-        f"$m = {p['m']}$, {r.q.count} interfering pairs). "
-        f"Left: the error is about $r/(\\sqrt m\\,G_{{ij}})$, so it is large exactly for the pairs with a tiny "
-        f"overlap. Right: the fraction of pairs above each error level (for levels from $r/100$ to $100r$) "
-        f"follows the half-Cauchy law, with its heavy $1/x$ tail; Kolmogorov distance {r.q.ks}."
-    )
-    return _static(axes, width=9.2, height=3.4), caption
+    x, surv = x[(x >= 1e-2) & (x <= 1e2)], surv[(x >= 1e-2) & (x <= 1e2)]
+    cauchy = theory.half_cauchy_exceedance(x, 1.0)
+    law = [svgplot.Series(x, surv, label="measured", color=EXACT)]
+    law.append(svgplot.Series(x, cauchy, label="half-Cauchy law", color="#000", dashed=True))
+    labels = dict(xlabel=r"error level $x / r$", ylabel=r"fraction with $|S_{ij}/F_{ij}| > x$", xlog=True, ylog=True)
+    pairs = pair_error_axes(d["scaled_overlap"], d["error"], d["r"], r.params["tolerance"])
+    return render([pairs, svgplot.Axes(law, **labels)], width=9.2, height=3.4)
 
 
+@runner
 def breakdown(
-    *,
-    ns: tuple[int, ...],
-    ms: tuple[int, ...],
-    seed: int,
-    pairs: int,
-    tolerance: float,
-    small_load: float,
-    deviation_bound: float,
+    *, ns: Ints, ms: Ints, seed: int, pairs: int, tolerance: float, small_load: float, deviation_bound: float
 ) -> Result:
-    """N3 (a) over a grid: the median relative error of the first-order rate for every ``(n, m)`` of
-    ``ns x ms`` with ``m >= n`` (about ``pairs`` pairs each), against ``sqrt(3(n-2)/(8m))``; it must
-    stay within ``deviation_bound`` (relative) where ``(n-2)/m <= small_load``."""
+    """N3 (a) over ``ns x ms`` (``m >= n``): the median relative error follows ``sqrt(3(n-2)/(8m))`` within
+    ``deviation_bound`` where ``(n-2)/m <= small_load``."""
     rows = [(a, b) for a in ns for b in ms if b >= a]
-    med = np.array(
-        [
-            float(np.median(pooled_pair_terms(a, b, seed=seed + 97 * k, pairs=pairs)["relative_error"]))
-            for k, (a, b) in enumerate(rows)
-        ]
-    )
-    n_arr, m_arr = (np.array(x) for x in zip(*rows))
-    pred = np.array([theory.second_order_ratio(int(a), int(b)) for a, b in rows])
+    n_arr, m_arr = np.array([a for a, _ in rows]), np.array([b for _, b in rows])
     load = (n_arr - 2) / m_arr
     small = load <= small_load
+    if not small.any():
+        raise ValueError(f"small_load = {small_load:g} leaves no setting (n, m) of ns x ms with m >= n to check")
+    pooled = lambda k, a, b: pooled_pair_terms(a, b, seed=seed + 97 * k, pairs=pairs)["relative_error"]
+    med = np.array([float(np.median(pooled(k, a, b))) for k, (a, b) in enumerate(rows)])
+    pred = _over(theory.second_order_ratio, n_arr, m_arr)
     deviation = float(np.max(np.abs(med / pred - 1)[small]))
-    checks = [
-        check_below(
-            "N3",
-            f"median error = sqrt(3(n-2)/(8m)) across the grid where (n-2)/m ≤ {small_load:g}",
-            measured=deviation,
-            bound=deviation_bound,
-            regime=f"{int(small.sum())} (n, m) settings, n in {tuple(ns)}",
-            quantity="max rel. deviation",
-        )
-    ]
-    params = dict(
-        ns=tuple(ns),
-        ms=tuple(ms),
-        seed=seed,
-        pairs=pairs,
-        tolerance=tolerance,
-        small_load=small_load,
-        deviation_bound=deviation_bound,
-    )
+    checks = [CHECKS.across_grid.below(measured=deviation, bound=deviation_bound, scale=1.0, small_load=small_load)]
     top = int(np.argmax(load))
-    numbers = {
-        "load_tol": quote(theory.load_at_median_error(tolerance), ".3f"),
-        "deviation": quote(deviation, ".2f"),
-        "top_load": quote(load[top], ".2g"),
-        "top_ratio": quote(med[top] / pred[top], ".2f"),
-        "tolerance_pct": quote(100 * tolerance, ".0f"),
-        "settings": quote(len(rows), "d"),
-        "m_min": quote(ms[0], "d"),
-        "m_max": quote(ms[-1], "d"),
-    }
-    return Result(params, checks, numbers, dict(n=n_arr, m=m_arr, load=load, median=med, predicted=pred))
+    numbers = {"load_tol": quote(theory.load_at_median_error(tolerance), ".3f"), "top_load": quote(load[top], ".2g")}
+    numbers.update(_quotes(".2f", deviation=deviation, top_ratio=med[top] / pred[top]))
+    numbers.update(_quotes("d", settings=len(rows), m_min=ms[0], m_max=ms[-1]))
+    numbers["tolerance_pct"] = quote(100 * tolerance, ".0f")
+    return Result(checks=checks, numbers=numbers, data=dict(n=n_arr, m=m_arr, load=load, median=med, predicted=pred))
 
 
-def breakdown_figure(r: Result) -> tuple[Figure, str]:
+def breakdown_figure(r: Result) -> Figure:
     """Median error against ``(n-2)/m`` for every setting, with the derived curve and the tolerance."""
-    d, p = r.data, r.params
-    series = [
-        svgplot.Series(
-            d["load"][d["n"] == a],
-            d["median"][d["n"] == a],
-            label=f"n = {a}",
-            kind="points",
-            color=svgplot.PALETTE[k % len(svgplot.PALETTE)],
-        )
-        for k, a in enumerate(p["ns"])
-    ]
+    d, p, palette = r.data, r.params, svgplot.PALETTE
+    by_n = [(d["n"] == a, f"n = {a}", palette[k % len(palette)]) for k, a in enumerate(p["ns"])]
+    series = [svgplot.Series(d["load"][i], d["median"][i], label=lab, kind="points", color=c) for i, lab, c in by_n]
     grid = np.geomspace(d["load"].min(), d["load"].max(), 40)
-    series.append(
-        svgplot.Series(
-            grid, figures.through(d["load"], d["predicted"])(grid), label=r"derived $\sqrt{3(n-2)/8m}$", color="#000"
-        )
-    )
-    load_tol = float(r.q.load_tol.value)
-    axes = svgplot.Axes(
-        series,
-        xlabel="load $(n-2)/m$",
-        ylabel="median relative error",
-        xlog=True,
-        ylog=True,
-        hlines=[(p["tolerance"], f"{100 * p['tolerance']:.0f}% tolerance")],
-        vlines=[(load_tol, f"(n-2)/m = {load_tol:.3f}")],
-    )
-    ns = ", ".join(str(a) for a in p["ns"])
-    caption = (
-        f"Median relative error of the first-order rate over the interfering pairs, for $n \\in \\{{{ns}\\}}$ "
-        f"and $m$ from {r.q.m_min} to {r.q.m_max} ($m \\ge n$; {r.q.settings} settings), against the load "
-        f"$(n-2)/m$. Where $(n-2)/m \\le$ {r.q.small_load} every setting lies within {r.q.deviation} "
-        f"(relative) of the one derived curve; at the largest load, {r.q.top_load}, the median is "
-        f"{r.q.top_ratio} times the curve. The median pair is within {r.q.tolerance_pct}% only left of the "
-        f"dashed line, $(n-2)/m <$ {r.q.load_tol}."
-    )
-    return _static(axes, width=5.6, height=3.4), caption
+    line = figures.through(d["load"], d["predicted"])(grid)
+    series.append(svgplot.Series(grid, line, label=r"derived $\sqrt{3(n-2)/8m}$", color="#000"))
+    load_tol, tol = float(r.q.load_tol.value), p["tolerance"]
+    lines = dict(hlines=[(tol, f"{100 * tol:.0f}% tolerance")], vlines=[(load_tol, f"(n-2)/m = {load_tol:.3f}")])
+    axes = svgplot.Axes(series, xlabel="load $(n-2)/m$", ylabel="median relative error", xlog=True, ylog=True, **lines)
+    return render(axes, width=5.6, height=3.4)
 
 
-# --- N3 late along the flow -------------------------------------------------------------------------
+# --- N3 late along the flow: a thin view over the shared interference-phase run ---------------------
 
 
 @lru_cache(maxsize=64)
-def _flow(n: int, m: int, seed: int, t_end: float, points: int, rtol: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(times, grams)``: the interference-only Gram flow from ``sample_gram(n, m, seed)`` (cached)."""
-    n, m = v.sizes(n, m)
-    times = np.linspace(0.0, v.positive("t_end", t_end), v.size("points", points))
-    return times, simulate_gram(sample_gram(n, m, seed=seed), times, terms=INTERFERENCE, rtol=rtol)
-
-
-@lru_cache(maxsize=64)
-def _flow_stats(n: int, m: int, seed: int, t_end: float, points: int, rtol: float) -> dict[str, np.ndarray]:
-    """Quartiles of ``|S/F|`` (exact and ReLU-free) over the interfering pairs at each time, and the
-    collective decay rate ``-d/dt log ||ReLU(offdiag G)||`` of the interfering overlaps."""
-    times, Gs = _flow(n, m, seed, t_end, points, rtol)
-    terms = [pair_terms(G) for G in Gs]
-    q = lambda f: np.array([np.quantile(f(p), (0.25, 0.5, 0.75)) for p in terms]).T
+def flow_stats(n: int, m: int, seed: int, t_end: float, points: int, rtol: float) -> dict[str, np.ndarray]:
+    """A view of :func:`incidental.runs.phase` (cached): at each time, the quartiles of ``|S/F|`` (exact, ReLU-free)
+    over the interfering pairs, the collective rate ``-d/dt log ||ReLU(offdiag G)||`` and the pair terms."""
+    run = phase(n, m, seed, flow="interference", t_end=t_end, rtol=rtol, count=points)
+    terms = [pair_terms(G) for G in run.G]
+    q = lambda key: np.array([np.quantile(p[key], (0.25, 0.5, 0.75)) for p in terms]).T
     iu = np.triu_indices(n, k=1)
-    log_norm = np.log([np.linalg.norm(np.maximum(G[iu], 0.0)) for G in Gs])
-    return dict(
-        times=times,
-        exact=q(lambda p: p["relative_error"]),
-        free=q(lambda p: p["relative_error_free"]),
-        collective=-np.gradient(log_norm, times),
-        terms=terms,
-    )
+    log_norm = np.log([np.linalg.norm(np.maximum(G[iu], 0.0)) for G in run.G])
+    out = dict(times=run.times, exact=q("relative_error"), free=q("relative_error_free"), terms=terms)
+    return {**out, "collective": -np.gradient(log_norm, run.times)}
 
 
+@runner
 def late_flow(
-    *,
-    n: int,
-    m: int,
-    seed: int,
-    t_end: float,
-    points: int,
-    rtol: float,
-    settle_bound: float,
-    rate_rtol: float,
+    *, n: int, m: int, seed: int, t_end: float, points: int, rtol: float, settle_bound: float, rate_rtol: float,
     free_rtol: float,
-) -> Result:
-    """N3 (b): the first-order rate along the interference-only flow from ``sample_gram(n, m, seed)`` on
-    ``points`` times in ``[0, t_end]`` (relative tolerance ``rtol``). The median error settles (max/min
-    over the second half at most ``settle_bound``); the interfering overlaps decay together at
-    :func:`incidental.theory.late_collective_rate` (to ``rate_rtol``); the note's ReLU-free terms, which
-    do not decay, overtake the first-order term, near :func:`incidental.theory.late_relu_free_second_order`
-    (to ``free_rtol``)."""
-    s = _flow_stats(n, m, seed, t_end, points, rtol)
-    times, med, med_free = s["times"], s["exact"][1], s["free"][1]
+) -> Result:  # fmt: skip
+    """N3 (b) along the interference-only flow: the median error settles, the interfering overlaps decay together
+    (:func:`incidental.theory.late_collective_rate`), the note's ReLU-free terms overtake the first-order term."""
+    if points < 3:
+        raise ValueError(f"points must be at least 3 (a second half of the run), got {points}")
+    s = flow_stats(n, m, seed, t_end, points, rtol)
+    times, (q1, med, q3), med_free = s["times"], s["exact"], s["free"][1]
     late = times >= t_end / 2
-    spread = float(np.max(med[late]) / np.min(med[late]))
     above = np.flatnonzero(med_free >= 1.0)
     cross = float(times[above[0]]) if above.size else float("inf")
     free_late = float(np.mean(s["terms"][-1]["second_free"]))
     pred_err, pred_rate = theory.late_first_order_error(n, m), theory.late_collective_rate(n, m)
-    pred_free = theory.late_relu_free_second_order(n, m)
-    regime = f"n={n}, m={m}, seed={seed}, t={t_end / 2:g}..{t_end:g}"
+    pred_free, at = theory.late_relu_free_second_order(n, m), dict(t=f"{t_end / 2:g}..{t_end:g}")
     checks = [
-        check_below(
-            "N3",
-            "the exact median error settles late (max/min over the second half of the run)",
-            measured=spread,
-            bound=settle_bound,
-            regime=regime,
-            quantity="max/min",
-        ),
-        check_close(
-            "N3",
-            "collective decay rate of the interfering overlaps = 2 - (n-2)/sqrt(2 pi m)",
-            measured=float(s["collective"][-1]),
-            predicted=pred_rate,
-            rtol=rate_rtol,
-            regime=regime,
-        ),
-        check_below(
-            "N3",
-            "the ReLU-free second-order terms overtake the first-order term (1 / median ratio, end)",
-            measured=float(1.0 / med_free[-1]),
-            bound=1.0,
-            regime=regime,
-            quantity="1/ratio",
-        ),
-        check_close(
-            "N3",
-            "late ReLU-free second order ≈ -(n-2)/(pi m) (mean over interfering pairs; heuristic)",
-            measured=free_late,
-            predicted=pred_free,
-            rtol=free_rtol,
-            regime=regime,
-            kind="approximation",
-        ),
+        CHECKS.settles.below(measured=float(np.max(med[late]) / np.min(med[late])), bound=settle_bound, at=at),
+        CHECKS.collective.close(measured=float(s["collective"][-1]), predicted=pred_rate, rtol=rate_rtol, at=at),
+        CHECKS.overtake.below(measured=float(1.0 / med_free[-1]), bound=1.0, at=at),
+        CHECKS.free_late.close(measured=free_late, predicted=pred_free, rtol=free_rtol, at=at),
     ]
-    params = dict(
-        n=n,
-        m=m,
-        seed=seed,
-        t_end=t_end,
-        points=points,
-        rtol=rtol,
-        settle_bound=settle_bound,
-        rate_rtol=rate_rtol,
-        free_rtol=free_rtol,
-    )
-    numbers = {
-        "start": quote(med[0], ".3f"),
-        "end": quote(med[-1], ".3f"),
-        "r": quote(theory.second_order_ratio(n, m), ".3f"),
-        "pred": quote(pred_err, ".3f"),
-        "peak": quote(np.max(med), ".3f"),
-        "q1_start": quote(s["exact"][0][0], ".3f"),
-        "q3_start": quote(s["exact"][2][0], ".3f"),
-        "q1_end": quote(s["exact"][0][-1], ".3f"),
-        "q3_end": quote(s["exact"][2][-1], ".3f"),
-        "rate": quote(s["collective"][-1], ".3f"),
-        "rate_pred": quote(pred_rate, ".3f"),
-        "cross": quote(cross, ".2f"),
-        "free": quote(free_late, ".2e"),
-        "free_pred": quote(pred_free, ".2e"),
-        "free_end": quote(med_free[-1], ".1e"),
-        "half": quote(t_end / 2, "g"),
-    }
-    return Result(params, checks, numbers, dict(stats=s, pred=pred_err))
+    narrower = (q3[-1] - q1[-1]) / med[-1] < (q3[0] - q1[0]) / med[0]
+    start, end = Interval(med[0], q1[0], q3[0]), Interval(med[-1], q1[-1], q3[-1])
+    numbers = _quotes(".3f", start=start, end=end, peak=np.max(med), r=theory.second_order_ratio(n, m), pred=pred_err)
+    numbers.update(_quotes(".3f", rate=s["collective"][-1], rate_pred=pred_rate))
+    numbers.update(_quotes(".2e", free=free_late, free_pred=pred_free), cross=quote(cross, ".2f"))
+    numbers["quartiles"] = quote("close in" if narrower else "do not close in")
+    return Result(checks=checks, numbers=numbers, data=dict(stats=s, pred=pred_err))
 
 
 def flow_axes(s: dict, n: int, m: int, *, mark: float | None = None) -> svgplot.Axes:
-    """Median and quartiles of ``|S/F|`` over the interfering pairs along the flow, exact and ReLU-free,
-    with ``r`` and the late prediction (shared by the static figure and the widget)."""
-    t = s["times"]
-    series = [
-        *figures.time_course(
-            t, s["exact"][1], label="exact: median, quartiles", low=s["exact"][0], high=s["exact"][2], color=EXACT
-        ),
-        *figures.time_course(
-            t, s["free"][1], label="ReLU-free: median, quartiles", low=s["free"][0], high=s["free"][2], color=FREE
-        ),
-    ]
+    """Median and quartiles of ``|S/F|`` along the flow, exact and ReLU-free, with ``r`` and the late prediction."""
+    series = []
+    for key, label, c in (("exact", "exact", EXACT), ("free", "ReLU-free", FREE)):
+        q1, med, q3 = s[key]
+        series += figures.time_course(s["times"], med, label=f"{label}: median, quartiles", low=q1, high=q3, color=c)
     r, late = theory.second_order_ratio(n, m), theory.late_first_order_error(n, m)
     # The ReLU-free ratio grows without bound: cut the axis a decade above 1 so that the exact
     # median (the message) keeps most of the height.
     low = 0.5 * float(np.nanmin(np.concatenate([s["exact"][0], [r, late]])))
-    return svgplot.Axes(
-        series,
-        xlabel="time $t$",
-        ylabel="|second| / |first|",
-        ylog=True,
-        hlines=[(r, f"r = {r:.3f} (t = 0)"), (late, f"late prediction {late:.3f}"), (1.0, "ratio 1")],
-        vlines=[(mark, "")] if mark is not None else [],
-        ylim=(low, 10.0),
-    )
+    hlines = [(r, f"r = {r:.3f} (t = 0)"), (late, f"late prediction {late:.3f}"), (1.0, "ratio 1")]
+    lines = dict(hlines=hlines, vlines=[(mark, "")] if mark is not None else [])
+    return svgplot.Axes(series, xlabel="time $t$", ylabel="|second| / |first|", ylog=True, ylim=(low, 10.0), **lines)
 
 
-def late_flow_figure(r: Result) -> tuple[Figure, str]:
-    """The error of the first-order rate along the flow; caption from ``r``."""
-    p, q = r.params, r.q
-    exact = r.data["stats"]["exact"]
-    narrower = (exact[2][-1] - exact[0][-1]) / exact[1][-1] < (exact[2][0] - exact[0][0]) / exact[1][0]
-    caption = (
-        f"$|S_{{ij}}|/|F_{{ij}}|$ over the interfering pairs along the interference-only flow "
-        f"($n = {p['n']}$, $m = {p['m']}$, seed {p['seed']}): median (line) and quartiles (band). The exact "
-        f"median (blue) starts at {q.start}, next to $r =$ {q.r}, peaks at {q.peak} and settles at {q.end} "
-        f"against the late prediction {q.pred}; relative to it, its quartiles "
-        f"{'close in' if narrower else 'do not close in'}, from [{q.q1_start}, {q.q3_start}] at $t = 0$ to "
-        f"[{q.q1_end}, {q.q3_end}] at $t = {p['t_end']:g}$. The ReLU-free median (red) grows exponentially "
-        f"and crosses 1 at $t \\approx$ {q.cross} (the axis is cut at 10): the breakdown the note's terms "
-        f"would predict."
-    )
-    return _static(flow_axes(r.data["stats"], p["n"], p["m"]), width=6.4, height=3.6), caption
+def late_flow_figure(r: Result) -> Figure:
+    """The error of the first-order rate along the flow."""
+    return render(flow_axes(r.data["stats"], r.params["n"], r.params["m"]), width=6.4, height=3.6)
 
 
 def _late_scan(ns: np.ndarray, ms: np.ndarray, *, seed: int, t_end: float, pairs: int, rtol: float) -> dict:
-    late, init = [], []
-    for a, b in zip(ns, ms):
-        flows = [_flow(int(a), int(b), seed + k, t_end, 2, rtol)[1] for k in range(seeds_for(int(a), pairs))]
-        late.append(float(np.median(np.concatenate([pair_terms(G[-1])["relative_error"] for G in flows]))))
-        init.append(float(np.median(np.concatenate([pair_terms(G[0])["relative_error"] for G in flows]))))
-    return dict(
-        late=np.asarray(late),
-        init=np.asarray(init),
-        pred_late=np.array([theory.late_first_order_error(int(a), int(b)) for a, b in zip(ns, ms)]),
-        pred_init=np.array([theory.second_order_ratio(int(a), int(b)) for a, b in zip(ns, ms)]),
-    )
+    """The median error at ``t = 0`` and at ``t_end`` for each ``(n, m)``, pooled over seeds."""
+    run = lambda a, b, k: phase(a, b, seed + k, flow="interference", t_end=t_end, rtol=rtol, count=2).G
+    ends = [[run(a, b, k) for k in range(seeds_for(a, pairs))] for a, b in zip(ns.tolist(), ms.tolist())]
+    median = lambda Gs, t: float(np.median(np.concatenate([pair_terms(G[t])["relative_error"] for G in Gs])))
+    init, late = np.array([[median(Gs, 0), median(Gs, -1)] for Gs in ends]).T
+    pred_init, pred_late = _over(theory.second_order_ratio, ns, ms), _over(theory.late_first_order_error, ns, ms)
+    return dict(late=late, init=init, pred_late=pred_late, pred_init=pred_init)
 
 
+@runner(min_lengths=dict(ns=3, ms=3))
 def late_scaling(
-    *,
-    m: int,
-    ns: tuple[int, ...],
-    n: int,
-    ms: tuple[int, ...],
-    seed: int,
-    t_end: float,
-    pairs: int,
-    rtol: float,
-    exponent_tolerance: float,
-    late_rtol: float,
-) -> Result:
-    """N3 (b) over grids: the median error at ``t_end`` (pooled over seeds to about ``pairs`` pairs) over
-    ``ns`` at ``m`` neurons and over ``ms`` at ``n`` features; exponents ``+1`` in ``n - 2`` and ``-1/2`` in
-    ``m`` (widened by ``exponent_tolerance``), and the value at the largest ``n`` within ``late_rtol`` of
-    :func:`incidental.theory.late_first_order_error`."""
-    in_n_ns, in_n_ms = np.asarray(ns), np.full(len(ns), m)
-    in_m_ns, in_m_ms = np.full(len(ms), n), np.asarray(ms)
-    d_n = _late_scan(in_n_ns, in_n_ms, seed=seed, t_end=t_end, pairs=pairs, rtol=rtol)
-    d_m = _late_scan(in_m_ns, in_m_ms, seed=seed, t_end=t_end, pairs=pairs, rtol=rtol)
-    d_n["sizes"], d_m["sizes"] = (in_n_ns - 2).astype(float), in_m_ms.astype(float)
-    c_n, fit_n = check_exponent(
-        "N3",
-        f"late (t={t_end:g}) median error ∝ (n-2)^+1: Θ(n/√m), so the first-order rate holds late only when n ≪ √m",
-        sizes=d_n["sizes"],
-        values=d_n["late"],
-        predicted=1.0,
-        regime=f"m={m}, n={ns[0]}..{ns[-1]}, t={t_end:g}",
-        tolerance=exponent_tolerance,
-        refutes="the second-order terms are negligible whenever n/m is small, so an overlap shrinks at the relative "
-        "rate −(‖W_i‖² + ‖W_j‖²) throughout the interference phase",
-    )
-    c_m, fit_m = check_exponent(
-        "N3",
-        f"late (t={t_end:g}) median error ∝ m^-1/2",
-        sizes=d_m["sizes"],
-        values=d_m["late"],
-        predicted=-0.5,
-        regime=f"n={n}, m={ms[0]}..{ms[-1]}, t={t_end:g}",
-        tolerance=exponent_tolerance,
-    )
-    d_n["fit"], d_m["fit"] = fit_n, fit_m
-    big = int(np.argmax(in_n_ns))
-    c_val = check_close(
-        "N3",
-        "late median error = (n-2)/(2 sqrt(2 pi m)) at the largest n",
-        measured=float(d_n["late"][big]),
-        predicted=float(d_n["pred_late"][big]),
-        rtol=late_rtol,
-        regime=f"n={ns[big]}, m={m}, t={t_end:g}",
-    )
+    *, m: int, ns: Ints, n: int, ms: Ints, seed: int, t_end: float, pairs: int, rtol: float,
+    exponent_tolerance: float, late_rtol: float,
+) -> Result:  # fmt: skip
+    """N3 (b): the median error at ``t_end`` over ``ns`` at ``m`` and ``ms`` at ``n``: exponents ``+1`` in ``n - 2``,
+    ``-1/2`` in ``m``, and the value at the largest ``n`` (:func:`incidental.theory.late_first_order_error`)."""
+    if min(ns) < 3:
+        raise ValueError(f"ns must be at least 3 (a pair and a third encoding), got {ns}")
+    n_arr, m_arr = np.asarray(ns), np.asarray(ms)
+    d_n = _late_scan(n_arr, np.full(len(ns), m), seed=seed, t_end=t_end, pairs=pairs, rtol=rtol)
+    d_m = _late_scan(np.full(len(ms), n), m_arr, seed=seed, t_end=t_end, pairs=pairs, rtol=rtol)
+    d_n["sizes"], d_m["sizes"] = (n_arr - 2).astype(float), m_arr.astype(float)
+    common = dict(tolerance=exponent_tolerance, t_end=t_end)
+    c_n, d_n["fit"] = CHECKS.late_in_n.exponent(sizes=d_n["sizes"], values=d_n["late"], predicted=1.0, **common)
+    c_m, d_m["fit"] = CHECKS.late_in_m.exponent(sizes=d_m["sizes"], values=d_m["late"], predicted=-0.5, **common)
+    big = int(np.argmax(n_arr))
+    measured, predicted = float(d_n["late"][big]), float(d_n["pred_late"][big])
+    c_val = CHECKS.late_value.close(measured=measured, predicted=predicted, rtol=late_rtol, at=dict(n=ns[big]))
     ratio = d_n["late"] / d_n["pred_late"]
-    params = dict(
-        m=m,
-        ns=tuple(ns),
-        n=n,
-        ms=tuple(ms),
-        seed=seed,
-        t_end=t_end,
-        pairs=pairs,
-        rtol=rtol,
-        exponent_tolerance=exponent_tolerance,
-        late_rtol=late_rtol,
-    )
-    numbers = {
-        "n_exp": quote(fit_n.exponent, ".2f"),
-        "n_lo": quote(fit_n.low, ".2f"),
-        "n_hi": quote(fit_n.high, ".2f"),
-        "m_exp": quote(fit_m.exponent, ".2f"),
-        "m_lo": quote(fit_m.low, ".2f"),
-        "m_hi": quote(fit_m.high, ".2f"),
-        "ratio_small": quote(ratio[0], ".2f"),
-        "ratio_large": quote(ratio[-1], ".2f"),
-        "n_small": quote(ns[0], "d"),
-        "n_large": quote(ns[-1], "d"),
-        "noise_pct": quote(100 * theory.half_cauchy_median_se(1.0, max(pairs // 2, 1)), ".0f"),
-    }
-    return Result(params, [c_n, c_m, c_val], numbers, dict(in_n=d_n, in_m=d_m))
+    numbers = _quotes(".2f", n_fit=d_n["fit"], m_fit=d_m["fit"], ratio_small=ratio[0], ratio_large=ratio[-1])
+    numbers.update(_quotes("d", n_small=ns[0], n_large=ns[-1], interfering=pairs // 2))
+    numbers["noise_pct"] = quote(100 * theory.half_cauchy_median_se(1.0, max(pairs // 2, 1)), ".0f")
+    return Result(checks=[c_n, c_m, c_val], numbers=numbers, data=dict(in_n=d_n, in_m=d_m))
 
 
-def _late_axes(d: dict, xlabel: str) -> svgplot.Axes:
-    series = [
-        *figures.power_law(
-            d["sizes"],
-            d["late"],
-            label="late",
-            fit=d["fit"],
-            predicted=figures.through(d["sizes"], d["pred_late"]),
-            predicted_label=r"late: $(n-2)/2\sqrt{2\pi m}$",
-        ),
-        svgplot.Series(d["sizes"], d["init"], label="t = 0 (measured)", kind="points", color=FREE),
-        svgplot.Series(d["sizes"], d["pred_init"], label=r"t = 0: $\sqrt{3(n-2)/8m}$", color="#000", dashed=True),
-    ]
-    return figures.power_law_axes(series, xlabel=xlabel, ylabel="median relative error")
+def late_scaling_figure(r: Result) -> Figure:
+    """Median error at ``t = 0`` and late against ``n - 2`` and against ``m``."""
+    axes = []
+    for d, xlabel in ((r.data["in_n"], "third encodings $n-2$"), (r.data["in_m"], "neurons $m$")):
+        x, late, label = d["sizes"], figures.through(d["sizes"], d["pred_late"]), r"late: $(n-2)/2\sqrt{2\pi m}$"
+        series = figures.power_law(x, d["late"], label="late", fit=d["fit"], predicted=late, predicted_label=label)
+        init = r"t = 0: $\sqrt{3(n-2)/8m}$"
+        series.append(svgplot.Series(d["sizes"], d["init"], label="t = 0 (measured)", kind="points", color=FREE))
+        series.append(svgplot.Series(d["sizes"], d["pred_init"], label=init, color="#000", dashed=True))
+        axes.append(figures.power_law_axes(series, xlabel=xlabel, ylabel="median relative error"))
+    return render(axes, width=9.2, height=3.4)
 
 
-def late_scaling_figure(r: Result) -> tuple[Figure, str]:
-    """Median error at ``t = 0`` and late against ``n - 2`` and against ``m``; caption from ``r``."""
-    p = r.params
-    axes = [_late_axes(r.data["in_n"], "third encodings $n-2$"), _late_axes(r.data["in_m"], "neurons $m$")]
-    caption = (
-        f"Median relative error of the first-order rate at $t = 0$ (red) and late, at $t = {p['t_end']:g}$ "
-        f"(blue). Left: against $n-2$ at $m = {p['m']}$; right: against $m$ at $n = {p['n']}$. At $t = 0$ it "
-        f"scatters about $\\sqrt{{3(n-2)/8m}}$ (dashed; each point is the median of about {p['pairs'] // 2} "
-        f"interfering pairs, uncertain by about {r.q.noise_pct}%); late it grows with fitted exponent "
-        f"{r.q.n_exp} in $n-2$ and {r.q.m_exp} in $m$, close to $(n-2)/2\\sqrt{{2\\pi m}}$ (solid black): "
-        f"measured over predicted is {r.q.ratio_small} at $n = {r.q.n_small}$ and {r.q.ratio_large} at "
-        f"$n = {r.q.n_large}$."
-    )
-    return _static(axes, width=9.2, height=3.4), caption
-
-
-# --- widgets -----------------------------------------------------------------------------------------
+# --- widgets (the notebook's widget cells set the grids of the rendered book) ----------------------
 
 MAX_POINTS = 400  # points per scatter in a widget panel (keeps each SVG a few tens of kB)
 FLOW = dict(t_end=8.0, points=33, rtol=1e-11)  # the flow of the second widget (times on a 0.25 grid)
 
 
-@lru_cache(maxsize=128)
-def _init_terms(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
-    return pair_terms(sample_gram(n, m, seed=seed))
-
-
 def initial_panel(n: int, m: int, seed: int, tolerance: float = 0.1) -> Panel:
-    """Widget panel for N3 at initialisation: exact against first-order rate per interfering pair, and the
-    per-pair relative error against ``sqrt(m) G_ij`` with its predicted size."""
-    p = _init_terms(n, m, seed)
-    r = theory.second_order_ratio(n, m)
+    """Widget panel (N3 at initialisation): exact against first-order rate, and the error against ``sqrt(m) G_ij``."""
+    p, r = pooled_pair_terms(n, m, seed=seed, pairs=1), theory.second_order_ratio(n, m)
     eps = p["relative_error"]
-    median = float(np.median(eps))
-    regime = f"n={n}, m={m}, seed={seed}, {eps.size} interfering pairs"
+    median, atol = float(np.median(eps)), 4 * theory.half_cauchy_median_se(r, max(eps.size, 1))
     checks = [
-        check_close(
-            "N3",
-            "median relative error = sqrt(3(n-2)/(8m))",
-            predicted=r,
-            measured=median,
-            atol=4 * theory.half_cauchy_median_se(r, max(eps.size, 1)),
-            rtol=(n - 2) / m,
-            regime=regime,
-        ),
-        check_below(
-            "N3",
-            f"first order within {tolerance:.0%} for the median pair",
-            measured=median,
-            bound=tolerance,
-            regime=regime,
-            quantity="median rel. error",
-        ),
+        CHECKS.median.close(predicted=r, measured=median, atol=atol, rtol=(n - 2) / m),
+        CHECKS.typical.below(measured=median, bound=tolerance, scale=1.0, tolerance=tolerance),
     ]
     first, rate = _thin(MAX_POINTS, p["first"] * np.sqrt(m), p["rate"] * np.sqrt(m))
-    lo, hi = float(min(first.min(), rate.min())), float(max(first.max(), rate.max(), 0.0))
-    rates = svgplot.Axes(
-        [
-            svgplot.Series(first, rate, kind="points"),
-            svgplot.Series([lo, hi], [lo, hi], label="y = x (first order exact)", color="#000", dashed=True),
-        ],
-        xlabel="first-order rate × √m",
-        ylabel="exact rate × √m",
-    )
-    plot = svgplot.svg(
-        [rates, pair_error_axes(np.sqrt(m) * p["overlap"], eps, r, tolerance, shown=MAX_POINTS)], width=720, height=250
-    )
-    return Panel(checks, plot)
+    labels = dict(diagonal="y = x (first order exact)", xlabel="first-order rate × √m", ylabel="exact rate × √m")
+    rates = _against(first, rate, **labels)
+    errors = pair_error_axes(np.sqrt(m) * p["overlap"], eps, r, tolerance, shown=MAX_POINTS)
+    regime = dict(n=n, m=m, seed=seed, interfering=eps.size)
+    return Panel([c.placed(regime) for c in checks], svgplot.svg([rates, errors], width=720, height=250))
 
 
 def initial_explorable() -> Explorable:
     """Widget: sizes and seed against the first-order rate at initialisation (N3)."""
-    return Explorable(
-        initial_panel,
-        [
-            Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=256),
-            Control("m", "neurons m", (256, 1024, 4096, 16384), 4096, kind="size", low=256, high=2**20),
-            Control("seed", "seed", (0, 1), 0, low=0, high=99),
-        ],
-        title="First-order rate of W_i·W_j at initialisation: predicted against exact",
-    )
+    n = Control("n", "features n", (8, 32), 32, kind="size", low=4, high=256)
+    m = Control("m", "neurons m", (256, 4096), 4096, kind="size", low=256, high=2**20)
+    controls = [n, m, Control("seed", "seed", (0, 1), 0, low=0, high=99)]
+    title = "First-order rate of W_i·W_j at initialisation: predicted against exact"
+    return Explorable(initial_panel, controls, title=title)
 
 
 def relative_rate_axes(rates: np.ndarray, n: int, m: int, t: float) -> svgplot.Axes:
-    """Histogram of the exact relative rates ``(dG_ij/dt)/G_ij`` of the interfering pairs at time ``t``,
-    against ``-2`` and the late rate, on limits a heavy tail cannot stretch (the share cut off is in the legend)."""
+    """Histogram of the relative rates ``(dG_ij/dt)/G_ij`` at ``t`` against ``-2`` and the late rate, on limits a
+    heavy tail cannot stretch (the share cut off is in the legend)."""
     late = -theory.late_collective_rate(n, m)
     lo, hi = figures.robust_limits(rates, include=(-2.0, late))
     inside = (rates >= lo) & (rates <= hi)
     heights, edges = np.histogram(rates[inside], bins=30, range=(lo, hi))
     heights = heights / max(rates.size, 1) / np.diff(edges)
     shown = f"exact relative rate ({100 * np.mean(~inside):.0f}% of pairs off the axis)"
-    return svgplot.Axes(
-        [svgplot.Series(edges, heights, kind="steps", label=shown)],
-        xlabel=f"(dG_ij/dt)/G_ij at t = {t:g}",
-        ylabel="density",
-        xlim=(lo, hi),
-        ylim=(0.0, 1.7 * float(heights.max(initial=1e-9))),  # room for the legend
-        vlines=[(-2.0, "first order ≈ -2"), (late, f"late: -(2 - (n-2)/√(2πm)) = {late:.2f}")],
-    )
+    ylim = (0.0, 1.7 * float(heights.max(initial=1e-9)))  # room for the legend
+    vlines = [(-2.0, "first order ≈ -2"), (late, f"late: -(2 - (n-2)/√(2πm)) = {late:.2f}")]
+    series = [svgplot.Series(edges, heights, kind="steps", label=shown)]
+    xlabel = f"(dG_ij/dt)/G_ij at t = {t:g}"
+    return svgplot.Axes(series, xlabel=xlabel, ylabel="density", xlim=(lo, hi), ylim=ylim, vlines=vlines)
 
 
 def flow_panel(t: float, n: int, m: int, seed: int = 0, tolerance: float = 0.1) -> Panel:
-    """Widget panel for N3 along the flow: ``|S/F|`` over time (the time ``t`` marked), and the exact
-    relative rates of the interfering pairs at ``t`` against ``-2`` and the late prediction."""
-    s = _flow_stats(n, m, seed, FLOW["t_end"], FLOW["points"], FLOW["rtol"])
+    """Widget panel (N3 along the flow): ``|S/F|`` over time (``t`` marked), and the relative rates at ``t``."""
+    s = flow_stats(n, m, seed, FLOW["t_end"], FLOW["points"], FLOW["rtol"])
     k = int(np.argmin(np.abs(s["times"] - t)))
     tk = float(s["times"][k])
-    regime = f"n={n}, m={m}, seed={seed}, t={tk:g}"
     checks = [
-        check_below(
-            "N3",
-            f"first order within {tolerance:.0%} for the median pair",
-            measured=float(s["exact"][1][k]),
-            bound=tolerance,
-            regime=regime,
-            quantity="median rel. error",
-        ),
-        check_below(
-            "N3",
-            "the note's ReLU-free terms stay below the first-order term (median pair)",
-            measured=float(s["free"][1][k]),
-            bound=1.0,
-            regime=regime,
-            quantity="median ratio",
-        ),
+        CHECKS.typical.below(measured=float(s["exact"][1][k]), bound=tolerance, scale=1.0, tolerance=tolerance),
+        CHECKS.free_below.below(measured=float(s["free"][1][k]), bound=1.0),
     ]
-    note = (
-        f"Predicted median error: r = sqrt(3(n-2)/(8m)) = {theory.second_order_ratio(n, m):.3g} at t = 0, "
-        f"settling late at (n-2)/(2 sqrt(2 pi m)) = {theory.late_first_order_error(n, m):.3g}."
-    )
+    r, late = theory.second_order_ratio(n, m), theory.late_first_order_error(n, m)
+    note = f"Predicted median error: r = sqrt(3(n-2)/(8m)) = {r:.3g} at t = 0, "
+    note += f"settling late at (n-2)/(2 sqrt(2 pi m)) = {late:.3g}."
     hist = relative_rate_axes(s["terms"][k]["relative_rate"], n, m, tk)
     plot = svgplot.svg([flow_axes(s, n, m, mark=tk), hist], width=720, height=250)
-    return Panel(checks, plot, note)
+    return Panel([c.placed(dict(n=n, m=m, seed=seed, t=tk)) for c in checks], plot, note)
 
 
 def flow_explorable() -> Explorable:
     """Widget: time along the interference flow, and sizes, against the first-order rate (N3)."""
-    return Explorable(
-        flow_panel,
-        [
-            Control(
-                "t", "time t", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), 1.0, kind="float", low=0.0, high=FLOW["t_end"], step=0.25
-            ),
-            Control("n", "features n", (16, 64), 16, kind="size", low=4, high=64),
-            Control("m", "neurons m", (1024, 16384), 1024, kind="size", low=1024, high=2**16),
-        ],
-        title="First-order rate along the interference flow",
-    )
+    t = Control("t", "time t", (0.0, 1.0), 1.0, kind="float", low=0.0, high=FLOW["t_end"], step=0.25)
+    n = Control("n", "features n", (16, 64), 16, kind="size", low=4, high=64)
+    controls = [t, n, Control("m", "neurons m", (1024, 16384), 1024, kind="size", low=1024, high=2**16)]
+    return Explorable(flow_panel, controls, title="First-order rate along the interference flow")
 
 
 def explorables() -> dict[str, Explorable]:
-    """Fresh explorables of this chapter, by name."""
+    """Fresh explorables of this chapter, by name (the notebook's widget cells set the rendered grids)."""
     return {"initial": initial_explorable(), "flow": flow_explorable()}
