@@ -42,7 +42,7 @@ def test_cosine_rate_parts_and_their_means():
     r = fx.cosine_rate(**RATE)
     assert_holds(r)
     assert float(r.q.identity) < 1e-13
-    assert r.q.third_push.low.value < r.q.third_push.value.value < r.q.third_push.high.value
+    assert r.q.third_push.low.raw < r.q.third_push.value.raw < r.q.third_push.high.raw
     with pytest.raises(ValueError, match="seeds"):
         fx.cosine_rate(**{**RATE, "seeds": (0, 1)})
 

@@ -75,7 +75,7 @@ def test_count_sweep_end_state_and_count():
     r = ch.count_sweep(ns=(8, 12), ms=(16, 32, 64), seeds=tuple(range(6)), lam_sqrt_m=0.2)
     holds(r.only("W3"))
     assert {c.claim for c in r.checks} == {"W2", "W3"}
-    assert r.q.runs.value == 36 and repr(r.q.fit_8).count("[") == 1
+    assert r.q.runs.raw == 36 and repr(r.q.fit_8).count("[") == 1
     # at these sizes the exponent cannot be told from its rival: unresolved, never "holds"
     theta = [c for c in r.only("W2") if "exponent of m" in c.statement]
     assert all(c.verdict in ("holds", "unresolved") for c in theta)

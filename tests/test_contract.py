@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from incidental import book
+from incidental.checks import declarations
 from incidental.claims import REGISTER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,8 +122,18 @@ def test_every_runner_validates_its_knobs(name: str) -> None:
 @pytest.mark.parametrize("claim", [c for c in REGISTER if c.chapter in CHAPTERS], ids=lambda c: c.id)
 def test_every_claim_of_the_book_is_checked_by_its_chapter(claim) -> None:
     module = module_of(claim.chapter)
-    source = (ROOT / "lib" / "incidental" / "chapters" / f"{module}.py").read_text()
-    assert re.search(rf"['\"]{claim.id}['\"]", source), f"claim {claim.id}: no check in chapters/{module}.py"
+    table = declarations(module)
+    assert any(d.claim == claim.id for d in table.values()), f"claim {claim.id}: no check in chapters/checks/{module}.yaml"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_declared_check_is_used_and_every_used_check_declared(name: str) -> None:
+    module = module_of(name)
+    table = declarations(module)
+    used = set(re.findall(r"CHECKS\.(\w+)", module_source(name)))
+    indexed = "CHECKS[" in module_source(name)  # names chosen at run time (e.g. per flow)
+    assert used <= set(table), f"{name}: checks used but not declared: {sorted(used - set(table))}"
+    assert indexed or set(table) <= used, f"{name}: checks declared but never used: {sorted(set(table) - used)}"
 
 
 def committed_notebooks() -> list[str]:

@@ -48,36 +48,42 @@ from .knobs import validate_knobs
 
 @dataclass(frozen=True)
 class Quote:
-    """A number as the prose quotes it: ``repr`` and ``str`` give ``format(value, fmt)``.
+    """A number as the prose quotes it: ``repr`` and ``str`` give ``format(raw, fmt)``.
 
     ``{eval}`` in MyST-NB and in jupyterlab-myst shows an expression's ``text/plain`` form,
     which is its ``repr``: a bare ``float`` would print all its digits and a ``str`` its quotes.
+    Any other attribute is a part of a structured value (``fit.low``, ``interval.value``),
+    quoted with the same format.
     """
 
-    value: Any
+    raw: Any
     fmt: str = ""
 
     def __repr__(self) -> str:
-        return format(self.value, self.fmt)
+        return format(self.raw, self.fmt)
 
     __str__ = __repr__
 
     def __format__(self, spec: str) -> str:
-        return format(self.value, spec) if spec else repr(self)
+        return format(self.raw, spec) if spec else repr(self)
 
     def __float__(self) -> float:
-        return float(self.value)
+        return float(self.raw)
 
     def __getattr__(self, name: str) -> Quote:
-        """A part of a structured value (``fit.low``, ``interval.high``), quoted with the same format."""
         if name.startswith("_"):
             raise AttributeError(name)
-        return Quote(getattr(self.value, name), self.fmt)
+        return Quote(getattr(self.raw, name), self.fmt)
 
 
 def quote(value: Any, fmt: str = "") -> Quote:
     """``value`` to be quoted in the prose with format ``fmt`` (e.g. ``".3f"``, ``".1e"``)."""
     return Quote(value, fmt)
+
+
+def quotes(fmt: str, **values: Any) -> dict[str, Quote]:
+    """Several numbers quoted with one format: ``quotes(".3f", slope=s, spread=d)``."""
+    return {k: Quote(x, fmt) for k, x in values.items()}
 
 
 class Quotes:

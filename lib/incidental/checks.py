@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,10 @@ class Interval:
         return format(self)
 
 
+def _verdict(agrees: bool) -> str:
+    return "holds" if agrees else "fails"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
@@ -206,6 +211,9 @@ class Declared:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    def _quantity(self, fields: dict) -> str:
+        return self.quantity.format(**fields) if fields else self.quantity
 
     def _check(self, predicted: str, measured: str, verdict: str, why: str, at: Any, fields: dict) -> Check:
         from .claims import whose_statement
@@ -266,15 +274,30 @@ class Declared:
             verdict, why = "unresolved", f"bound {_fmt(bound)} ≥ the effect's size {_fmt(scale)}"
         else:
             verdict, why = ("holds" if agrees else "fails"), ""
-        q = self.quantity
+        q = self._quantity(fields)
         return self._check(f"{q} ≤ {_fmt(bound)}", f"{q} = {_fmt(measured)}", verdict, why, at, fields)
+
+    def above(
+        self,
+        *,
+        measured: float,
+        bound: float,
+        at: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Check:
+        """A lower bound: holds if the measured quantity is at least ``bound`` (a rate that must not
+        vanish, a fraction that must stay large)."""
+        agrees = bool(np.isfinite(measured) and measured >= bound)
+        q = self._quantity(fields)
+        return self._check(f"{q} ≥ {_fmt(bound)}", f"{q} = {_fmt(measured)}", _verdict(agrees), "", at, fields)
 
     def exponent(
         self,
         *,
-        sizes: Sequence[float] | np.ndarray,
-        values: Sequence[float] | np.ndarray,
+        sizes: Sequence[float] | np.ndarray | None = None,
+        values: Sequence[float] | np.ndarray | None = None,
         predicted: float,
+        fit: ExponentFit | None = None,
         tolerance: float = 0.0,
         confidence: float = 0.95,
         rival: float = 0.5,
@@ -284,10 +307,16 @@ class Declared:
         """A Theta claim ``value = Theta(size**predicted)``: holds if ``predicted`` lies in the fitted
         interval widened by ``tolerance`` on each side (finite-size corrections).
 
-        Unresolved when the widened interval also covers a rival exponent ``predicted ± rival``
-        (by default a power of the size half a unit away, e.g. ``1/m`` against ``1/sqrt(m)``).
+        The fit is made here by least squares (:func:`fit_exponent` of ``sizes`` and ``values``),
+        or given (``fit``: e.g. a quasi-Poisson fit of counts). Unresolved when the widened interval
+        also covers a rival exponent ``predicted ± rival`` (by default a power of the size half a
+        unit away, e.g. ``1/m`` against ``1/sqrt(m)``).
         """
-        fit = fit_exponent(sizes, values, confidence=confidence)
+        if fit is None:
+            if sizes is None or values is None:
+                raise ValueError("exponent needs sizes and values, or a fit")
+            fit = fit_exponent(sizes, values, confidence=confidence)
+        confidence = fit.confidence
         low, high = fit.low - tolerance, fit.high + tolerance
         covers = low <= predicted <= high
         if covers and (low <= predicted - rival or high >= predicted + rival):
@@ -325,6 +354,21 @@ def declare(**checks: Declared | tuple) -> Declarations:
     """A chapter's check table: ``declare(fd=Declared("K1", "...", "identity"), ...)``; a tuple is
     passed to :class:`Declared` as its positional arguments."""
     return Declarations({k: c if isinstance(c, Declared) else Declared(*c) for k, c in checks.items()})
+
+
+def declarations(module: str) -> Declarations:
+    """A chapter's check table, read from ``incidental/chapters/checks/<module>.yaml``: one line per
+    check, ``name: {claim: .., kind: .., statement: .., quantity: .., refutes: .., whose: ..}``."""
+    import yaml
+
+    path = Path(__file__).parent / "chapters" / "checks" / f"{module}.yaml"
+    if not path.exists():
+        raise ValueError(f"module: no check table {path.name} for chapter module {module!r}")
+    table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        return Declarations({name: Declared(**spec) for name, spec in table.items()})
+    except TypeError as exc:
+        raise ValueError(f"{path.name}: a check declares an unknown field ({exc})") from None
 
 
 # --- tables ---------------------------------------------------------------------------------------

@@ -165,12 +165,18 @@ class Explorable:
         full = {**self.defaults, **values}
         key = tuple(full[c.name] for c in self.controls)
         if key not in self._cache:
-            self._cache[key] = panel_html(self.compute(**full), full, self.controls)
+            panel = self.compute(**full)
+            panel.checks = [c.placed(full) for c in panel.checks]
+            self._cache[key] = panel_html(panel, full, self.controls)
         return self._cache[key]
 
     def panel(self, **values: Any) -> Panel:
-        """The panel (checks and figure) for ``values``, for assertions in notebooks and tests."""
-        return self.compute(**{**self.defaults, **values})
+        """The panel (checks and figure) for ``values``, for assertions in notebooks and tests; each
+        check without a regime gets the panel's setting as its regime."""
+        full = {**self.defaults, **values}
+        panel = self.compute(**full)
+        panel.checks = [c.placed(full) for c in panel.checks]
+        return panel
 
     def _header(self, hint: str) -> widgets.HTML:
         title = f"<b>{self.title}</b><br>" if self.title else ""

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 _POSITIVE = ("tol", "bound", "level", "sigmas", "rtol", "atol")
-_POSITIVE_NAMES = ("h", "t_end", "confidence", "power", "zero", "x_max", "small")
+_POSITIVE_NAMES = ("h", "step", "t_end", "confidence", "power", "zero", "x_max", "small")
 _SINGULAR = {"ms": "m", "ns": "n", "seeds": "seed", "steps": "step"}
 
 
@@ -107,6 +107,10 @@ def _size_pair(name: str, value: Any) -> tuple[int, int]:
 def validate_knobs(fn: Callable[..., Any], knobs: Mapping[str, Any], min_lengths: Mapping[str, int]) -> dict[str, Any]:
     """The knobs of ``fn`` checked against its type hints (see the module's rules)."""
     hints = typing.get_type_hints(fn)
+    unknown = sorted(set(knobs) - set(hints) - {"return"})
+    if unknown:
+        known = ", ".join(k for k in hints if k != "return")
+        raise ValueError(f"unknown knob {', '.join(unknown)} for {fn.__name__}; its knobs: {known}")
     out = {k: check_value(k, hints.get(k), x, min_length=min_lengths.get(k, 1)) for k, x in knobs.items()}
     for prefix in ("",) + tuple(k[:-1] for k in out if k.endswith("_n")):
         n, m = out.get(prefix + "n"), out.get(prefix + "m")

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .flow import simulate_gram_phase
+from .flow import simulate_gram, simulate_gram_phase
 from .model import cosine_similarity, offdiagonal, sample_gram
 
 INTERFERENCE: tuple[str, ...] = ("interference",)
@@ -43,8 +43,8 @@ class PhaseRun:
     m: int
     times: np.ndarray
     G: np.ndarray
-    P: np.ndarray
-    L: np.ndarray
+    P: np.ndarray | None
+    L: np.ndarray | None
     M: np.ndarray | None
 
     @property
@@ -80,12 +80,30 @@ class PhaseRun:
 
 @lru_cache(maxsize=1024)
 def phase(
-    n: int, m: int, seed: int, *, flow: str, t_end: float, rtol: float, count: int = 5, transport: bool = False
+    n: int,
+    m: int,
+    seed: int,
+    *,
+    flow: str,
+    rtol: float,
+    t_end: float | None = None,
+    count: int = 5,
+    times: tuple[float, ...] | None = None,
+    accumulate: bool = True,
+    transport: bool = False,
 ) -> PhaseRun:
-    """The interference phase from ``G(0) = sample_gram(n, m, seed=seed)`` to ``t_end`` at ``count`` equally
-    spaced output times (cached: runners that share draws share runs). Arguments are trusted (a
-    runner validated them)."""
+    """The interference phase from ``G(0) = sample_gram(n, m, seed=seed)``, cached: runners that
+    share draws share runs.
+
+    Output times are ``times`` if given, else ``count`` equally spaced times from 0 to ``t_end``.
+    With ``accumulate`` the push and the loss are integrated along (:func:`simulate_gram_phase`,
+    absolute tolerance scaled to the overlaps); without it only ``G`` is, as
+    :func:`~incidental.flow.simulate_gram` does (cheaper; ``P`` and ``L`` are then ``None``).
+    Arguments are trusted (a runner validated them).
+    """
     G0 = sample_gram(n, m, seed=seed)
-    times = np.linspace(0.0, t_end, count)
-    ph = simulate_gram_phase(G0, times, terms=flow_terms(flow), rtol=rtol, loss=True, transport=transport)
-    return PhaseRun(n, m, times, ph.G, ph.P, ph.L, ph.M)
+    t = np.asarray(times, dtype=float) if times is not None else np.linspace(0.0, t_end, count)
+    if not accumulate:
+        return PhaseRun(n, m, t, simulate_gram(G0, t, terms=flow_terms(flow), rtol=rtol), None, None, None)
+    ph = simulate_gram_phase(G0, t, terms=flow_terms(flow), rtol=rtol, loss=True, transport=transport)
+    return PhaseRun(n, m, t, ph.G, ph.P, ph.L, ph.M)

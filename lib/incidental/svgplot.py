@@ -145,9 +145,43 @@ def _limits(values: list[float], log: bool) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
+@dataclass(frozen=True)
+class _Frame:
+    """Where one axes sits in the SVG (pixels) and which data range it shows."""
+
+    x0: float
+    left: float
+    top: float
+    pw: float
+    ph: float
+    xa: float
+    xb: float
+    ya: float
+    yb: float
+    xlog: bool
+    ylog: bool
+
+    def tx(self, x: float) -> float:
+        xa, xb = self.xa, self.xb
+        f = (math.log(x) - math.log(xa)) / (math.log(xb) - math.log(xa)) if self.xlog else (x - xa) / (xb - xa)
+        return self.x0 + self.left + f * self.pw
+
+    def ty(self, y: float) -> float:
+        ya, yb = self.ya, self.yb
+        f = (math.log(y) - math.log(ya)) / (math.log(yb) - math.log(ya)) if self.ylog else (y - ya) / (yb - ya)
+        return self.top + (1 - f) * self.ph
+
+    def clip(self, y: float) -> float:
+        return self.ty(min(max(y, self.ya), self.yb))
+
+    def shown(self, a: float, b: float) -> bool:
+        """Whether the point ``(a, b)`` can be drawn (finite, positive on a log axis, inside the x range)."""
+        finite = np.isfinite(a) and np.isfinite(b) and (a > 0 or not self.xlog) and (b > 0 or not self.ylog)
+        return bool(finite and self.xa <= a <= self.xb)
+
+
+def _frame(ax: Axes, x0: float, width: float, height: float) -> _Frame:
     left, right, top, bottom = 52, 8, 16 if ax.title else 8, 34
-    pw, ph = width - left - right, height - top - bottom
     xs = [float(x) for s in ax.series for x in np.ravel(s.x)] + [v for v, _ in ax.vlines]
     ys = [float(y) for s in ax.series for y in np.ravel(s.y)] + [v for v, _ in ax.hlines]
     ys += [float(y) for s in ax.series if s.low is not None for y in (*np.ravel(s.low), *np.ravel(s.high))]
@@ -155,24 +189,22 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
         ys.append(0.0)
     (xa, xb) = ax.xlim or _limits(xs, ax.xlog)
     (ya, yb) = ax.ylim or _limits(ys, ax.ylog)
+    pw, ph = width - left - right, height - top - bottom
+    return _Frame(x0, left, top, pw, ph, xa, xb, ya, yb, ax.xlog, ax.ylog)
 
-    def tx(x: float) -> float:
-        f = (math.log(x) - math.log(xa)) / (math.log(xb) - math.log(xa)) if ax.xlog else (x - xa) / (xb - xa)
-        return x0 + left + f * pw
 
-    def ty(y: float) -> float:
-        f = (math.log(y) - math.log(ya)) / (math.log(yb) - math.log(ya)) if ax.ylog else (y - ya) / (yb - ya)
-        return top + (1 - f) * ph
-
+def _axes_frame_svg(ax: Axes, f: _Frame, height: float) -> list[str]:
+    """The box, the ticks, the axis labels, the title and the reference lines."""
+    x0, left, top, pw, ph = f.x0, f.left, f.top, f.pw, f.ph
     out = [f"<rect x='{x0 + left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#888'/>"]
-    for t in _nice_ticks(xa, xb, ax.xlog):
-        X = tx(t)
+    for t in _nice_ticks(f.xa, f.xb, ax.xlog):
+        X = f.tx(t)
         out.append(
             f"<line x1='{X:.1f}' y1='{top + ph}' x2='{X:.1f}' y2='{top + ph + 4}' stroke='#888'/>"
             f"<text x='{X:.1f}' y='{top + ph + 15}' text-anchor='middle'>{_fmt_tick(t, ax.xlog)}</text>"
         )
-    for t in _nice_ticks(ya, yb, ax.ylog):
-        Y = ty(t)
+    for t in _nice_ticks(f.ya, f.yb, ax.ylog):
+        Y = f.ty(t)
         out.append(
             f"<line x1='{x0 + left - 4}' y1='{Y:.1f}' x2='{x0 + left}' y2='{Y:.1f}' stroke='#888'/>"
             f"<text x='{x0 + left - 6}' y='{Y + 3:.1f}' text-anchor='end'>{_fmt_tick(t, ax.ylog)}</text>"
@@ -190,80 +222,85 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
             f"<text x='{x0 + left + pw / 2}' y='11' text-anchor='middle'>{html.escape(plain_label(ax.title))}</text>"
         )
     for value, _label in ax.hlines:
-        if ya <= value <= yb:
+        if f.ya <= value <= f.yb:
             out.append(
-                f"<line x1='{x0 + left}' x2='{x0 + left + pw}' y1='{ty(value):.1f}' y2='{ty(value):.1f}' "
+                f"<line x1='{x0 + left}' x2='{x0 + left + pw}' y1='{f.ty(value):.1f}' y2='{f.ty(value):.1f}' "
                 f"stroke='#444' stroke-dasharray='2,3'/>"
             )
     for value, _label in ax.vlines:
-        if xa <= value <= xb:
+        if f.xa <= value <= f.xb:
             out.append(
-                f"<line y1='{top}' y2='{top + ph}' x1='{tx(value):.1f}' x2='{tx(value):.1f}' "
+                f"<line y1='{top}' y2='{top + ph}' x1='{f.tx(value):.1f}' x2='{f.tx(value):.1f}' "
                 f"stroke='#444' stroke-dasharray='5,3'/>"
             )
-    legend = []
-    for k, s in enumerate(ax.series):
-        color = s.color or PALETTE[k % len(PALETTE)]
-        x, y = np.ravel(s.x).astype(float), np.ravel(s.y).astype(float)
-        if s.kind == "steps":
-            pts = [(x[0], max(ya, 0.0) if not ax.ylog else ya)]
-            for i, h in enumerate(y):
-                pts += [(x[i], h), (x[i + 1], h)]
-            pts.append((x[-1], pts[0][1]))
-        else:
-            pts = list(zip(x, y))
-        ok = [
-            (a, b)
-            for a, b in pts
-            if np.isfinite(a) and np.isfinite(b) and (a > 0 or not ax.xlog) and (b > 0 or not ax.ylog)
-        ]
-        ok = [(a, b) for a, b in ok if xa <= a <= xb]
+    return out
 
-        def clip(b: float) -> float:
-            return ty(min(max(b, ya), yb))
 
-        coords = " ".join(f"{tx(a):.1f},{clip(b):.1f}" for a, b in ok)
-        dash = " stroke-dasharray='6,3'" if s.dashed else ""
-        if s.kind in ("errorbar", "band"):
-            lo, hi = np.ravel(s.low).astype(float), np.ravel(s.high).astype(float)
-            keep = [
-                (a, p, q)
-                for a, p, q in zip(x, lo, hi)
-                if np.isfinite([a, p, q]).all()
-                and xa <= a <= xb
-                and (a > 0 or not ax.xlog)
-                and (min(p, q) > 0 or not ax.ylog)
-            ]
-            if s.kind == "band" and keep:
-                ring = [(a, q) for a, _p, q in keep] + [(a, p) for a, p, _q in reversed(keep)]
-                pts_svg = " ".join(f"{tx(a):.1f},{clip(b):.1f}" for a, b in ring)
-                out.append(f"<polygon points='{pts_svg}' fill='{color}' fill-opacity='0.2' stroke='none'/>")
-            else:
-                out.extend(
-                    f"<line x1='{tx(a):.1f}' x2='{tx(a):.1f}' y1='{clip(p):.1f}' y2='{clip(q):.1f}' "
-                    f"stroke='{color}' stroke-width='1.2'/>"
-                    for a, p, q in keep
-                )
-        if s.kind in ("points", "errorbar"):
-            out.extend(
-                f"<circle cx='{tx(a):.1f}' cy='{clip(b):.1f}' r='2.5' fill='{color}'/>" for a, b in ok if ya <= b <= yb
-            )
-        elif coords:
-            out.append(f"<polyline points='{coords}' fill='none' stroke='{color}' stroke-width='1.6'{dash}/>")
-        if s.label:
-            legend.append((plain_label(s.label), color, "points" if s.kind == "errorbar" else s.kind, s.dashed))
-    # Reference lines in the legend drawn as on the plot: horizontal dotted, vertical dashed.
+def _interval_svg(s: Series, f: _Frame, color: str) -> list[str]:
+    """An error bar per point, or a shaded band, from ``s.low`` to ``s.high``."""
+    x, lo, hi = (np.ravel(a).astype(float) for a in (s.x, s.low, s.high))
+    keep = [(a, p, q) for a, p, q in zip(x, lo, hi) if np.isfinite([p, q]).all() and f.shown(a, min(p, q))]
+    if s.kind == "band" and keep:
+        ring = [(a, q) for a, _p, q in keep] + [(a, p) for a, p, _q in reversed(keep)]
+        pts_svg = " ".join(f"{f.tx(a):.1f},{f.clip(b):.1f}" for a, b in ring)
+        return [f"<polygon points='{pts_svg}' fill='{color}' fill-opacity='0.2' stroke='none'/>"]
+    return [
+        f"<line x1='{f.tx(a):.1f}' x2='{f.tx(a):.1f}' y1='{f.clip(p):.1f}' y2='{f.clip(q):.1f}' "
+        f"stroke='{color}' stroke-width='1.2'/>"
+        for a, p, q in keep
+    ]
+
+
+def _series_svg(s: Series, f: _Frame, color: str) -> list[str]:
+    """One series: a line, points, steps, error bars or a band."""
+    x, y = np.ravel(s.x).astype(float), np.ravel(s.y).astype(float)
+    if s.kind == "steps":
+        pts = [(x[0], max(f.ya, 0.0) if not f.ylog else f.ya)]
+        for i, h in enumerate(y):
+            pts += [(x[i], h), (x[i + 1], h)]
+        pts.append((x[-1], pts[0][1]))
+    else:
+        pts = list(zip(x, y))
+    ok = [(a, b) for a, b in pts if f.shown(a, b)]
+    out = _interval_svg(s, f, color) if s.kind in ("errorbar", "band") else []
+    coords = " ".join(f"{f.tx(a):.1f},{f.clip(b):.1f}" for a, b in ok)
+    dash = " stroke-dasharray='6,3'" if s.dashed else ""
+    if s.kind in ("points", "errorbar"):
+        out.extend(
+            f"<circle cx='{f.tx(a):.1f}' cy='{f.clip(b):.1f}' r='2.5' fill='{color}'/>"
+            for a, b in ok
+            if f.ya <= b <= f.yb
+        )
+    elif coords:
+        out.append(f"<polyline points='{coords}' fill='none' stroke='{color}' stroke-width='1.6'{dash}/>")
+    return out
+
+
+def _legend_svg(ax: Axes, f: _Frame) -> list[str]:
+    """The legend: every labelled series, then the reference lines drawn as on the plot
+    (horizontal dotted, vertical dashed)."""
+    legend = [
+        (
+            plain_label(s.label),
+            s.color or PALETTE[k % len(PALETTE)],
+            "points" if s.kind == "errorbar" else s.kind,
+            s.dashed,
+        )
+        for k, s in enumerate(ax.series)
+        if s.label
+    ]
     legend += [(plain_label(lab), "#444", "line", "2,3") for _, lab in ax.hlines if lab]
     legend += [(plain_label(lab), "#444", "line", "5,3") for _, lab in ax.vlines if lab]
+    out = []
     if legend:
         longest = max(len(label) for label, *_ in legend)
         out.append(
-            f"<rect x='{x0 + left + 4}' y='{top + 2}' width='{min(pw - 8, 26 + 5.6 * longest):.0f}' "
+            f"<rect x='{f.x0 + f.left + 4}' y='{f.top + 2}' width='{min(f.pw - 8, 26 + 5.6 * longest):.0f}' "
             f"height='{12 * len(legend) + 4}' fill='white' fill-opacity='0.85' stroke='#ccc'/>"
         )
     for k, (label, color, kind, dashed) in enumerate(legend):
-        Y = top + 10 + 12 * k
-        X = x0 + left + 8
+        Y = f.top + 10 + 12 * k
+        X = f.x0 + f.left + 8
         pattern = dashed if isinstance(dashed, str) else "4,2"
         dash = f" stroke-dasharray='{pattern}'" if dashed else ""
         mark = (
@@ -272,7 +309,15 @@ def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
             else f"<line x1='{X}' x2='{X + 14}' y1='{Y - 3}' y2='{Y - 3}' stroke='{color}' stroke-width='1.6'{dash}/>"
         )
         out.append(f"{mark}<text x='{X + 18}' y='{Y}'>{html.escape(label)}</text>")
-    return "".join(out)
+    return out
+
+
+def _axes_svg(ax: Axes, x0: float, width: float, height: float) -> str:
+    f = _frame(ax, x0, width, height)
+    out = _axes_frame_svg(ax, f, height)
+    for k, s in enumerate(ax.series):
+        out += _series_svg(s, f, s.color or PALETTE[k % len(PALETTE)])
+    return "".join(out + _legend_svg(ax, f))
 
 
 def svg(axes: Axes | Sequence[Axes], *, width: int = 640, height: int = 230) -> str:

@@ -19,7 +19,7 @@ from scipy.integrate import cumulative_trapezoid
 
 from .. import figures, svgplot
 from ..book import Quote, Result, quote, runner
-from ..checks import Check, Declared, declare
+from ..checks import Check, Declared, declarations
 from ..derivation import kappa_rate, numerator_second_order, relative_rate_parts
 from ..exact import pair_cosine, pair_decay_rate, pair_overlap
 from ..explore import Control, Explorable, Panel
@@ -37,47 +37,8 @@ from ..theory import (
     third_encoding_norm_loss,
 )
 
-_ID, _APPROX, _FIT = "identity", "approximation", "exponent fit"
-_NOTE_K1 = "dκ/dt ≈ −κ(‖W_i‖² + ‖W_j‖² − Θ(n/m)): a correction of order n/m to the rate"
-_NOTE_K1_PAIR = "pair by pair, dκ/dt = −κ(a+b) up to a correction of order n/m"
-_NOTE_K2 = "κ decays at the rate ‖W_i‖² + ‖W_j‖² ≈ 2 (κ ≈ κ(0) e^{−2t}) whenever n/m = o(1)"
-_NET = "net correction c to the rate a+b, in units of n/m, is the pair's own term ⟨κ²(a+b)⟩/(n/m) ≈ 6/n"
-_MEDIAN = "pair by pair, the note's rate −κ(a+b) is off by a median relative sqrt(3(n−2)/(8m)) = Θ(sqrt(n/m))"
-_T_STAR = "time at which the population is {pct:.0%} off the note = root of x f(t) = ln(1+{level:g})"
-_LATE = "late decay rate (t∈[{t0:g},{t1:g}]) = 2 − (n−2)/sqrt(2πm): close to 2 only while n ≪ sqrt(m)"
-_PAIR_G = "simulated two-encoding flow = closed form g(t) = c / (2 sinh(ct + arsinh(c/2g0)))"
-_ORDER = "max t*_median / t*_population"
-_EXPONENTIAL = "the decay stays exponential at every setting: dκ/dt = −Θ(κ), late rate of order 1"
 # name: (claim, statement, kind, refutes, quantity) -- the fixed parts of every check of the chapter
-CHECKS = declare(
-    fd=("K1", "dκ/dt by the quotient rule = central differences along the flow ({flow})", _ID, "", "max rel. |Δ|"),
-    parts=("K1", "first order + numerator + others + own = exact relative rate", _ID, "", "max |Δ|"),
-    numerator=("K1", "dropped numerator terms N, mean, in units of n/m: −(n−2)/n"),
-    others=("K1", "norm loss to third encodings D, mean, in units of n/m: +(n−2)/n"),
-    net=("K1", _NET + ": the Θ(n/m) terms cancel, what is left is Θ(1/m)", "value", _NOTE_K1),
-    own=("K1", "the pair's own norm loss κ²(a+b), plain mean, in units of 1/m"),
-    spread=("K1", "spread of the dropped numerator terms = Θ(sqrt(n/m))", _FIT),
-    constant=("K1", "spread / sqrt(3(n−2)/(2m)) (the constant)"),
-    median=("K1", _MEDIAN + " (measured / predicted)", "value", _NOTE_K1_PAIR),
-    early=("K2", "median decay rate of κ fitted on t∈[{t0:g},{t1:g}] = median time-average of a+b ({flow})", _APPROX),
-    drift=("K2", "drift model: log A(t) = x f(t), f(t) = t − (1 − e^{−2t})/2", _APPROX, "", "max rel. error"),
-    t_star=("K2", _T_STAR, _APPROX, "", "max rel. error"),
-    late=("K2", _LATE, "law", _NOTE_K2, "max |Δrate|"),
-    order=("K2", "the median pair leaves the note no later than the population", "value", "", _ORDER),
-    exponential=("K2", _EXPONENTIAL, "value", "", "late rate"),
-    rms=("K3", "W_i(t)·W_j(t) = Θ(1/sqrt(m)) at fixed t (RMS, interfering pairs)", _FIT),
-    rms_rate=("K3", "decay rate in t of the RMS overlap = 2 (a+b at initialisation)"),
-    rms_constant=("K3", "e^{2t} RMS(t)/RMS(0): the constant in W_i(t)·W_j(t) = e^{−2t} W_i(0)·W_j(0)"),
-    pair_g=("K3", _PAIR_G, _ID, "", "max |Δg| / g0"),
-    pair_kappa=("K3", "simulated cosine = closed form κ(t) = 2g / sqrt((a+b)² − (a0−b0)²)", _ID, "", "max |Δκ| / κ0"),
-    pair_invariant=("K3", "(a+b)² − 4(W_1·W_2)² is conserved along the simulated flow", _ID, "", "max rel. change"),
-    pair_rate=("K3", "late decay rate of κ = c = sqrt((a0+b0)² − 4 g0²)", _ID),
-    deficit=("K3", "n=2: the exact late rate falls below a0+b0 by Θ(1/m)", _FIT),
-    pair_start=("K1", "this pair's relative rate (dκ/dt)/κ at t=0 = −(a+b)", _APPROX),
-    pair_note=("K2", "κ(t) within {level:.0%} of κ(0) exp(−∫(a+b)) for this pair", _APPROX, "", "|κ/pred − 1|"),
-    ensemble_median=("K2", "median pair within {level:.0%} of κ(0) e^{{−∫(a+b)}}", _APPROX, "", "median |κ/pred − 1|"),
-    ensemble_drift=("K2", "population log-amplitude log A(t) = x f(t) (drift model)", _APPROX),
-)
+CHECKS = declarations("combined")  # the check table: chapters/checks/combined.yaml
 SIM_RTOL = 1e-10  # the chapter's flows: relative error of interfering overlaps below 1e-4 up to t = 6, m <= 65536
 PALETTE = svgplot.PALETTE
 

@@ -20,7 +20,7 @@ from .. import derivation as dv
 from .. import figures, svgplot
 from .. import theory as th
 from ..book import Quote, Result, quote, runner
-from ..checks import Declared, declare, fit_exponent
+from ..checks import declarations, fit_exponent
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
 from ..model import ALL_TERMS, sample_gram, sample_weights
@@ -30,54 +30,10 @@ from ..svgplot import PALETTE, Axes, Series
 
 FORCE_SETS = {"feature benefit": ("feature_benefit",), "interference": INTERFERENCE}
 FORCE_SETS |= {"regularisation": ("regularization",), "all three": ALL_TERMS}
-_M_HALF = "phase = Theta(m^-1/2) at fixed n (not Theta(n/m))"
-NOTE_D3 = "each norm changes at a relative rate -Θ(n/m)"
 _RATE, _IA, _FF = "d‖W_i‖²/dt = 2 (dW_i/dt)·W_i, {force}: ", "interference alone", "full flow"
 _EXP, _APPROX, _REL, _SE, _END = "exponent fit", "approximation", "rel. error", "max |Δ|/s.e.", "max |‖W_i(T)‖² - 1|"
 
-CHECKS = declare(
-    roundoff=("D1", _RATE + "dot product vs independent formula", "identity", "", _REL),
-    fd=("D1", _RATE + "vs central difference (h={h:g})", "identity", "", _REL),
-    chain=("D3", "d‖W_i‖/dt = (dW_i/dt)·W_i / ‖W_i‖, {force}: vs central difference (h={h:g})", "identity", "", _REL),
-    l1_share=("D1", "regularisation's share at initialisation, mean over i = -2λ sqrt(2m/π)"),
-    law=("D2", "ρ_i = -(2/m) χ²_K, K ~ Bin(n-1, 1/2): exact law at finite m", "law", "", "KS distance"),
-    law_mean=("D2", "mean of ρ_0 = -(n-1)/m"),
-    share_exp=("D2", "interference's share at initialisation = -Theta(n/m): exponent in {over}", _EXP),
-    share_const=("D2", "constant: |mean share| / ((n-1)/m) = 1"),
-    spread_exp=("D2", "spread over i: sd/|mean| = Theta((n-1)^-1/2)", _EXP),
-    spread_const=("D2", "constant: sd/|mean| · sqrt(n-1) = sqrt(5)"),
-    norm_rate=("D3", f"{_IA}: relative rate of ‖W_i‖ at initialisation, mean = -(n-1)/(2m)"),
-    pair=("D3", f"{_IA}, interfering pairs at initialisation: mean of -(ρ_i+ρ_j)/2 = n/m"),
-    ratio=Declared(
-        "D3",
-        f"{_FF}: RMS of feature benefit's share / |interference's share| = 2 sqrt(2m)/(n-1) "
-        "(slope -1 in (n-1)/sqrt(m)): feature benefit sets the rate of the lengths when n-1 < 2 sqrt(2m)",
-        _EXP,
-        refutes=NOTE_D3 + " (read for the full flow, feature benefit + interference)",
-    ),
-    fb_const=(
-        "D3",
-        f"{_FF}, feature benefit's share: RMS of 2(1-‖W_i‖²) = 2 sqrt(2/m), i.e. sqrt(m) · RMS = 2 sqrt(2)",
-    ),
-    fraction=("D3", f"{_FF}: fraction of encodings where feature benefit dominates = exact law", "law", "", _SE),
-    phase_exp=("D3", f"{_IA}: change of ‖W_i‖² over the phase = -Theta(n/m): exponent in m", _EXP),
-    phase_const=("D3", _IA + ": mean ln(a_i(T)/a_i(0)) / ((n-1)/m) = -(1/4)(1-e^{-4T})"),
-    first_order=("D3", f"{_IA}: first-order prediction of the change over the phase (largest m)", _APPROX, "", _REL),
-    first_order_exp=("D3", f"{_IA}: error of the first-order prediction over the {_M_HALF}", _EXP),
-    rms_full=Declared(
-        "D3",
-        _FF + ": RMS ln(a_i(T)/a_i(0)) / (sqrt(2/m)(1-e^{-2T})) = 1, i.e. Theta(1/sqrt(m)) over the "
-        "phase, more than interference's Theta(n/m) when n-1 < 2 sqrt(2m)",
-        refutes=NOTE_D3 + " (full flow, integrated over the interference phase: a change of order n/m)",
-    ),
-    end=("D3", f"{_FF}: every squared length has reached 1 at the end of the phase", _APPROX, "", _END),
-    # the widgets' panels (which also use norm_rate and fb_const)
-    w_mean=("D2", "interference: mean_i ρ_i = -(n-1)/m"),
-    w_sd=("D2", "interference: sd_i ρ_i = sqrt(5(n-1))/m"),
-    w_first=("D3", f"{_IA}: mean change = first-order prediction", _APPROX, "", _REL),
-    w_change=("D3", _IA + ": mean change = -(n-1)/(4m)(1-e^{-4t})", _APPROX),
-    w_rms=("D3", _FF + ": RMS change = sqrt(2/m)(1-e^{-2t})"),
-)
+CHECKS = declarations("denominator")  # the check table: chapters/checks/denominator.yaml
 
 
 def _quotes(fmt: str, **values: object) -> dict[str, Quote]:

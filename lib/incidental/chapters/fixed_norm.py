@@ -21,7 +21,7 @@ from scipy import stats
 from .. import figures, svgplot
 from .. import fixed_norm as fn
 from ..book import Quotes, Result, quote, runner
-from ..checks import Declared, Interval, declare
+from ..checks import Interval, declarations
 from ..derivation import kappa_rate, norm_sq_rate, numerator_first_order, numerator_second_order
 from ..exact import lowdin, pair_interference, pair_push_total, symmetric_pair
 from ..explore import Control, Explorable, Panel
@@ -42,84 +42,7 @@ LABELS: dict[str, str] = {
 COLORS: dict[str, str] = {"full": "#000000", "fixed_norm": svgplot.PALETTE[0], "interference": svgplot.PALETTE[1]}
 
 
-def _identities(**rows: tuple[str, str]) -> dict[str, Declared]:
-    """Identity checks of X1, declared as ``name=(statement, the quantity a bound holds)``."""
-    return {name: Declared("X1", statement, "identity", quantity=q) for name, (statement, q) in rows.items()}
-
-
-def _claims(kind: str = "value", quantity: str = "error", **rows: str) -> dict[str, Declared]:
-    """Checks of X1 of one ``kind``, declared as ``name=statement``."""
-    return {name: Declared("X1", statement, kind, quantity=quantity) for name, statement in rows.items()}
-
-
-_REPRO = "fixed norm reproduces the full flow: "
-CHECKS = declare(
-    **_identities(
-        tangent=("the force is tangent: F_i · W_i = 0 for every i", "max |F_i·W_i|"),
-        projection=(
-            "F = tangent projection of (feature benefit + interference) = that of interference alone",
-            "max |ΔF|",
-        ),
-        gradient=("F = -grad of the loss at unit norms, L(W_i/|W_i|) (central differences, h={h:g})", "max |ΔF|"),
-        gram=("Gram form: dG/dt = A G + G Aᵀ equals F Wᵀ + W Fᵀ, with zero diagonal", "max |ΔdG/dt|"),
-        agree=("weight flow and Gram flow of the constrained model agree: W(t)W(t)ᵀ = G(t)", "max |ΔG|"),
-        norms=("the weight flow keeps every ||W_i|| = 1", "max | ||W_i|| - 1 |"),
-        diagonal=("the Gram flow keeps diag(G) = diag(G(0)) = 1 to the last bit", "max |G_ii(t) - G_ii(0)|"),
-        rate_fd=("dκ/dt = off-diagonal of dG/dt, against central differences (h={h:g})", "rel. error"),
-        rate_parts=(
-            "dκ/dt at fixed norm = free-norm dκ/dt at the same point; first-order and push parts = "
-            "numerator terms (ch. 2); projection parts = norm-loss terms (ch. 3)",
-            "max |Δ|",
-        ),
-        pair_kappa=(
-            "exact κ(t) = κ0 e^{-2t} / sqrt(1 - κ0² + κ0² e^{-4t}) matches the simulated constrained "
-            "flow (weights and Gram)",
-            "max |Δκ|",
-        ),
-        pair_weights=(
-            "exact weights W(t) (u = W_1+W_2, v = W_1-W_2 keep their directions) match the simulation",
-            "max |ΔW|",
-        ),
-        pair_push=("exact accumulated push ∫ReLU(κ) matches the simulation", "max |ΔP|"),
-        pair_lowdin=("end point W(∞) = Löwdin orthogonalisation S^{-1/2} W(0)", "max |ΔW|"),
-        models_push=(
-            "total push ∫ReLU(W_1·W_2) = artanh(κ0)/2 in all three models (formulas and simulations)",
-            "max rel. error",
-        ),
-        models_lowdin=("all three end at the Löwdin directions S^{-1/2}W(0)/|·|", "max |ΔW|"),
-        models_norms=(
-            "end norms: 1 at fixed norm and with feature benefit, (1-κ0²)^¼ under interference alone",
-            "max rel. error",
-        ),
-        widget_kappa=("simulated constrained flow = exact κ(t)", "max |Δκ|"),
-        widget_push=("total push = artanh(κ0)/2, as with free norms", ""),
-    ),
-    **_claims(
-        third_push="mean third-encoding push, in units of (n-2)/m",
-        third_projection="mean third-encoding projection term, in units of (n-2)/m",
-        third="they cancel: mean of all third-encoding terms, in units of (n-2)/m",
-        every_draw="at t = {t_end:g}: fraction of draws in which the fixed-norm model is the better one",
-        early=_REPRO + "median decay rate of κ over t in [{early[0]:g}, {early[1]:g}] (ch. 4: about 2)",
-        late=_REPRO + "late decay rate of the positive cosines, t in [{late[0]:g}, {late[1]:g}] (ch. 4: 2 - x)",
-        slope=_REPRO + "slope of the total push on the Gram-Schmidt coefficient (ch. 5: half a step)",
-        positive=_REPRO + "fraction of pairs with √m κ > {zero:g} at t = {t_end:g} (ch. 5: none)",
-        zero=_REPRO + "fraction of pairs at κ = 0 at t = {t_end:g} (ch. 5: about half)",
-    ),
-    **_claims(
-        "approximation",
-        "gap",
-        crossover="time at which the fixed-norm model becomes the better one (first order: t = 1 - e^{-2t})",
-        stays="after that time, fraction of output times at which the fixed-norm model's mean error is the lower",
-        gap="at t = {t_end:g}: upper end of the fixed-norm error's interval minus lower end of "
-        "interference alone's (< 0: fixed norm is better)",
-    ),
-    ratio=Declared(
-        "X1",
-        "at t = {t_end:g}: fixed-norm error / interference-alone error (< 1: fixed is better)",
-        "approximation",
-        quantity="ratio",
-    ),
-)
+CHECKS = declarations("fixed_norm")  # the check table: chapters/checks/fixed_norm.yaml
 """Every check of the chapter and its widgets, declared once."""
 
 

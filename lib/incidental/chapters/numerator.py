@@ -17,7 +17,7 @@ from scipy import stats
 
 from .. import figures, svgplot, theory
 from ..book import Result, quote, runner
-from ..checks import Interval, declare
+from ..checks import Interval, declarations
 from ..derivation import interfering_pair_terms, numerator_first_order, numerator_rate, numerator_second_order
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram
@@ -29,49 +29,7 @@ Ints, Floats = tuple[int, ...], tuple[float, ...]
 EXACT, FREE = svgplot.PALETTE[0], svgplot.PALETTE[1]
 
 ID, FIT, APPROX = "identity", "exponent fit", "approximation"
-CHECKS = declare(  # name=(claim, statement, kind, refutes, quantity): runners and widgets supply the measurements
-    split=("N1", "first order + second order (with ReLUs) = exact rate", ID, "", "rel. error"),
-    fd=("N1", "exact rate = central difference of G_ij(t), {flow} flow", ID, "", "rel. error"),
-    fd_order=("N1", "central-difference error ∝ h^2 (the rate is the derivative)", FIT),
-    all_interfering=("N1", "ReLU-free = exact second-order terms when every pair interferes", ID, "", "max |Δ|"),
-    relu_difference=(
-        "N1",
-        "the ReLUs cannot be dropped term by term: RMS(ReLU-free − exact) / RMS(exact) = 1, the terms change by "
-        "their own size",
-        "value",
-        "d(W_i·W_j)/dt = −(W_i·W_j)(‖W_i‖² + ‖W_j‖²) − 2 Σ_k (W_i·W_k)(W_j·W_k): the second-order terms without "
-        "their ReLUs",
-    ),
-    relu_size=("N1", "RMS(ReLU-free) / RMS(exact) = sqrt(8/3)"),
-    relu_correlation=("N1", "correlation of ReLU-free and exact terms = sqrt(2/3)"),
-    ratio_exponent=("N2", "RMS(second)/RMS(first) ∝ ({size})^{power}, {version}", FIT),
-    ratio_constant=("N2", "constant r / sqrt((n-2)/m) = {constant}, {version} (scan in {size})"),
-    mean_slope=("N2", "E[second | W_i, W_j] = {mean} G_ij / m (slope), {version}", "law"),
-    median=("N3", "median relative error of the first-order rate = r = sqrt(3(n-2)/(8m))"),
-    half_cauchy=("N3", "relative error / r follows the half-Cauchy law", "law", "", "KS distance"),
-    fraction=("N3", "fraction of pairs with relative error > {tolerance:g} (half-Cauchy law)", "law"),
-    across_grid=("N3", "median error = sqrt(3(n-2)/(8m)) across the grid where (n-2)/m ≤ {small_load:g}", APPROX,
-                 "", "max rel. deviation"),
-    settles=("N3", "the exact median error settles late (max/min over the second half of the run)", APPROX, "",
-             "max/min"),
-    collective=("N3", "collective decay rate of the interfering overlaps = 2 - (n-2)/sqrt(2 pi m)"),
-    overtake=("N3", "the ReLU-free second-order terms overtake the first-order term (1 / median ratio, end)", APPROX,
-              "", "1/ratio"),
-    free_late=("N3", "late ReLU-free second order ≈ -(n-2)/(pi m) (mean over interfering pairs; heuristic)", APPROX),
-    late_in_n=(
-        "N3",
-        "late (t={t_end:g}) median error ∝ (n-2)^+1: Θ(n/√m), so the first-order rate holds late only when n ≪ √m",
-        FIT,
-        "the second-order terms are negligible whenever n/m is small, so an overlap shrinks at the relative rate "
-        "−(‖W_i‖² + ‖W_j‖²) throughout the interference phase",
-    ),
-    late_in_m=("N3", "late (t={t_end:g}) median error ∝ m^-1/2", FIT),
-    late_value=("N3", "late median error = (n-2)/(2 sqrt(2 pi m)) at the largest n"),
-    # the widgets' panels (with median)
-    typical=("N3", "first order within {tolerance:.0%} for the median pair", APPROX, "", "median rel. error"),
-    free_below=("N3", "the note's ReLU-free terms stay below the first-order term (median pair)", APPROX, "",
-                "median ratio"),
-)  # fmt: skip
+CHECKS = declarations("numerator")  # the check table: chapters/checks/numerator.yaml
 
 
 # --- the pieces of the rate, pair by pair ----------------------------------------------------------
@@ -394,7 +352,7 @@ def breakdown_figure(r: Result) -> Figure:
     grid = np.geomspace(d["load"].min(), d["load"].max(), 40)
     line = figures.through(d["load"], d["predicted"])(grid)
     series.append(svgplot.Series(grid, line, label=r"derived $\sqrt{3(n-2)/8m}$", color="#000"))
-    load_tol, tol = float(r.q.load_tol.value), p["tolerance"]
+    load_tol, tol = float(r.q.load_tol), p["tolerance"]
     lines = dict(hlines=[(tol, f"{100 * tol:.0f}% tolerance")], vlines=[(load_tol, f"(n-2)/m = {load_tol:.3f}")])
     axes = svgplot.Axes(series, xlabel="load $(n-2)/m$", ylabel="median relative error", xlog=True, ylog=True, **lines)
     return render(axes, width=5.6, height=3.4)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from .. import _validate as v
 from .. import figures, svgplot
 from ..book import Result, quote, runner
-from ..checks import Declared, declare
+from ..checks import declarations
 from ..derivation import kappa_rate_from_weights
 from ..exact import feature_benefit_only
 from ..explore import Control, Explorable, Panel
@@ -24,25 +24,7 @@ from ..model import cosine_similarity, forces, loss, offdiagonal, sample_gram, s
 from ..plotting import render
 from ..runs import INTERFERENCE
 
-CHECKS = declare(
-    forces=Declared("forces", "forces = -grad loss (central differences, h={h:g})", "identity", quantity="max |Δ|"),
-    rescale=Declared("S1", "rescaling a row by {shown} leaves every kappa unchanged", "identity", quantity="max |Δκ|"),
-    benefit=Declared(
-        "S1", "feature benefit alone leaves every kappa unchanged along the flow", "identity", quantity="max |Δκ|"
-    ),
-    logistic=Declared(
-        "S1", "simulated feature-benefit flow = exact logistic solution", "identity", quantity="max |ΔW|"
-    ),
-    norm=Declared("S2", "||W_i||^2 = Theta(1)", "exponent fit"),
-    dot=Declared("S2", "W_i . W_j = Theta(1/sqrt(m)) (RMS over pairs)", "exponent fit"),
-    constant=Declared("S2", "RMS of sqrt(m) W_i . W_j (constant inside Theta)"),
-    mean_norm=Declared("S2", "mean ||W_i||^2 = 1"),
-    rms_dot=Declared("S2", "RMS of sqrt(m) W_i . W_j = 1"),
-    linear=Declared("S3", "error of dκ/dt ∝ (lam sqrt(m))^1", "exponent fit"),
-    small=Declared(
-        "S3", "only interference moves kappa (relative error of dκ/dt)", "approximation", quantity="rel. error"
-    ),
-)
+CHECKS = declarations("setup")  # the check table: chapters/checks/setup.yaml
 
 
 def geometric_sizes(low: int, high: int, count: int) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from .. import derivation, figures, svgplot, theory
 from ..book import Quote, Result, quote, runner
-from ..checks import Declared, ExponentFit, Interval, declare, fit_exponent
+from ..checks import ExponentFit, Interval, declarations, fit_exponent
 from ..exact import lowdin, pair_interference, pair_limit_weights, pair_norm_sq_loss, pair_push_total, unit_pair_ratios
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram_phase, simulate_gram_with_push
@@ -33,93 +33,7 @@ from ..runs import FLOWS, INTERFERENCE, PhaseRun, flow_terms, phase
 GREY = "#9ab"
 ID, FIT, APPROX, LAW, VALUE = "identity", "exponent fit", "approximation", "law", "value"
 
-CHECKS = declare(  # name=(claim, statement, kind[, refutes, quantity]): the statement a check measures
-    # two encodings, exact (two_encodings)
-    pair_push=("T1", "two encodings: simulated push P = (1/2) artanh(2 g0/s0)", ID, "", "rel. error"),
-    library=("T1", "incidental.simulate_gram_with_push gives the same P", ID, "", "rel. error"),
-    lowdin=("T1", "end point = cosh/sinh formula = (1-g²)^¼ × Löwdin S^(-1/2) W(0)", ID, "", "max |ΔW|"),
-    pair_loss=("T2", "two encodings: each loses (s0 - sqrt(s0² - 4 g0²))/2 of ||W||²", ID, "", "rel. error"),
-    loss_sum=("T2", "sum over j of the per-pair losses L_ij = drop of ||W_i||²", ID, "", "rel. error"),
-    # third encodings, in n (third_encodings)
-    shift_n=("T1", "mean extra push from third encodings grows like (n-2)^1", FIT),
-    shift_const=("T1", "constant: mean extra push × m/(n-2) = 1/(8π)", APPROX),
-    spread_n=("T1", "spread of the push around the pair prediction grows like (n-2)^(1/2)", FIT),
-    drop_n=("T3", "total drop of ||W_i||² grows like (n-1)^1 at fixed m", FIT),
-    drop_lift=("T3", "drop / sum of two-encoding losses on the same draws = lift 1 + (n-2)/(3π sqrt(2πm))", APPROX),
-    # the orders in m and their constants (m_scaling)
-    converged=("T1", "the push has converged by t = {t_end:g}", VALUE, "", "rel. change, last quarter"),
-    push_m=("T1", "total push P_ij = Theta(1/sqrt(m)) (mean over interfering pairs)", FIT),
-    push_const=("T1", "constant: E[P | G>0] / (1/sqrt(2πm) + (n-2)/(8πm))", APPROX),
-    half_step=Declared(
-        "T1",
-        "the total push on W_i from W_j is -P_ij W_j with P_ij ≈ c_ij/2: half a Gram-Schmidt step (both encodings "
-        "move: a symmetric, Löwdin-type orthogonalisation); slope of P on c = 1/2 + sqrt(2/π)(n-2)/(8π sqrt(m))",
-        APPROX,
-        refutes="the total push on W_i is -Θ(1/√m) W_j, like one Gram-Schmidt step "
-        "W_i ← W_i - (W_i·W_j/||W_j||²) W_j (slope 1)",
-        quantity="max rel. error",
-    ),
-    full_slope=(
-        "T1",
-        "the full flow (feature benefit + interference) gives the same slope of P on c",
-        APPROX,
-        "",
-        "max rel. diff.",
-    ),
-    loss_m=("T2", "per-pair norm loss L_ij = Theta(1/m) (mean over interfering pairs)", FIT),
-    loss_const=("T2", "constant: E[L | G>0] / ((1/2m)(1 + (n-2)/(3π sqrt(2πm))))", APPROX),
-    loss_half=("T2", "per-pair loss / Gram-Schmidt loss G_ij²/G_jj = 1/2 (half a step's cost)", APPROX),
-    drop_m=("T3", "total drop of ||W_i||² = Theta(1/m) at fixed n", FIT),
-    drop_const=("T3", "constant: E[drop] / ((n-1)/(4m) (1 + (n-2)/(3π sqrt(2πm))))", APPROX),
-    # how far each encoding moves (displacement)
-    transport=("T3", "weight-space flow = transport M(t) W(0) of the Gram flow", ID, "", "max |ΔW|"),
-    disp_n=("T3", "|W_i(end) - W_i(0)|/|W_i(0)| grows like (n-1)^(1/2)", FIT),
-    disp_m=("T3", "|W_i(end) - W_i(0)|/|W_i(0)| falls like m^(-1/2)", FIT),
-    disp_const=("T3", "constant: displacement / sqrt((n-1)/(8m) (1 + (n-2)/(π sqrt(2πm))))", APPROX),
-    picture=("T1", "W(end) - W(0) ≈ -P W(0) (weight space)", APPROX, "", "rel. error"),
-    picture_m=("T1", "relative error of the picture W(end) - W(0) ≈ -P W(0) falls like m^(-1/2)", FIT),
-    # the encodings after the phase (directions, end_law)
-    rotation=("T4", "the flow commutes with rotations: flow(W Q) = flow(W) Q (both flows)", ID, "", "max |Δ|"),
-    uniform=("T4", "each W_i/|W_i| is uniform: x_1² ~ Beta(1/2, (m-1)/2) (KS test)", LAW),
-    control=("T4", "control: at t = 0, √m κ is N(0,1) (KS test, smallest p over m)", LAW),
-    unit_norms=("T4", "full flow: every ||W_i||² = 1 at the end (unit vectors)", VALUE, "", "max |‖W_i‖²-1|"),
-    norm_spread=(
-        "T4",
-        "interference alone: the norms keep their initial spread, RMS of ||W_i||² - 1 = sqrt(2/m) "
-        "(not unit vectors); ratio, mean over m",
-        VALUE,
-    ),
-    same_overlaps=("T4", "the full flow ends at the same overlaps as interference alone", APPROX, "", "max |Δ√m κ|"),
-    no_positive=("T4", "no pair ends clearly positive (independent vectors: half of them)", VALUE),
-    atom=Declared(
-        "T4",
-        "each encoding is a uniform random direction, but the encodings are not independent: every positive overlap "
-        "is pushed to 0, so a fraction 1/2 + (n-2)/(4π sqrt(2πm)) of the pairs ends at κ = 0 at every m "
-        "(independent vectors: none); largest deviation over m",
-        LAW,
-        refutes="at the end of the phase the encodings are distributed like n independent uniform unit vectors in R^m",
-    ),
-    mean=("T4", "mean √m κ = -1/sqrt(2π) + (n-2)/(8π sqrt(m)) (independent vectors: 0); largest deviation over m", LAW),
-    lift=(
-        "T4",
-        "negative overlaps stay where they started, lifted by (n-2)/(4π sqrt(m)): measured lift / derived, mean over m",
-        APPROX,
-    ),
-    negative=(
-        "T4",
-        "the negative side is the lifted half-normal of the push picture (KS test, smallest p over m)",
-        LAW,
-    ),
-    # the widgets' panels
-    w_push=("T1", "push on W_{i} from W_{j} (GS coeff. {c:.3g}, half {half:.3g})", APPROX),
-    w_slope=("T1", "slope of P on c over all interfering pairs (one Gram-Schmidt step: 1)", APPROX),
-    w_loss=("T2", "loss of ‖W_{i}‖² from this pair (GS: {gs:.3g})", APPROX),
-    w_drop=("T3", "mean drop of ‖W_i‖² over i: (n-1)/(4m) × lift", APPROX),
-    w_positive=("T4", "clearly positive overlaps (independent vectors: 1/2)", VALUE),
-    w_atom=("T4", "pairs at κ = 0: 1/2 + (n-2)/(4π sqrt(2πm)) (independent vectors: none)", LAW),
-    w_mean=("T4", "mean √m κ (independent vectors: 0)", LAW),
-    w_negative=("T4", "negative side: the lifted half-normal of the push picture (KS)", LAW),
-)
+CHECKS = declarations("total_push")  # the check table: chapters/checks/total_push.yaml
 
 
 def _require(ok: bool, message: str) -> None:

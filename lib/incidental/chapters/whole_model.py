@@ -10,7 +10,7 @@ the runners (:func:`integrator`, :func:`phases`, :func:`lam_scan`, :func:`count_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from .. import _validate as v
 from .. import svgplot
 from ..book import Result, quote, repository_root, runner
-from ..checks import Check, Declared, Interval, declare
+from ..checks import Check, Declared, Interval, declarations
 from ..explore import Control, Explorable, Panel
 from ..model import sample_weights
 from ..plotting import render
@@ -53,81 +53,7 @@ from ..whole import (
     whole_flow,
 )
 
-ID, APPROX, FIT = "identity", "approximation", "exponent fit"
-BELOW_ONE = "upper end of the 95% CI of count / prediction"
-CHECKS = declare(
-    same=Declared("W1", "the fast integrator computes the plain dense integrator's iterates (same supports)", ID),
-    zeros=("W1", "the run ends on exact zeros: n (m - 1) weights are exactly 0, one per feature is not", ID),
-    fixed=(
-        "W1",
-        "the end point is a fixed point of the step (convergence rule: support unchanged, residual ≤ tol)",
-        ID,
-    ),
-    floor=("W1", "interference is resolved early, down to a floor that L1 keeps: rms positive overlap = λ/2", APPROX),
-    lone=("W1", "then each encoding sparsifies as if alone: density = the lone-encoding law of τ = λ√m t", APPROX),
-    dip=("W1", "while dense, the norms sit below 1 by √(2/π) λ√m (feature benefit balancing L1)", APPROX),
-    one=("W1", "it ends with every feature on exactly one neuron"),
-    clock=("W1", "sparsification runs on the clock τ = λ√m t: the half-density time ∝ (λ√m)^-1", FIT),
-    tau_half=("W1", "with the lone-encoding constant: λ√m t_half = τ_half"),
-    t_end=("W1", "the last competitions take a time ∝ 1/λ (t_end ∝ (λ√m)^-1 at fixed m)", FIT),
-    alive=("W1", "no feature dies while λ√m is small"),
-    pairs=("W3", "every polysemantic neuron holds exactly two features, of opposite signs", ID),
-    single=("W3", "every feature ends on exactly one neuron, none dies", ID),
-    rest=("W3", "each feature rests at the scheme's rest length (closed form of the step)", ID),
-    w_star=("W3", "which is the flow's w*(λ), root of w(1-w²) = λ, up to the step's lag λ h/2", APPROX),
-    theta=("W2", "the count is Θ(n²/m): exponent of m at n = {n}", FIT),
-    constant=(
-        "W2",
-        "the constant: count = n(n-1)/(2(2m-1)) within 30% (it falls short as n grows: the recorded sweeps)",
-    ),
-    initial=("W2", "the initial argmax collisions match their prediction (opposite signs, no relocation yet)"),
-    paper_theta=("W2", "paper's grid: the count falls like 1/m (the Θ(n²/m) claim), here over m ≥ 2n", FIT),
-    deficit=Declared(
-        "W2",
-        "at the paper's scale the count falls short of n(n-1)/(2(2m-1)) for m ≥ 2n: its 95% interval lies below 1",
-        refutes="the expected number of polysemantic neurons is n²/(4m)",
-    ),
-    sweep_theta=("W2", "the count falls like 1/m at n = {n} (m ≥ 2n)", FIT),
-    deficit_small=("W2", "the deficit comes with the reshuffling: below 1 and flat in λ while λ√m ≤ 0.2"),
-    deficit_gone=(
-        "W2",
-        "the deficit is gone when sparsification outruns interference (λ√m ≥ 0.8): count / prediction = 1",
-    ),
-    avoid=("W2", "movers avoid the neurons others end on: fewer new pairs form than uniform landing gives"),
-    winner=Declared(
-        "W4",
-        "the winner is not fixed at initialisation: fewer features end on their initial argmax than the picture's "
-        "{picture:.3f} (all but same-sign losers)",
-        refutes="a feature ends on the neuron it was most aligned with at initialisation",
-    ),
-    same_sign=("W4", "same-sign collisions dissolve: both features usually leave (the picture: one of the two stays)"),
-    top3=Declared(
-        "W4", "a feature ends on one of the three neurons it was most aligned with at initialisation", whose="book"
-    ),
-    late=Declared(
-        "W4",
-        "the winner is picked during sparsification: the interference phase does under a quarter of the reordering",
-        whose="book",
-    ),
-    panel_count=("W2", "polysemantic neurons: this run against the prediction (within 2 sd of a Poisson count, + 1)"),
-)
-QUANTITY = dict(
-    same="max |W_fast - W_dense|",
-    fixed="max |step(W) - W| / h",
-    lone="max |density - law|",
-    alive="mean dead features",
-    rest="max |length - w_h|",
-    w_star="max |length - w*(λ)|",
-    deficit=BELOW_ONE,
-    deficit_small=BELOW_ONE,
-    avoid="new pairs / uniform landing",
-    winner="fraction on the initial argmax",
-    same_sign="fraction that stay",
-    top3="fraction not on its top 3",
-    late="share of the reordering by τ_res",
-)
-"""What each ``below`` check bounds (the quantity of its declaration)."""
-CHECKS.update({k: replace(CHECKS[k], quantity=q) for k, q in QUANTITY.items()})
+CHECKS = declarations("whole_model")  # the check table: chapters/checks/whole_model.yaml
 
 PAPER_M: tuple[int, ...] = tuple(256 * k for k in range(1, 17))
 PAPER_COUNTS: tuple[int, ...] = (72, 24, 12, 10, 10, 4, 7, 9, 4, 5, 4, 8, 3, 3, 1, 3)
