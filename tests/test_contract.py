@@ -123,7 +123,8 @@ def test_every_runner_validates_its_knobs(name: str) -> None:
 def test_every_claim_of_the_book_is_checked_by_its_chapter(claim) -> None:
     module = module_of(claim.chapter)
     table = declarations(module)
-    assert any(d.claim == claim.id for d in table.values()), f"claim {claim.id}: no check in chapters/checks/{module}.yaml"
+    where = f"chapters/checks/{module}.yaml"
+    assert any(d.claim == claim.id for d in table.values()), f"claim {claim.id}: no check in {where}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
