@@ -6,7 +6,7 @@ import json
 
 import pytest
 from incidental import book
-from incidental.checks import check_below, check_close
+from incidental.checks import Declared
 from matplotlib.figure import Figure
 
 
@@ -31,8 +31,8 @@ def test_result_quotes_numbers_and_parameters():
 
 def test_chapter_records_then_asserts(ledger_dir):
     chapter = book.Chapter("99_test", 99)
-    ok = check_close("S1", "fine", predicted=1.0, measured=1.0, rtol=0.1, regime="r", kind="identity")
-    bad = check_below("S2", "broken", measured=2.0, bound=1.0, regime="r")
+    ok = Declared("S1", "fine", "identity").close(predicted=1.0, measured=1.0, rtol=0.1).placed({"n": 4})
+    bad = Declared("S2", "broken", "approximation").below(measured=2.0, bound=1.0).placed({"n": 4})
     table = chapter.checks(book.Result({}, [ok]))
     assert "fine" in table._repr_html_()
     with pytest.raises(AssertionError, match="claim S2 FAILS"):
@@ -67,7 +67,7 @@ def test_chapter_validates_its_name_and_number():
 def test_ledger_reads_records_and_names_missing_claims(ledger_dir, monkeypatch):
     monkeypatch.setattr(book, "notebook_fingerprint", lambda name: "same")
     chapter = book.Chapter("01_setup", 1)
-    chapter.checks(check_close("S1", "s", predicted=1.0, measured=1.0, regime="r"))
+    chapter.checks(Declared("S1", "s").close(predicted=1.0, measured=1.0).placed({}))
     chapter.finish()
     rows = book.load_ledger(["01_setup"], run_missing=False)
     assert [(r.chapter, r.check.claim, r.complete) for r in rows] == [("01_setup", "S1", True)]
@@ -86,16 +86,8 @@ def test_a_stale_record_is_not_read(ledger_dir, monkeypatch):
 
 
 def test_a_refuting_check_shows_the_note_struck_through():
-    c = check_close(
-        "T4",
-        "no pair keeps a positive overlap",
-        predicted=0.0,
-        measured=0.0,
-        atol=0.1,
-        regime="r",
-        kind="law",
-        refutes="the encodings end like independent vectors",
-    )
+    d = Declared("T4", "no pair keeps a positive overlap", "law", refutes="the encodings end like independent vectors")
+    c = d.close(predicted=0.0, measured=0.0, atol=0.1).placed({"n": 8})
     row = book.LedgerRow("05_total_push", 5, c, True)
     html = book.ledger_html([row], link_suffix=".ipynb")
     assert "<s>the encodings end like independent vectors</s>" in html and "corrects the note" in html
@@ -103,4 +95,30 @@ def test_a_refuting_check_shows_the_note_struck_through():
     assert "holds only as the book corrects it" in by_claim and by_claim.count("no check") == 3  # T1-T3 have none here
     assert "S1" not in by_claim  # chapter 1 is not among the rows
     with pytest.raises(ValueError, match="kind"):
-        check_close("X", "s", predicted=0.0, measured=0.0, regime="r", kind="guess")
+        Declared("X", "s", "guess")
+
+
+def test_a_runner_validates_every_knob_naming_it():
+    @book.runner(min_lengths=dict(ms=3))
+    def toy(*, n: int, m: int, ms: tuple[int, ...], seed: int, tolerance: float, window: tuple[float, float]):
+        return book.Result(checks=[Declared("S2", "s").close(predicted=1.0, measured=1.0, rtol=tolerance)])
+
+    good = dict(n=4, m=16, ms=(16, 32, 64), seed=0, tolerance=0.1, window=(0.0, 1.0))
+    r = toy(**good)
+    assert r.params == good and r.checks[0].regime == "n=4, m=16, ms=(16, 32, 64), seed=0, window=(0, 1)"
+    bad = [
+        ("n", 1, "n must be at least 2"),
+        ("m", 2, "m must be >= n"),
+        ("ms", (16, 32), "ms must hold at least 3"),
+        ("ms", (16, 1, 64), "m must be at least 2"),
+        ("seed", -1, "seed must be at least 0"),
+        ("seed", 1.5, "seed must be an integer"),
+        ("tolerance", -1.0, "tolerance must be positive"),
+        ("tolerance", float("nan"), "tolerance must be a finite number"),
+        ("window", (1.0, 0.5), "window must be a window"),
+    ]
+    for knob, value, message in bad:
+        with pytest.raises(ValueError, match=message):
+            toy(**{**good, knob: value})
+    with pytest.raises(ValueError, match="unknown knob colour"):
+        toy(**good, colour=1)

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import incidental as inc
 import numpy as np
 import pytest
-from incidental import svgplot
+from incidental import book, svgplot
 from incidental.explore import resolve_mode
 
 
@@ -41,18 +41,21 @@ def test_an_exponent_interval_covering_a_rival_is_unresolved():
 
 
 def test_check_close_and_below():
-    assert inc.check_close("A", "s", predicted=1.0, measured=1.04, rtol=0.05, regime="r").holds
-    assert not inc.check_close("A", "s", predicted=1.0, measured=1.06, rtol=0.05, regime="r").holds
-    assert not inc.check_below("B", "s", measured=np.nan, bound=1.0, regime="r").holds
-    html = inc.checks_html([inc.check_below("B", "s<1", measured=0.5, bound=1.0, regime="r")])
+    a, b = inc.Declared("A", "s"), inc.Declared("B", "s<1", "approximation")
+    assert a.close(predicted=1.0, measured=1.04, rtol=0.05).holds
+    assert a.close(predicted=1.0, measured=1.06, rtol=0.05).verdict == "fails"
+    assert b.below(measured=np.nan, bound=1.0).verdict == "fails"
+    assert b.above(measured=0.5, bound=0.4).holds and b.above(measured=0.3, bound=0.4).verdict == "fails"
+    html = inc.checks_html([b.below(measured=0.5, bound=1.0)])
     assert "holds" in html and "s&lt;1" in html
 
 
 def test_check_p_value_holds_unless_the_test_rejects():
-    assert inc.checks.check_p_value("T4", "law", p=0.3, level=0.01, regime="r").holds
-    rejected = inc.checks.check_p_value("T4", "law", p=0.001, level=0.01, regime="r")
+    law = inc.Declared("T4", "law", "law")
+    assert law.p_value(p=0.3, level=0.01).holds
+    rejected = law.p_value(p=0.001, level=0.01)
     assert not rejected.holds and rejected.kind == "law"
-    assert not inc.checks.check_p_value("T4", "law", p=float("nan"), level=0.01, regime="r").holds
+    assert not law.p_value(p=float("nan"), level=0.01).holds
 
 
 def test_svg_is_well_formed_xml():
@@ -73,7 +76,7 @@ def test_svg_is_well_formed_xml():
 
 
 def toy_panel(a: int, b: float) -> inc.Panel:
-    check = inc.check_close("Z", "a*b", predicted=a * b, measured=a * b, atol=1e-12, regime=f"a={a}")
+    check = inc.Declared("Z", "a*b").close(predicted=a * b, measured=a * b, atol=1e-12, at=dict(a=a)).placed({})
     return inc.Panel([check], svgplot.svg(svgplot.Axes([svgplot.Series([0, 1], [0, a * b])])))
 
 
@@ -183,3 +186,73 @@ def test_a_tolerance_as_large_as_the_prediction_is_unresolved_never_holds():
     assert bound.below(measured=0.5, bound=1.2, scale=1.0).verdict == "unresolved"
     assert bound.below(measured=0.05, bound=0.1, scale=1.0).verdict == "holds"
     assert bound.below(measured=2.0, bound=1.2, scale=1.0).verdict == "fails"
+
+
+def test_declarations_read_a_chapter_table_and_refuse_a_missing_one():
+    table = inc.declarations("setup")
+    assert table.forces.claim == "forces" and table.norm.kind == "exponent fit"
+    with pytest.raises(AttributeError, match="declared:"):
+        _ = table.nothing
+    with pytest.raises(ValueError, match="no check table"):
+        inc.declarations("no_such_chapter")
+
+
+def test_a_refuting_check_names_whose_statement_it_refutes():
+    picture = inc.Declared("W4", "the book statement", refutes="the statement of the paper")
+    c = picture.close(predicted=0.5, measured=0.51, atol=0.05).placed({"n": 64})
+    assert c.whose == "paper" and c.holds
+    html = inc.checks_html([c])
+    assert "The paper's picture, refuted" in html and "<s>the statement of the paper</s>" in html
+    assert "The book's statement" in html
+    assert inc.Declared("N1", "s").close(predicted=1.0, measured=1.0).whose == "note"
+
+
+def test_the_regime_is_the_setting_not_the_tolerances():
+    c = inc.Declared("S2", "s").close(predicted=1.0, measured=1.0, rtol=0.1, at=dict(m=64))
+    placed = c.placed({"n": 8, "m": 32, "tolerance": 0.1, "rtol": 1e-9, "sigmas": 4.0, "seed": 0})
+    assert placed.regime == "n=8, m=64, seed=0"
+
+
+def test_a_fit_made_elsewhere_is_judged_with_the_same_verdicts():
+    fit = inc.ExponentFit(-0.96, -1.16, -0.75, 1.0, 0.95)
+    d = inc.Declared("W2", "count = Theta(1/m)", "exponent fit")
+    check, same = d.exponent(fit=fit, predicted=-1.0, tolerance=0.15)
+    assert same is fit and check.holds and "95% CI" in check.measured
+    wide = inc.ExponentFit(-0.77, -1.03, -0.52, 1.0, 0.95)
+    assert d.exponent(fit=wide, predicted=-1.0, tolerance=0.15)[0].verdict == "unresolved"
+
+
+def test_structured_numbers_quote_whole_or_by_part():
+    r = book.Result(numbers={"fit": inc.ExponentFit(-0.5012, -0.51, -0.49, 1.0, 0.95), **book.quotes(".2f", a=1.234)})
+    assert repr(r.q.fit) == "-0.501 [-0.510, -0.490]" and repr(r.q.fit.low) == "-0.51" and repr(r.q.a) == "1.23"
+    interval = book.Result(numbers={"x": book.quote(inc.Interval(0.84, 0.81, 0.87), ".2f")})
+    assert repr(interval.q.x) == "0.84 [0.81, 0.87]" and repr(interval.q.x.value) == "0.84"
+
+
+def test_a_widget_takes_its_grid_from_the_notebook():
+    def panel(a: int, b: float) -> inc.Panel:
+        return inc.Panel([inc.Declared("S2", "s").close(predicted=1.0, measured=1.0, rtol=0.1)], "<svg></svg>")
+
+    explorable = inc.Explorable(panel, [inc.Control("a", "a", (1, 2), 1), inc.Control("b", "b", (0.5, 1.0), 0.5)])
+    wider = explorable.grid(a=(1, 4, 16))
+    assert wider.controls[0].grid == (1, 4, 16) and explorable.controls[0].grid == (1, 2)
+    assert wider.grid(a=(8, 32)).controls[0].default == 8  # the nearest value to the old default
+    assert wider.panel(a=4).checks[0].regime == "a=4, b=0.5"  # panels place their checks
+    with pytest.raises(ValueError, match="no control 'c'"):
+        explorable.grid(c=(1, 2))
+    with pytest.raises(ValueError, match="at least 2"):
+        explorable.grid(a=(1,))
+
+
+def test_the_shared_phase_run_is_cached_and_matches_the_plain_gram_flow():
+    from incidental import runs
+
+    times = (0.0, 0.5, 1.0)
+    plain = runs.phase(6, 64, 3, flow="interference", rtol=1e-10, times=times, accumulate=False)
+    assert plain is runs.phase(6, 64, 3, flow="interference", rtol=1e-10, times=times, accumulate=False)
+    G = inc.simulate_gram(inc.sample_gram(6, 64, seed=3), times, terms=("interference",), rtol=1e-10)
+    assert np.array_equal(plain.G, G) and plain.P is None
+    full = runs.phase(6, 64, 3, flow="interference", rtol=1e-10, t_end=1.0, count=3)
+    assert np.allclose(full.G, G, rtol=1e-6, atol=1e-9) and full.P.shape == (3, 6, 6)
+    with pytest.raises(ValueError, match="flow"):
+        runs.flow_terms("gravity")

@@ -53,3 +53,52 @@ def test_bad_input_raises_value_error_naming_the_argument(call, name):
 
 def test_there_are_at_least_fifteen_distinct_bad_inputs():
     assert len({d for d, _, _ in BAD_INPUTS}) >= 15
+
+
+# --- every knob of every knobs cell of the book -------------------------------------------------------
+
+
+def _knob_cases() -> list[tuple[str, str, str, str]]:
+    """(chapter, module.runner, knobs cell, knob) for every knob a notebook's run cell passes to a runner."""
+    import importlib
+    import re
+
+    from incidental import book
+    from notebook_probe import cells, knobs_of
+
+    run = re.compile(r"^\w+\s*=\s*\w+\.(\w+)\(\*\*(\w+_knobs)\)", re.M)
+    out = []
+    for name in book.toc_chapters():
+        code = "\n".join(cells(name, "code"))
+        module_name = re.findall(r"from incidental\.chapters import (\w+)", code)[0]
+        module = importlib.import_module(f"incidental.chapters.{module_name}")
+        knobs = knobs_of(name, ch=module, **{module_name: module})
+        out += [(name, f"{module_name}.{fn}", k, knob) for fn, k in run.findall(code) for knob in knobs[k]]
+    return out
+
+
+def _bad(value: object) -> object:
+    """A value no runner accepts for a knob holding ``value``: NaN for a number, -1 for an integer,
+    an empty tuple for a tuple, a number for a word."""
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, int):
+        return -1
+    if isinstance(value, float):
+        return float("nan")
+    if isinstance(value, (tuple, list)):
+        return ()
+    return 42
+
+
+@pytest.mark.parametrize("chapter, runner, knobs, knob", _knob_cases(), ids=lambda x: str(x))
+def test_every_knob_of_the_book_refuses_a_bad_value_by_name(chapter, runner, knobs, knob):
+    import importlib
+
+    from notebook_probe import knobs_of
+
+    module_name, fn = runner.split(".")
+    module = importlib.import_module(f"incidental.chapters.{module_name}")
+    values = knobs_of(chapter, ch=module, **{module_name: module})[knobs]
+    with pytest.raises(ValueError, match=rf"\b{knob}\b"):
+        getattr(module, fn)(**{**values, knob: _bad(values[knob])})
