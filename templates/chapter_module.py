@@ -8,21 +8,22 @@ formula (a rate, a closed form, a derived constant) lives in the core modules (`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import figures, svgplot
 from ..book import Result, runner
-from ..checks import Declared, declare
+from ..checks import declarations
 from ..explore import Control, Explorable, Panel
 from ..model import offdiagonal, sample_gram
 from ..plotting import render
 
-# The fixed parts of every check, written once: claim id, statement, kind (and, for a check that
-# refutes a statement of the note or of the paper, ``refutes="that statement"``).
-CHECKS = declare(
-    overlap=Declared("S2", "W_i . W_j = Theta(1/sqrt(m))", "exponent fit"),
-)
+# The fixed parts of every check, written once, as data: the chapter's table
+# (chapters/checks/<name>.yaml; copied from templates/chapter_checks.yaml). In the library:
+# CHECKS = declarations("<name>").
+CHECKS = declarations("chapter_checks", folder=Path(__file__).parent)
 
 
 @runner(min_lengths=dict(ms=3))

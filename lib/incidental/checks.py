@@ -356,12 +356,13 @@ def declare(**checks: Declared | tuple) -> Declarations:
     return Declarations({k: c if isinstance(c, Declared) else Declared(*c) for k, c in checks.items()})
 
 
-def declarations(module: str) -> Declarations:
-    """A chapter's check table, read from ``incidental/chapters/checks/<module>.yaml``: one line per
-    check, ``name: {claim: .., kind: .., statement: .., quantity: .., refutes: .., whose: ..}``."""
+def declarations(module: str, folder: Path | None = None) -> Declarations:
+    """A chapter's check table, read from ``incidental/chapters/checks/<module>.yaml`` (or from
+    ``folder``): one line per check,
+    ``name: {claim: .., kind: .., statement: .., quantity: .., refutes: .., whose: ..}``."""
     import yaml
 
-    path = Path(__file__).parent / "chapters" / "checks" / f"{module}.yaml"
+    path = (folder or Path(__file__).parent / "chapters" / "checks") / f"{module}.yaml"
     if not path.exists():
         raise ValueError(f"module: no check table {path.name} for chapter module {module!r}")
     table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
