@@ -76,6 +76,8 @@ def test_flow_comparison_small():
     assert c.norm_dev["full"][:, -1].mean() < c.norm_dev["interference"][:, -1].mean() / 10
     for builder in (fx.comparison_figure, fx.norms_figure):
         assert isinstance(builder(r), Figure)
+    # the verdict figure is a grid of two columns with one legend, in its first panel
+    assert [ax.get_legend() is not None for ax in fx.comparison_figure(r).axes] == [True, False]
     assert repr(r.q.size_list) == "(8, 256), (16, 1024)" and repr(r.q.first.n) == "8"
     narrow = fx.flow_comparison(**{**COMPARISON, "crossover_band": 1e-6})
     assert not all(c.holds for c in narrow.checks)

@@ -126,7 +126,7 @@ def test_kappa_rate_parts_sum_to_the_exact_rate_which_equals_the_free_rate(unit)
     norms = np.sqrt(np.diag(G))
     np.testing.assert_allclose(parts.third_push, inc.numerator_second_order(G) / np.outer(norms, norms), atol=1e-15)
     K = inc.cosine_similarity(G)
-    first = fn.fixed_norm_kappa_first_order(G)
+    first = parts.first_order + parts.own_projection
     s = np.diag(G)[:, None] + np.diag(G)[None, :]
     expected = np.where(K > 0, -s * K * (1 - K**2), 0.0)
     np.fill_diagonal(expected, 0.0)
@@ -218,8 +218,9 @@ def test_validation_names_the_argument():
         (lambda: fn.fixed_norm_pair_limit(np.array([[1.0, 0.0], [1.0, 0.0]])), "W0"),
         (lambda: fn.unit_pair_gram(1.0), "kappa0"),
         (lambda: fn.unit_pair_gram(np.nan), "kappa0"),
-        (lambda: fn.full_pair_kappa(0.5, [0.0, 0.0]), "times"),
-        (lambda: fn.interference_pair_kappa(-1.5, [0.0, 1.0]), "kappa0"),
+        (lambda: fn.pair_kappa("full", 0.5, [0.0, 0.0]), "times"),
+        (lambda: fn.pair_kappa("interference", -1.5, [0.0, 1.0]), "kappa0"),
+        (lambda: fn.pair_kappa("other", 0.5, [0.0, 1.0]), "model"),
         (lambda: fn.pair_half_time("other", 0.5), "model"),
         (lambda: fn.pair_half_time("full", -0.5), "kappa0"),
         (lambda: fn.predicted_model_errors(1, 8, [0.0, 1.0]), "n"),
@@ -239,24 +240,19 @@ def test_free_pair_closed_forms_match_the_library_solutions():
         W0 = fn.unit_pair(5, kappa0, seed=2)
         Ws = inc.symmetric_pair(W0, times)
         k = np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) / np.prod(np.linalg.norm(Ws, axis=2), axis=1)
-        np.testing.assert_allclose(fn.full_pair_kappa(kappa0, times), k, atol=1e-12)
+        np.testing.assert_allclose(fn.pair_kappa("full", kappa0, times), k, atol=1e-12)
         Ws = inc.pair_interference(W0, times)
         k = np.einsum("tm,tm->t", Ws[:, 0], Ws[:, 1]) / np.prod(np.linalg.norm(Ws, axis=2), axis=1)
-        np.testing.assert_allclose(fn.interference_pair_kappa(kappa0, times), k, atol=1e-12)
-    np.testing.assert_array_equal(fn.full_pair_kappa(-0.3, times), -0.3)
+        np.testing.assert_allclose(fn.pair_kappa("interference", kappa0, times), k, atol=1e-12)
+    np.testing.assert_array_equal(fn.pair_kappa("full", -0.3, times), -0.3)
 
 
 @pytest.mark.parametrize("kappa0", (0.01, 0.5, 0.9, 0.999))
 def test_half_times_halve_the_cosine(kappa0):
-    curves = {
-        "fixed_norm": lambda t: fn.fixed_norm_pair_kappa(fn.unit_pair_gram(kappa0), t),
-        "full": lambda t: fn.full_pair_kappa(kappa0, t),
-        "interference": lambda t: fn.interference_pair_kappa(kappa0, t),
-    }
     halves = {}
     for model in fn.PAIR_MODELS:
         halves[model] = fn.pair_half_time(model, kappa0)
-        assert curves[model]([0.0, halves[model]])[1] == pytest.approx(kappa0 / 2, rel=1e-9)
+        assert fn.pair_kappa(model, kappa0, [0.0, halves[model]])[1] == pytest.approx(kappa0 / 2, rel=1e-9)
     assert halves["fixed_norm"] <= halves["full"] <= halves["interference"]
     if kappa0 < 0.02:  # small cosines: all three decay like e^{-2t}
         for h in halves.values():

@@ -31,8 +31,8 @@ norms, which enter the direction of every force.
 Two encodings, exactly
 ----------------------
 (For comparison, the module also holds the cosine of the two free-norm pair solutions of the
-library, :func:`full_pair_kappa` and :func:`interference_pair_kappa`, and the time each pair model
-takes to halve its cosine, :func:`pair_half_time`.)
+library, :func:`pair_kappa`, and the time each pair model takes to halve its cosine,
+:func:`pair_half_time`.)
 
 With ``n = 2``, norms ``r_1, r_2`` and ``kappa > 0``: ``d kappa/dt = -s kappa (1 - kappa^2)``,
 ``s = r_1^2 + r_2^2``, so ``y = kappa^2`` is logistic and
@@ -73,7 +73,6 @@ __all__ = [
     "fixed_norm_force",
     "fixed_norm_gram_rate",
     "fixed_norm_interaction",
-    "fixed_norm_kappa_first_order",
     "fixed_norm_kappa_rate",
     "fixed_norm_kappa_rate_parts",
     "fixed_norm_pair",
@@ -81,9 +80,8 @@ __all__ = [
     "fixed_norm_pair_limit",
     "fixed_norm_pair_push",
     "fixed_norm_pair_push_total",
-    "full_pair_kappa",
-    "interference_pair_kappa",
     "normalize_rows",
+    "pair_kappa",
     "positive_cosine_error",
     "pair_half_time",
     "predicted_model_errors",
@@ -257,15 +255,6 @@ def fixed_norm_kappa_rate_parts(G: np.ndarray) -> KappaRateParts:
     for part in out:
         np.fill_diagonal(part, 0.0)
     return out
-
-
-def fixed_norm_kappa_first_order(G: np.ndarray) -> np.ndarray:
-    """First-order rate ``-(a + b) ReLU(kappa_ij) (1 - kappa_ij^2)`` ``(n, n)``.
-
-    At unit norms: ``-2 kappa (1 - kappa^2)``.
-    """
-    parts = fixed_norm_kappa_rate_parts(G)
-    return parts.first_order + parts.own_projection
 
 
 # --- the flows -------------------------------------------------------------------------------------
@@ -456,36 +445,31 @@ def unit_pair_gram(kappa0: float) -> np.ndarray:
     return np.array([[1.0, k], [k, 1.0]])
 
 
-def full_pair_kappa(kappa0: float, times: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Exact cosine ``(len(times),)`` of two unit encodings under feature benefit and interference (free norms).
-
-    From :func:`incidental.symmetric_pair`: ``X = |u|^2`` and ``Y = |v|^2`` follow ``X' = 2X - X^2`` from
-    ``2(1 +- kappa0)``, and ``kappa = (X - Y)/(X + Y)`` works out to
-    ``kappa(t) = kappa0 e^{-2t} / (1 - kappa0^2 + kappa0^2 e^{-2t})``. A cosine ``<= 0`` stays put.
-    """
-    unit_pair_gram(kappa0)
-    t = v.times(times)
-    if kappa0 <= 0:
-        return np.full_like(t, float(kappa0))
-    e = np.exp(-2 * t)
-    return kappa0 * e / ((1 - kappa0) * (1 + kappa0) + kappa0**2 * e)
+PAIR_MODELS: tuple[str, ...] = ("fixed_norm", "full", "interference")
 
 
-def interference_pair_kappa(kappa0: float, times: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Exact cosine ``(len(times),)`` of two unit encodings under interference alone (free norms).
+def pair_kappa(model: str, kappa0: float, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Exact cosine ``(len(times),)`` of two unit encodings from ``kappa0`` under a pair model of :data:`PAIR_MODELS`.
 
-    From :func:`incidental.pair_interference_tau`:
-    ``kappa = (p e^{-2 tau} - q e^{2 tau}) / (p e^{-2 tau} + q e^{2 tau})`` with ``p = 2(1 + kappa0)``,
-    ``q = 2(1 - kappa0)``.
+    - ``fixed_norm``: :func:`fixed_norm_pair_kappa`;
+    - ``full`` (feature benefit and interference, free norms): from :func:`incidental.symmetric_pair`,
+      ``X = |u|^2`` and ``Y = |v|^2`` follow ``X' = 2X - X^2`` from ``2(1 +- kappa0)``, and ``kappa = (X - Y)/(X + Y)``
+      works out to ``kappa0 e^{-2t} / (1 - kappa0^2 + kappa0^2 e^{-2t})`` (a cosine ``<= 0`` stays put);
+    - ``interference`` (alone, free norms): from :func:`incidental.pair_interference_tau`,
+      ``(p e^{-2 tau} - q e^{2 tau}) / (p e^{-2 tau} + q e^{2 tau})`` with ``p = 2(1 + kappa0)``, ``q = 2(1 - kappa0)``.
     """
     G0 = unit_pair_gram(kappa0)
     t = v.times(times)
-    tau = pair_interference_tau(G0, t)
-    p, q = 2 * (1 + kappa0), 2 * (1 - kappa0)
-    return (p * np.exp(-2 * tau) - q * np.exp(2 * tau)) / (p * np.exp(-2 * tau) + q * np.exp(2 * tau))
-
-
-PAIR_MODELS: tuple[str, ...] = ("fixed_norm", "full", "interference")
+    if model == "fixed_norm":
+        return fixed_norm_pair_kappa(G0, t)
+    if model == "full":
+        e = np.exp(-2 * t)
+        return kappa0 * e / ((1 - kappa0) * (1 + kappa0) + kappa0**2 * e) if kappa0 > 0 else np.full_like(t, kappa0)
+    if model == "interference":
+        tau = pair_interference_tau(G0, t)
+        p, q = 2 * (1 + kappa0), 2 * (1 - kappa0)
+        return (p * np.exp(-2 * tau) - q * np.exp(2 * tau)) / (p * np.exp(-2 * tau) + q * np.exp(2 * tau))
+    raise ValueError(f"model must be one of {PAIR_MODELS}, got {model!r}")
 
 
 def pair_half_time(model: str, kappa0: float) -> float:
@@ -493,7 +477,7 @@ def pair_half_time(model: str, kappa0: float) -> float:
 
     - ``fixed_norm``: ``(1/4) ln((4 - kappa0^2) / (1 - kappa0^2))`` (from :func:`fixed_norm_pair_kappa`);
     - ``full`` (feature benefit and interference): ``(1/2) ln((2 - kappa0^2) / (1 - kappa0^2))``;
-    - ``interference`` (alone, free norms): with ``p, q`` as in :func:`interference_pair_kappa`,
+    - ``interference`` (alone, free norms): with ``p, q`` as in :func:`pair_kappa`,
       ``z^2 = e^{4 tau} = p (1 - kappa0/2) / (q (1 + kappa0/2))`` at the half point, and
       ``t = (2/sqrt(pq)) [artanh(z sqrt(q/p)) - artanh(sqrt(q/p))]``.
 
@@ -599,17 +583,14 @@ def three_flows(G0: np.ndarray, times: np.ndarray, *, rtol: float, push: bool = 
     ``fixed_norm`` from its cosines (the same directions at unit norms). ``Gs`` is ``(T, n, n)``; ``Ps`` the
     accumulated push ``(T, n, n)`` if ``push``, else ``None``. All share the tolerance rule of ``solve_ivp``.
     """
-    if push:
-        return {
-            "full": simulate_gram_with_push(G0, times, terms=FULL, rtol=rtol),
-            "fixed_norm": simulate_fixed_norm_gram_with_push(cosine_similarity(G0), times, rtol=rtol),
-            "interference": simulate_gram_with_push(G0, times, terms=INTERFERENCE, rtol=rtol),
-        }
-    return {
-        "full": (simulate_gram(G0, times, terms=FULL, rtol=rtol), None),
-        "fixed_norm": (simulate_fixed_norm_gram(cosine_similarity(G0), times, rtol=rtol), None),
-        "interference": (simulate_gram(G0, times, terms=INTERFERENCE, rtol=rtol), None),
+    free = simulate_gram_with_push if push else simulate_gram
+    fixed = simulate_fixed_norm_gram_with_push if push else simulate_fixed_norm_gram
+    runs = {
+        "full": free(G0, times, terms=FULL, rtol=rtol),
+        "fixed_norm": fixed(cosine_similarity(G0), times, rtol=rtol),
+        "interference": free(G0, times, terms=INTERFERENCE, rtol=rtol),
     }
+    return runs if push else {k: (G, None) for k, G in runs.items()}
 
 
 @dataclass(frozen=True)

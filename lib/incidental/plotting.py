@@ -19,18 +19,31 @@ from . import figures, svgplot
 from .checks import ExponentFit
 
 
-def render(axes: svgplot.Axes | Sequence[svgplot.Axes], *, width: float | None = None, height: float = 3.2) -> Figure:
-    """A matplotlib figure of one or more :class:`~incidental.svgplot.Axes` side by side.
+def render(
+    axes: svgplot.Axes | Sequence[svgplot.Axes],
+    *,
+    width: float | None = None,
+    height: float = 3.2,
+    ncols: int = 0,
+) -> Figure:
+    """A matplotlib figure of one or more :class:`~incidental.svgplot.Axes` side by side, or on a grid of
+    ``ncols`` columns (``height`` per row, a legend in the first panel only).
 
-    ``width`` and ``height`` are in inches (default width: 4.6 per panel, at most 10).
+    ``width`` and ``height`` are in inches (default width: 4.6 per column, at most 10).
     """
     panels = [axes] if isinstance(axes, svgplot.Axes) else list(axes)
     if not panels:
         raise ValueError("axes must hold at least one Axes")
-    width = width or min(10.0, 4.6 * len(panels))
-    fig = Figure(figsize=(width, height), layout="constrained")
-    for spec, ax in zip(panels, fig.subplots(1, len(panels), squeeze=False)[0]):
-        draw(ax, spec)
+    cols = ncols or len(panels)
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(width or min(10.0, 4.6 * cols), height * rows), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False).ravel()
+    for k, ax in enumerate(grid):
+        ax.set_visible(k < len(panels))
+        if k < len(panels):
+            draw(ax, panels[k])
+        if ncols and k and ax.get_legend():  # on a grid, the first panel's legend only
+            ax.get_legend().remove()
     return figures.tidy_static(fig)
 
 

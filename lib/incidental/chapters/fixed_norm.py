@@ -11,7 +11,6 @@ of chapters 4 and 5), draws its figures and declares its widgets. Everything run
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 from IPython.display import HTML
@@ -20,14 +19,14 @@ from scipy import stats
 
 from .. import figures, svgplot
 from .. import fixed_norm as fn
-from ..book import Quotes, Result, quote, runner
+from ..book import Quotes, Result, quote, quotes, runner
 from ..checks import Interval, declarations
 from ..derivation import kappa_rate, norm_sq_rate, numerator_first_order, numerator_second_order
 from ..exact import lowdin, pair_interference, pair_push_total, symmetric_pair
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate_gram_with_push
 from ..model import cosine_similarity, forces, sample_gram, sample_weights
-from ..plotting import draw, render
+from ..plotting import render
 from ..runs import FULL, INTERFERENCE
 
 CROSS, PAIRS = fn.CROSSOVER_FIRST_ORDER, fn.PAIR_MODELS
@@ -121,11 +120,6 @@ def flow_agreement(
 # --- the rate of a cosine --------------------------------------------------------------------------------
 
 
-def _weighted(part: np.ndarray, K: np.ndarray, mask: np.ndarray) -> float:
-    """``sum kappa * part / sum kappa^2`` over ``mask``: the least-squares rate constant of ``part`` (chapter 4)."""
-    return float(np.sum(K[mask] * part[mask]) / np.sum(K[mask] ** 2))
-
-
 @runner(min_lengths=dict(seeds=3))
 def cosine_rate(*, n: int, m: int, seeds: tuple[int, ...], confidence: float) -> Result:
     """The rate of a cosine at unit norms, split into its four parts (:class:`~incidental.fixed_norm.KappaRateParts`).
@@ -153,8 +147,8 @@ def cosine_rate(*, n: int, m: int, seeds: tuple[int, ...], confidence: float) ->
             _max_abs(p.own_projection + p.third_projection - denominator),
         )
         mask = np.triu(G > 0, k=1)
-        for name in means:
-            means[name].append(_weighted(getattr(p, name), G, mask))
+        for name in means:  # chapter 4's least-squares rate constant, sum kappa part / sum kappa^2
+            means[name].append(float(np.sum(G[mask] * getattr(p, name)[mask]) / np.sum(G[mask] ** 2)))
     unit = (n - 2) / m
     t = stats.t.ppf(0.5 + confidence / 2, len(seeds) - 1)
     est = {
@@ -182,11 +176,11 @@ def pair_solution(
 
     For each ``kappa0`` (pair ``k`` drawn with seed ``seed + k`` in ``R^m``), both flows (weights and Gram with
     push) run to ``t_end`` at ``steps`` output times with relative tolerance ``rtol``. Checked: ``kappa(t)``, the
-    weights and the accumulated push against the closed forms, the norms, and the end point against the
-    Loewdin orthogonalisation; ``tolerance`` bounds every error.
+    weights and the accumulated push against the closed forms, and the end point against the Loewdin
+    orthogonalisation; ``tolerance`` bounds every error.
     """
     times = np.linspace(0.0, t_end, steps)
-    kerr, werr, perr, nerr, lerr = 0.0, 0.0, 0.0, 0.0, 0.0
+    kerr, werr, perr, lerr = 0.0, 0.0, 0.0, 0.0
     for k, k0 in enumerate(kappa0s):
         W0 = fn.unit_pair(m, k0, seed=seed + k)
         G0 = fn.unit_pair_gram(k0)
@@ -197,7 +191,6 @@ def pair_solution(
         kerr = max(kerr, _max_abs(ksim - exact_k), _max_abs(Gs[:, 0, 1] - exact_k))
         werr = max(werr, _max_abs(Ws - fn.fixed_norm_pair(W0, times)))
         perr = max(perr, _max_abs(Ps[:, 0, 1] - fn.fixed_norm_pair_push(G0, times)))
-        nerr = max(nerr, _max_abs(np.linalg.norm(Ws, axis=2) - 1.0))
         lerr = max(lerr, _max_abs(fn.fixed_norm_pair_limit(W0) - lowdin(W0)))
     checks, numbers = _bounded(
         pair_kappa=(kerr, tolerance, ".1e"),
@@ -205,17 +198,8 @@ def pair_solution(
         pair_push=(perr, tolerance, ".1e"),
         pair_lowdin=(lerr, 1e-12, ".0e"),
     )
-    numbers.update(norms=quote(nerr, ".0e"), k_max=quote(max(kappa0s), "g"))
+    numbers["k_max"] = quote(max(kappa0s), "g")
     return Result(checks=checks, numbers=numbers)
-
-
-def _pair_ends(W0: np.ndarray, ends: list[float]) -> dict[str, np.ndarray]:
-    """Where a pair ``W0`` ``(2, m)`` ends at ``ends[-1]`` under the three exact pair solutions."""
-    return {
-        "fixed_norm": fn.fixed_norm_pair(W0, ends)[-1],
-        "full": symmetric_pair(W0, ends)[-1],
-        "interference": pair_interference(W0, ends)[-1],
-    }
 
 
 @runner
@@ -227,8 +211,8 @@ def pair_models(
     ends (its norm and its distance from the Loewdin orthogonalisation) and the time to halve the cosine.
     ``tolerance`` bounds the relative error of the simulated pushes."""
     push_err, lowdin_err = 0.0, 0.0
-    norm = {model: [] for model in PAIRS}
-    ends = [0.0, t_end]
+    norms = {model: [] for model in PAIRS}
+    span = [0.0, t_end]
     for k, k0 in enumerate(kappa0s):
         G0 = fn.unit_pair_gram(k0)
         W0 = fn.unit_pair(m, k0, seed=seed + k)
@@ -236,51 +220,38 @@ def pair_models(
         pushes = (
             fn.fixed_norm_pair_push_total(G0),
             pair_push_total(G0),
-            fn.simulate_fixed_norm_gram_with_push(G0, ends, rtol=rtol)[1][-1, 0, 1],
-            *(simulate_gram_with_push(G0, ends, terms=terms, rtol=rtol)[1][-1, 0, 1] for terms in (FULL, INTERFERENCE)),
+            fn.simulate_fixed_norm_gram_with_push(G0, span, rtol=rtol)[1][-1, 0, 1],
+            *(simulate_gram_with_push(G0, span, terms=terms, rtol=rtol)[1][-1, 0, 1] for terms in (FULL, INTERFERENCE)),
         )
         push_err = max(push_err, *(abs(x - exact) / exact for x in pushes))
-        L = lowdin(W0)
-        for model, E in _pair_ends(W0, ends).items():
-            r = float(np.linalg.norm(E[0]))
-            norm[model].append(r)
-            lowdin_err = max(lowdin_err, _max_abs(E / r - L))
+        ends = {
+            "fixed_norm": fn.fixed_norm_pair(W0, span)[-1],
+            "full": symmetric_pair(W0, span)[-1],
+            "interference": pair_interference(W0, span)[-1],
+        }
+        for model, E in ends.items():
+            norms[model].append(float(np.linalg.norm(E[0])))
+            lowdin_err = max(lowdin_err, _max_abs(E / norms[model][-1] - lowdin(W0)))
     k_arr = np.asarray(kappa0s, dtype=float)
     half = {model: np.array([fn.pair_half_time(model, k0) for k0 in kappa0s]) for model in PAIRS}
-    norm_a = {k: np.asarray(x) for k, x in norm.items()}
-    norm_err = max(
-        _max_abs(norm_a["fixed_norm"] - 1),
-        _max_abs(norm_a["full"] - 1),
-        _max_abs(norm_a["interference"] / (1 - k_arr**2) ** 0.25 - 1),
-    )
+    expected = {"fixed_norm": 1.0, "full": 1.0, "interference": (1 - k_arr**2) ** 0.25}
+    norm_err = max(_max_abs(np.asarray(norms[model]) / expected[model] - 1) for model in PAIRS)
     checks, numbers = _bounded(
         models_push=(push_err, tolerance, ".0e", 1.0),
         models_lowdin=(lowdin_err, tolerance, ".0e"),
         models_norms=(norm_err, tolerance, ".0e", 1.0),
     )
-    top = int(np.argmax(k_arr))
-    numbers |= {
-        "k_top": quote(k_arr[top], "g"),
-        "half": Quotes({k: quote(half[k][top], ".1f" if k == "interference" else ".2f") for k in PAIRS}),
-        "half_small": quote(fn.pair_half_time("fixed_norm", float(k_arr.min())), ".3f"),
-        "k_small": quote(k_arr.min(), "g"),
-        "ln2_half": quote(math.log(2) / 2, ".3f"),
-        "end_norm_int": quote(norm_a["interference"][top], ".3f"),
-    }
-    return Result(checks=checks, numbers=numbers, data=dict(kappa0s=k_arr, half=half, end_norm=norm_a))
+    top, small = int(np.argmax(k_arr)), int(np.argmin(k_arr))
+    numbers |= quotes("g", k_top=k_arr[top], k_small=k_arr[small])
+    numbers |= quotes(".3f", half_small=half["fixed_norm"][small], end_norm_int=norms["interference"][top])
+    numbers["ln2_half"] = quote(math.log(2) / 2, ".3f")
+    numbers["half"] = Quotes({k: quote(half[k][top], ".1f" if k == "interference" else ".2f") for k in PAIRS})
+    return Result(checks=checks, numbers=numbers, data=dict(kappa0s=k_arr, half=half))
 
 
-def _pair_series(t: np.ndarray, curves: dict[str, np.ndarray]) -> list[svgplot.Series]:
-    """One line per pair model (the full flow dashed)."""
-    return [svgplot.Series(t, curves[k], label=LABELS[k], color=COLORS[k], dashed=k == "full") for k in PAIRS]
-
-
-def _pair_curves(kappa0: float, t: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "fixed_norm": fn.fixed_norm_pair_kappa(fn.unit_pair_gram(kappa0), t),
-        "full": fn.full_pair_kappa(kappa0, t),
-        "interference": fn.interference_pair_kappa(kappa0, t),
-    }
+def _series(x: np.ndarray, curves: dict[str, np.ndarray]) -> list[svgplot.Series]:
+    """One line per model or flow of ``curves``, in its order (the full flow dashed)."""
+    return [svgplot.Series(x, y, label=LABELS[k], color=COLORS[k], dashed=k == "full") for k, y in curves.items()]
 
 
 def pair_figure(r: Result) -> Figure:
@@ -288,18 +259,12 @@ def pair_figure(r: Result) -> Figure:
     scale. Right: the half time of each model against ``1 - kappa0`` over the range of ``r``."""
     kappa0 = float(np.max(r.data["kappa0s"]))
     t = np.linspace(0.0, 6.0, 241)
-    left = svgplot.Axes(
-        _pair_series(t, _pair_curves(kappa0, t)),
-        xlabel="time $t$",
-        ylabel=r"$\kappa(t)$",
-        ylog=True,
-        title=f"two unit encodings, κ0 = {kappa0:g}",
-    )
+    curves = {k: fn.pair_kappa(k, kappa0, t) for k in PAIRS}
+    title = f"two unit encodings, κ0 = {kappa0:g}"
+    left = svgplot.Axes(_series(t, curves), xlabel="time $t$", ylabel=r"$\kappa(t)$", ylog=True, title=title)
     gap = np.geomspace(1 - kappa0, 1 - float(np.min(r.data["kappa0s"])), 60)
     halves = {k: np.array([fn.pair_half_time(k, 1 - x) for x in gap]) for k in PAIRS}
-    right = svgplot.Axes(
-        _pair_series(gap, halves), xlabel=r"$1-\kappa_0$", ylabel="time to halve κ", xlog=True, ylog=True
-    )
+    right = svgplot.Axes(_series(gap, halves), xlabel=r"$1-\kappa_0$", ylabel="time to halve κ", xlog=True, ylog=True)
     return render([left, right], width=9.0)
 
 
@@ -308,24 +273,22 @@ def pair_figure(r: Result) -> Figure:
 
 def size_quotes(c: fn.SizeComparison) -> Quotes:
     """The numbers the prose quotes at this size: errors at the end (times ``sqrt(m)``, and in %), their
-    first-order predictions, the ratio, the crossing time, ``x`` of chapter 4 and the drain ratio of chapter 3."""
+    first-order predictions, the ratio, ``x`` of chapter 4 and the drain ratio of chapter 3."""
     root, pred = math.sqrt(c.m), fn.predicted_model_errors(c.n, c.m, c.times)
     fixed, inter = c.mean("fixed_norm")[-1], c.mean("interference")[-1]
     return Quotes(
-        {
-            "n": quote(c.n, "d"),
-            "m": quote(c.m, "d"),
-            "fixed": quote(fixed * root, ".2f"),
-            "inter": quote(inter * root, ".2f"),
-            "fixed_pct": quote(100 * fixed, ".2f"),
-            "inter_pct": quote(100 * inter, ".1f"),
-            "fixed_pred": quote(pred["fixed_norm"][-1] * root, ".2f"),
-            "inter_pred": quote(pred["interference"][-1] * root, ".2f"),
-            "ratio": quote(inter / fixed, ".1f"),
-            "cross": quote(c.crossover, ".2f"),
-            "x": quote((c.n - 2) / math.sqrt(2 * math.pi * c.m), ".2f"),
-            "fb": quote((c.n - 1) / (2 * math.sqrt(2 * c.m)), ".2f"),
-        }
+        quotes("d", n=c.n, m=c.m)
+        | quotes(".1f", inter_pct=100 * inter, ratio=inter / fixed)
+        | quotes(
+            ".2f",
+            fixed=fixed * root,
+            inter=inter * root,
+            fixed_pct=100 * fixed,
+            fixed_pred=pred["fixed_norm"][-1] * root,
+            inter_pred=pred["interference"][-1] * root,
+            x=(c.n - 2) / math.sqrt(2 * math.pi * c.m),
+            fb=(c.n - 1) / (2 * math.sqrt(2 * c.m)),
+        )
     )
 
 
@@ -374,14 +337,15 @@ def flow_comparison(
         "count": quote(len(sizes), "d"),
         "size_list": quote(", ".join(f"({n}, {m})" for n, m in sizes)),
         "percent": quote(100 * confidence, ".0f"),
-        "decay_at_cross": quote(100 * math.exp(-2 * CROSS), ".0f"),
     }
     return Result(checks=checks, numbers=numbers, data=dict(comparisons=comps, times=times))
 
 
-def _model_error_series(times, err, pred, root, band=None) -> list[svgplot.Series]:
-    """Each model's error (times ``root``) over time, with its band if given, and the first-order prediction."""
-    return [
+def error_axes(times: np.ndarray, err: dict, n: int, m: int, band: dict | None = None, title: str = "") -> svgplot.Axes:
+    """The two models' errors ``err`` (times ``sqrt(m)``) against time, with their bands ``(low, high)`` if given and
+    their first-order predictions at ``(n, m)``."""
+    root, pred = math.sqrt(m), fn.predicted_model_errors(n, m, times)
+    series = [
         s
         for model in MODELS
         for s in figures.time_course(
@@ -395,44 +359,18 @@ def _model_error_series(times, err, pred, root, band=None) -> list[svgplot.Serie
             color=COLORS[model],
         )
     ]
-
-
-def comparison_axes(c: fn.SizeComparison, *, title: bool = True) -> svgplot.Axes:
-    """The two models' errors (times ``sqrt(m)``) against time at one size, with intervals and predictions."""
-    err = {model: c.mean(model) for model in MODELS}
-    band = {model: c.interval(model) for model in MODELS}
-    return svgplot.Axes(
-        _model_error_series(c.times, err, fn.predicted_model_errors(c.n, c.m, c.times), math.sqrt(c.m), band),
-        xlabel="time $t$",
-        ylabel=r"error on positive $\kappa$ × $\sqrt{m}$",
-        vlines=[(CROSS, "")],
-        title=f"n = {c.n}, m = {c.m}" if title else "",
-    )
+    ylabel = r"error on positive $\kappa$ × $\sqrt{m}$"
+    return svgplot.Axes(series, xlabel="time $t$", ylabel=ylabel, vlines=[(CROSS, "")], title=title)
 
 
 def comparison_figure(r: Result) -> Figure:
     """The verdict figure: one panel per size of ``r`` (:func:`flow_comparison`), two to a row."""
-    return render_grid([comparison_axes(c) for c in r.data["comparisons"]], ncols=2, panel_height=2.9)
-
-
-def render_grid(axes: list[svgplot.Axes], *, ncols: int, width: float = 8.0, panel_height: float = 3.0) -> Figure:
-    """A matplotlib figure of ``axes`` on a grid of ``ncols`` columns (``incidental.plotting.render`` draws one
-    row), the legend in the first panel only."""
-    rows = -(-len(axes) // ncols)
-    fig = Figure(figsize=(width, panel_height * rows), layout="constrained")
-    grid = fig.subplots(rows, ncols, squeeze=False).ravel()
-    for k, (spec, ax) in enumerate(zip(axes, grid)):
-        if k:
-            spec = replace(
-                spec,
-                series=[replace(s, label="") for s in spec.series],
-                hlines=[(y, "") for y, _ in spec.hlines],
-                vlines=[(x, "") for x, _ in spec.vlines],
-            )
-        draw(ax, spec)
-    for ax in grid[len(axes) :]:
-        ax.set_visible(False)
-    return fig
+    panels = []
+    for c in r.data["comparisons"]:
+        err = {k: c.mean(k) for k in MODELS}
+        band = {k: c.interval(k) for k in MODELS}
+        panels.append(error_axes(c.times, err, c.n, c.m, band, title=f"n = {c.n}, m = {c.m}"))
+    return render(panels, ncols=2, width=8.0, height=2.9)
 
 
 def norms_figure(r: Result) -> Figure:
@@ -485,7 +423,8 @@ def conclusions(
             raise ValueError(f"{name} must be a window inside [0, t_end], got {window} with t_end={t_end}")
     times = np.unique(np.array([0.0, *early, *late, t_end]))
     idx = {x: int(np.searchsorted(times, x)) for x in (*early, *late, t_end)}
-    found = {k: {f: [] for f in THREE} for k in ("early", "late", "num", "den", "positive", "zero")}
+    found = {k: {f: [] for f in THREE} for k in ("early", "late", "positive", "zero")}
+    push = {f: [0.0, 0.0] for f in THREE}  # sums over seeds, in order, of P_ij c_ij and c_ij^2
     iu = np.triu_indices(n, k=1)
     for s in seeds:
         G0 = sample_gram(n, m, seed=s)
@@ -499,15 +438,15 @@ def conclusions(
             rms = [math.sqrt(np.mean(np.maximum(K[idx[x]][iu], 0.0) ** 2)) for x in late]
             found["late"][f].append(math.log(rms[0] / rms[1]) / (late[1] - late[0]))
             c = (Gs[0] / np.diag(Gs[0])[None, :])[mask]
-            found["num"][f].append(float(np.sum(Ps[-1][mask] * c)))
-            found["den"][f].append(float(np.sum(c * c)))
+            push[f][0] += float(np.sum(Ps[-1][mask] * c))
+            push[f][1] += float(np.sum(c * c))
             x = K[-1][iu] * math.sqrt(m)
             found["positive"][f].append(np.mean(x > zero))
             found["zero"][f].append(np.mean(np.abs(x) <= zero))
     values = {
         "early": {f: float(np.median(np.concatenate(found["early"][f]))) for f in THREE},
         "late": {f: float(np.mean(found["late"][f])) for f in THREE},
-        "slope": {f: _total(found["num"][f]) / _total(found["den"][f]) for f in THREE},
+        "slope": {f: push[f][0] / push[f][1] for f in THREE},
         "positive": {f: float(np.mean(found["positive"][f])) for f in THREE},
         "zero": {f: float(np.mean(found["zero"][f])) for f in THREE},
     }
@@ -516,22 +455,10 @@ def conclusions(
         CHECKS[k].close(predicted=values[k]["full"], measured=values[k]["fixed_norm"], atol=tolerance, **fields)
         for k in values
     ]
-    x = (n - 2) / math.sqrt(2 * math.pi * m)
     numbers = {f: Quotes({k: quote(values[k][f], ".3f") for k in values}) for f in THREE}
-    numbers.update(
-        x=quote(x, ".3f"),
-        late_pred=quote(2 - x, ".3f"),
-        max_dev=quote(max(abs(values[k]["fixed_norm"] - values[k]["full"]) for k in values), ".0e"),
-    )
+    numbers["late_pred"] = quote(2 - (n - 2) / math.sqrt(2 * math.pi * m), ".3f")
+    numbers["max_dev"] = quote(max(abs(values[k]["fixed_norm"] - values[k]["full"]) for k in values), ".0e")
     return Result(checks=checks, numbers=numbers, data=dict(values=values))
-
-
-def _total(parts: list[float]) -> float:
-    """``0.0 + parts[0] + parts[1] + ...``: the running sum, in order (as the ledger's numbers were summed)."""
-    total = 0.0
-    for p in parts:
-        total += p
-    return total
 
 
 def conclusions_table(r: Result) -> HTML:
@@ -543,11 +470,11 @@ def conclusions_table(r: Result) -> HTML:
         "positive": "fraction of positive κ at the end (ch. 5)",
         "zero": "fraction of κ = 0 at the end (ch. 5)",
     }
-    td = "<td style='padding:2px 8px;text-align:right'>"
-    head = "".join(f"<th style='padding:2px 8px;text-align:right'>{LABELS[f]}</th>" for f in THREE)
+    cell = "style='padding:2px 8px;text-align:right'"
+    head = "".join(f"<th {cell}>{LABELS[f]}</th>" for f in THREE)
     body = "".join(
         f"<tr><td style='padding:2px 8px'>{label}</td>"
-        + "".join(f"{td}{r.data['values'][k][f]:.4f}</td>" for f in THREE)
+        + "".join(f"<td {cell}>{r.data['values'][k][f]:.4f}</td>" for f in THREE)
         + "</tr>"
         for k, label in rows.items()
     )
@@ -587,18 +514,9 @@ def flows_panel(n: int, m: int, seed: int) -> Panel:
     times, err, dev, rms = (r.data[k] for k in ("times", "err", "dev", "rms"))
     root = math.sqrt(m)
     top = max(float(np.max(dev[f])) for f in THREE) * root
-    left = svgplot.Axes(
-        [svgplot.Series(times, dev[f] * root, label=LABELS[f], color=COLORS[f], dashed=f == "full") for f in THREE],
-        xlabel="time t",
-        ylabel="RMS (‖W_i‖² − 1) × √m",
-        ylim=(-0.05 * top, 1.8 * top),
-    )
-    right = svgplot.Axes(
-        _model_error_series(times, err, fn.predicted_model_errors(n, m, times), root),
-        xlabel="time t",
-        ylabel="error on positive κ × √m",
-        vlines=[(CROSS, "")],
-    )
+    series = _series(times, {f: dev[f] * root for f in THREE})
+    left = svgplot.Axes(series, xlabel="time t", ylabel="RMS (‖W_i‖² − 1) × √m", ylim=(-0.05 * top, 1.8 * top))
+    right = error_axes(times, err, n, m)
     note = (
         f"At t = {times[-1]:g} the RMS positive cosine is {rms['full']:.3g} in the full flow, "
         f"{rms['fixed_norm']:.3g} at fixed norm and {rms['interference']:.3g} under interference alone: the fixed-norm "
@@ -632,7 +550,7 @@ def pair_flow(*, kappa0: float, t_end: float, rtol: float) -> Result:
     the three exact pair models (the widget's)."""
     G0 = fn.unit_pair_gram(kappa0)
     t = np.linspace(0.0, t_end, 81)
-    curves = _pair_curves(kappa0, t)
+    curves = {k: fn.pair_kappa(k, kappa0, t) for k in PAIRS}
     Gs, Ps = fn.simulate_fixed_norm_gram_with_push(G0, t, rtol=rtol)
     checks = [
         CHECKS.widget_kappa.below(measured=_max_abs(Gs[:, 0, 1] - curves["fixed_norm"]), bound=1e-9),
@@ -647,13 +565,9 @@ def pair_panel(kappa0: float) -> Panel:
     constrained flow checked against the exact solution."""
     r = pair_flow(kappa0=float(kappa0), t_end=8.0, rtol=1e-12)
     curves, halves = r.data["curves"], r.data["halves"]
-    ax = svgplot.Axes(
-        _pair_series(r.data["t"], {k: np.maximum(c, 1e-12) for k, c in curves.items()}),
-        xlabel="time t",
-        ylabel="κ(t)",
-        ylog=True,
-        ylim=(max(1e-12, min(float(np.min(c)) for c in curves.values())) / 2, 30.0),
-    )
+    series = _series(r.data["t"], {k: np.maximum(c, 1e-12) for k, c in curves.items()})
+    low = max(1e-12, min(float(np.min(c)) for c in curves.values())) / 2
+    ax = svgplot.Axes(series, xlabel="time t", ylabel="κ(t)", ylog=True, ylim=(low, 30.0))
     note = "Time to halve κ: " + ", ".join(f"{LABELS[k]} {halves[k]:.2f}" for k in PAIRS) + "." if halves else ""
     return Panel(r.checks, svgplot.svg(ax, width=520, height=250), note)
 
