@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from incidental.checks import ExponentFit
 from incidental.model import sample_weights
 from incidental.whole import (
     LAM_CRITICAL,
@@ -15,8 +16,8 @@ from incidental.whole import (
     init_argmax,
     mechanism_rate,
     polysemantic_neurons,
-    rk4_map,
-    rk4_step,
+    rk_map,
+    rk_step,
     run_point,
     split_step,
     summarize_counts,
@@ -39,9 +40,10 @@ def small_runs():
     return out
 
 
-def test_rk4_map_is_the_weight_space_rk4_step():
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_rk_map_is_the_weight_space_rk_step(order):
     W = sample_weights(7, 30, seed=1)
-    np.testing.assert_allclose(rk4_map(W @ W.T, 0.3) @ W, rk4_step(W, 0.3), atol=1e-14)
+    np.testing.assert_allclose(rk_map(W @ W.T, 0.3, order) @ W, rk_step(W, 0.3, order), atol=1e-14)
 
 
 def test_runs_converge_to_exact_zeros_one_neuron_per_feature(small_runs):
@@ -228,10 +230,13 @@ def test_count_summary_and_poisson_exponent_fit():
     fit = fit_count_exponent(ms, counts)
     assert fit.low < -1.0 < fit.high and fit.high - fit.low < 0.2
     assert fit.prefactor == pytest.approx(2000, rel=0.2) and 0.5 < fit.dispersion < 1.5
+    assert isinstance(fit, ExponentFit) and fit.confidence == 0.95  # judged by Declared.exponent(fit=...)
     recs = [{"n": 32, "m": int(m), "polysemantic": int(c)} for m, c in zip(ms, counts)]
     summary = summarize_counts(recs)
     assert list(summary.m) == [64, 128, 256, 512, 1024] and np.all(summary.runs == 40)
     assert np.all(summary.low < summary.mean) and np.all(summary.mean < summary.high)
     np.testing.assert_allclose(summary.predicted, [expected_polysemantic(32, m) for m in summary.m])
+    alone = summarize_counts([{"n": 8, "m": 16, "polysemantic": 3}])  # one run: a mean, no interval
+    assert alone.mean[0] == 3 and np.isnan(alone.low[0]) and np.isnan(alone.high[0])
     with pytest.raises(ValueError, match="counts"):
         fit_count_exponent(ms[:3], [-1, 0, 1])

@@ -43,9 +43,11 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from . import _validate as v
-from .checks import Interval
+from .checks import ExponentFit, Interval
 from .model import interaction_matrix
 
 METHODS = ("fast", "dense")
@@ -54,31 +56,12 @@ DEFAULT_TOL = 1e-9
 DEFAULT_HOLD = 10.0
 
 
-# --- validation ---------------------------------------------------------------------------------
-
-
-def _nonneg(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not np.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return float(value)
-
-
-def _method(value: object) -> str:
-    if value not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {value!r}")
-    return str(value)
-
-
 # --- one step ---------------------------------------------------------------------------------
 
 
-def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
-    """The matrix ``M`` ``(n, n)`` with ``RK4_h(W) = M W`` for the smooth flow ``dW/dt = A(W W^T) W``.
+def rk_map(G: np.ndarray, h: float, order: int = 4) -> np.ndarray:
+    """The matrix ``M`` ``(n, n)`` with ``RK_h(W) = M W`` for the smooth flow ``dW/dt = A(W W^T) W``, for an
+    explicit Runge-Kutta method of ``order`` 2 (midpoint), 3 (Kutta) or 4 (classical).
 
     Computed from ``G = W W^T`` alone in ``O(n^3)``: every stage is ``Y_s = M_s W`` with Gram
     matrix ``M_s G M_s^T``, and ``k_s = A(M_s G M_s^T) M_s W``.
@@ -88,27 +71,17 @@ def rk4_map(G: np.ndarray, h: float) -> np.ndarray:
     K1 = interaction_matrix(G)
     M2 = eye + (0.5 * h) * K1
     K2 = interaction_matrix(M2 @ G @ M2.T) @ M2
+    if order == 2:
+        return eye + h * K2
+    if order == 3:
+        M3 = eye - h * K1 + (2.0 * h) * K2
+        K3 = interaction_matrix(M3 @ G @ M3.T) @ M3
+        return eye + (h / 6.0) * (K1 + 4.0 * K2 + K3)
     M3 = eye + (0.5 * h) * K2
     K3 = interaction_matrix(M3 @ G @ M3.T) @ M3
     M4 = eye + h * K3
     K4 = interaction_matrix(M4 @ G @ M4.T) @ M4
     return eye + (h / 6.0) * (K1 + 2.0 * K2 + 2.0 * K3 + K4)
-
-
-def rk_map(G: np.ndarray, h: float, order: int = 4) -> np.ndarray:
-    """Like :func:`rk4_map` for an explicit Runge-Kutta method of ``order`` 2 (midpoint), 3 (Kutta) or 4."""
-    if order == 4:
-        return rk4_map(G, h)
-    n = G.shape[0]
-    eye = np.eye(n, dtype=G.dtype)
-    K1 = interaction_matrix(G)
-    M2 = eye + (0.5 * h) * K1
-    K2 = interaction_matrix(M2 @ G @ M2.T) @ M2
-    if order == 2:
-        return eye + h * K2
-    M3 = eye - h * K1 + (2.0 * h) * K2
-    K3 = interaction_matrix(M3 @ G @ M3.T) @ M3
-    return eye + (h / 6.0) * (K1 + 4.0 * K2 + K3)
 
 
 def _smooth_rate(W: np.ndarray) -> np.ndarray:
@@ -128,11 +101,6 @@ def rk_step(W: np.ndarray, h: float, order: int = 4) -> np.ndarray:
     k3 = _smooth_rate(W + (0.5 * h) * k2)
     k4 = _smooth_rate(W + h * k3)
     return W + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-
-
-def rk4_step(W: np.ndarray, h: float) -> np.ndarray:
-    """One classical RK4 step of the smooth forces, in weight space, ``(n, m)``."""
-    return rk_step(W, h, 4)
 
 
 def prox(V: np.ndarray, threshold: float) -> np.ndarray:
@@ -441,9 +409,10 @@ def whole_flow(
     h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
     switch_density = v.positive("switch_density", switch_density)
     tol = v.positive("tol", tol)
-    hold = _nonneg("hold", hold)
+    hold = 0.0 if hold == 0 else v.positive("hold", hold)  # 0: stop at the first fixed point
     t_max = 200.0 / lam if t_max is None else v.positive("t_max", t_max)
-    method = _method(method)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     record_t = np.zeros(0) if record is None else v.times(record)
     partition_every = v.size("partition_every", partition_every, minimum=1)
     polish = None if polish is None else v.positive("polish", polish)
@@ -832,45 +801,25 @@ def summarize_counts(
 ) -> CountSummary:
     """Group run records by ``(n, m)``: mean of ``key`` with a Student-t interval, and the prediction
     :func:`expected_polysemantic`."""
-    from scipy import stats
-
     groups: dict[tuple[int, int], list[float]] = {}
     for r in records:
         groups.setdefault((int(r["n"]), int(r["m"])), []).append(float(r[key]))
     keys = sorted(groups)
-    out = {f: [] for f in ("n", "m", "runs", "mean", "low", "high", "predicted")}
-    for n, m in keys:
-        x = np.asarray(groups[(n, m)])
-        half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else np.nan
-        for f, val in (
-            ("n", n),
-            ("m", m),
-            ("runs", x.size),
-            ("mean", x.mean()),
-            ("low", x.mean() - half),
-            ("high", x.mean() + half),
-            ("predicted", expected_polysemantic(n, m)),
-        ):
-            out[f].append(val)
-    return CountSummary(**{f: np.asarray(vals) for f, vals in out.items()})
+    means = [mean_interval(groups[k], confidence) for k in keys]
+    return CountSummary(
+        np.array([n for n, _ in keys]),
+        np.array([m for _, m in keys]),
+        np.array([len(groups[k]) for k in keys]),
+        *(np.array([getattr(x, part) for x in means]) for part in ("value", "low", "high")),
+        np.array([expected_polysemantic(n, m) for n, m in keys]),
+    )
 
 
 @dataclass(frozen=True)
-class PoissonFit:
+class PoissonFit(ExponentFit):
     """``count ~ Poisson(prefactor * m**exponent)`` (quasi-Poisson intervals), fitted to run records."""
 
-    exponent: float
-    low: float
-    high: float
-    prefactor: float
-    dispersion: float  # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
-
-    def __format__(self, spec: str) -> str:
-        spec = spec or ".3f"
-        return f"{self.exponent:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
-
-    def __str__(self) -> str:
-        return format(self)
+    dispersion: float = 1.0  # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
 
 
 def fit_count_exponent(
@@ -879,8 +828,6 @@ def fit_count_exponent(
     """Fit ``log E[count] = log(offset) + a + b log(m)`` by Poisson maximum likelihood (Newton's method;
     counts may be 0, unlike a fit of log-means), with a Wald interval for ``b`` scaled by the
     Pearson dispersion (quasi-Poisson). ``m`` and ``counts`` are per run, 1-d, equal length."""
-    from scipy import stats
-
     x = np.log(v.finite_array("m", m, 1))
     y = v.finite_array("counts", counts, 1)
     if x.shape != y.shape or x.size < 3:
@@ -901,9 +848,9 @@ def fit_count_exponent(
     mu = np.exp(off + X @ beta)
     dispersion = float(np.sum((y - mu) ** 2 / mu) / max(y.size - 2, 1))
     cov = np.linalg.inv(X.T @ (X * mu[:, None])) * max(dispersion, 1e-12)
-    half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(cov[1, 1])
+    half = norm.ppf(0.5 + confidence / 2) * np.sqrt(cov[1, 1])
     b = float(beta[1])
-    return PoissonFit(b, b - half, b + half, float(np.exp(beta[0] - b * x.mean())), dispersion)
+    return PoissonFit(b, b - half, b + half, float(np.exp(beta[0] - b * x.mean())), confidence, dispersion)
 
 
 def count_fit(records: list[dict[str, Any]]) -> PoissonFit:
@@ -913,32 +860,26 @@ def count_fit(records: list[dict[str, Any]]) -> PoissonFit:
 
 def pooled_ratio(counts: np.ndarray, predicted: np.ndarray, confidence: float = 0.95) -> Interval:
     """Pooled ratio ``sum(counts) / sum(predicted)`` with a normal interval from the per-run scatter."""
-    from scipy import stats
-
     counts, predicted = np.asarray(counts, float), np.asarray(predicted, float)
     if counts.size == 0 or predicted.sum() <= 0:
         return Interval(float("nan"), float("nan"), float("nan"))
     ratio = counts.sum() / predicted.sum()
     se = np.sqrt(np.sum((counts - ratio * predicted) ** 2)) / predicted.sum()
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = norm.ppf(0.5 + confidence / 2)
     return Interval(float(ratio), float(ratio - z * se), float(ratio + z * se))
 
 
 def mean_interval(x: np.ndarray | list[float], confidence: float) -> Interval:
-    """The mean of ``x`` with its Student-t interval."""
-    from scipy import stats
-
+    """The mean of ``x`` with its Student-t interval (nan ends for a single value)."""
     x = np.asarray(x, float)
-    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    half = student_t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else np.nan
     return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half))
 
 
 def runs_needed(records: list[dict[str, Any]], summary: CountSummary, confidence: float, power: float) -> np.ndarray:
     """Runs per point a two-sided test at ``confidence`` and ``power`` needs to tell the prediction from the
     no-relocation rival, given the per-run variance of the count at each ``m`` of ``summary``."""
-    from scipy import stats
-
-    z = stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power)
+    z = norm.ppf(0.5 + confidence / 2) + norm.ppf(power)
     var = np.array([np.var([r["polysemantic"] for r in records if r["m"] == m], ddof=1) for m in summary.m])
     rival = np.array([rival_no_relocation(int(n), int(m)) for n, m in zip(summary.n, summary.m)])
     return (z**2) * var / (summary.predicted - rival) ** 2
@@ -960,7 +901,6 @@ def isolated_density(tau: np.ndarray | list[float]) -> np.ndarray:
     by ``solve_ivp``. The law is the same for every ``m`` and ``lam``: ``tau`` is the sparsification clock.
     """
     from scipy.integrate import solve_ivp
-    from scipy.stats import norm
 
     tau = v.finite_array("tau", tau, 1)
     if np.any(tau < 0) or np.any(np.diff(tau) < 0):

@@ -10,48 +10,20 @@ the runners (:func:`integrator`, :func:`phases`, :func:`lam_scan`, :func:`count_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import _validate as v
-from .. import svgplot
-from ..book import Result, quote, repository_root, runner
-from ..checks import Check, Declared, Interval, declarations
+from .. import svgplot, whole
+from ..book import Result, quote, quotes, repository_root, runner
+from ..checks import Check, Interval, declarations
 from ..explore import Control, Explorable, Panel
+from ..figures import time_course
 from ..model import sample_weights
 from ..plotting import render
-from ..whole import (
-    SWEEP_SETTINGS,
-    PoissonFit,
-    count_fit,
-    count_polysemantic,
-    discrete_final_length,
-    end_state,
-    expected_polysemantic,
-    final_length,
-    fit_count_exponent,
-    init_argmax,
-    interference_floor,
-    isolated_density,
-    mean_interval,
-    mechanism_rate,
-    norm_dip,
-    pooled_ratio,
-    resolution_time,
-    rival_no_relocation,
-    rival_sign_blind,
-    run_point,
-    runs_needed,
-    sparsification_half_tau,
-    split_step,
-    summarize_counts,
-    whole_flow,
-)
 
 CHECKS = declarations("whole_model")  # the check table: chapters/checks/whole_model.yaml
 
@@ -59,13 +31,14 @@ PAPER_M: tuple[int, ...] = tuple(256 * k for k in range(1, 17))
 PAPER_COUNTS: tuple[int, ...] = (72, 24, 12, 10, 10, 4, 7, 9, 4, 5, 4, 8, 3, 3, 1, 3)
 """Lecomte et al.'s polysemantic counts at n = 256, m = 256 k (one seed each, AdamW, a counting window)."""
 
-DATA = (
-    "whole_paper_sweep.json",
-    "whole_count_sweep.json",
-    "whole_lam_sweep.json",
-    "whole_benchmark.json",
-    "whole_lam_count_sweep.json",
+DATA = dict(
+    paper="whole_paper_sweep.json",
+    counts="whole_count_sweep.json",
+    lam="whole_lam_sweep.json",
+    bench="whole_benchmark.json",
+    lam_count="whole_lam_count_sweep.json",
 )
+"""The recorded files of ``book/data`` (``scripts/sweep_whole.py``, ``benchmarks/bench_whole.py``), by part."""
 
 
 def _lam(lam_sqrt_m: float, m: int) -> float:
@@ -75,23 +48,19 @@ def _lam(lam_sqrt_m: float, m: int) -> float:
 @lru_cache(maxsize=4096)
 def point(n: int, m: int, seed: int, lam_sqrt_m: float) -> dict[str, Any]:
     """:func:`incidental.whole.run_point` at the book's settings (cached: runners that share runs share them)."""
-    return run_point(n, m, seed, lam=_lam(lam_sqrt_m, m))
+    return whole.run_point(n, m, seed, lam=_lam(lam_sqrt_m, m))
 
 
-def quotes(fmt: str, **values: Any) -> dict[str, Any]:
-    """``values`` to be quoted in the prose, all with the format ``fmt``."""
-    return {k: quote(x, fmt) for k, x in values.items()}
+def count_ratio(records: list[dict[str, Any]], confidence: float = 0.95) -> Interval:
+    """The records' polysemantic counts over their prediction, pooled (:func:`~incidental.whole.pooled_ratio`)."""
+    predicted = [whole.expected_polysemantic(r["n"], r["m"]) for r in records]
+    return whole.pooled_ratio([r["polysemantic"] for r in records], predicted, confidence)
 
 
-def exponent_check(d: Declared, fit: PoissonFit, *, tolerance: float, rival: float = 0.5, **kw: Any) -> Check:
-    """:meth:`Declared.exponent` (prediction -1) for a quasi-Poisson fit of counts, which may be 0."""
-    low, high, at = fit.low - tolerance, fit.high + tolerance, kw.pop("at", None)
-    covers = low <= -1 <= high
-    if covers and (low <= -1 - rival or high >= -1 + rival):
-        verdict, why = "unresolved", f"the interval also covers the rival exponent -1 ± {rival:g}"
-    else:
-        verdict, why = ("holds" if covers else "fails"), ""
-    return d._check(f"exponent -1 ± {tolerance:.3g}", f"exponent {fit} (quasi-Poisson 95% CI)", verdict, why, at, kw)
+def over_time(records: list[dict[str, Any]], key: str) -> np.ndarray:
+    """``key`` of each record at the times of ``TAU_GRID`` that every run reached, ``(runs, times)``."""
+    reached = min(len(r["tau"]) for r in records)
+    return np.array([r[key][:reached] for r in records], dtype=float)
 
 
 # --- the integrator ----------------------------------------------------------------------------------
@@ -101,26 +70,25 @@ def exponent_check(d: Declared, fit: PoissonFit, *, tolerance: float, rival: flo
 def integrator(*, n: int, m: int, seed: int, lam_sqrt_m: float) -> Result:
     """The fast integrator against the plain dense one at the sweep settings, from one draw; exact zeros,
     convergence, and the fixed point of the step at the end."""
-    S = SWEEP_SETTINGS
+    S = whole.SWEEP_SETTINGS
     lam = _lam(lam_sqrt_m, m)
     W0 = sample_weights(n, m, seed=seed)
-    fast = whole_flow(W0, lam, **S)
-    dense = whole_flow(W0, lam, method="dense", **S)
+    fast = whole.whole_flow(W0, lam, **S)
+    dense = whole.whole_flow(W0, lam, method="dense", **S)
     diff = float(np.max(np.abs(fast.W - dense.W)))
-    fixed = float(np.max(np.abs(split_step(fast.W, lam, S["polish"], S["rk_order"]) - fast.W)) / S["polish"])
+    fixed = float(np.max(np.abs(whole.split_step(fast.W, lam, S["polish"], S["rk_order"]) - fast.W)) / S["polish"])
     zeros = int(fast.W.size - np.count_nonzero(fast.W))
     checks = [
         CHECKS.same.below(measured=diff if np.array_equal(fast.W != 0, dense.W != 0) else np.inf, bound=1e-12),
         CHECKS.zeros.close(predicted=n * (m - 1), measured=zeros),
         CHECKS.fixed.below(measured=fixed if fast.converged else np.inf, bound=10 * S["tol"]),
     ]
+    settings = {k: S[k] for k in ("h", "h_sparse", "polish", "hold", "tol")}
     numbers = {
         **quotes(".0e", diff=diff, fixed=fixed),
         **quotes(".0f", t_end=fast.t_end, t_support=fast.t_support),
         "lam_t_end": quote(lam * fast.t_end, ".2f"),
-        **quotes(
-            "g", switch=100 * S["switch_density"], **{k: S[k] for k in ("h", "h_sparse", "polish", "hold", "tol")}
-        ),
+        **quotes("g", switch=100 * S["switch_density"], **settings),
     }
     return Result(checks=checks, numbers=numbers, data=dict(run=fast))
 
@@ -136,33 +104,32 @@ def phases(*, n: int, m: int, seed: int, lam_sqrt_m: float, points: int, toleran
     up to ``tau = 8``."""
     lam = _lam(lam_sqrt_m, m)
     times = np.concatenate([[0.0], np.geomspace(0.05, 50.0 / lam, points)])
-    run = whole_flow(sample_weights(n, m, seed=seed), lam, record=times, **SWEEP_SETTINGS)
+    run = whole.whole_flow(sample_weights(n, m, seed=seed), lam, record=times, **whole.SWEEP_SETTINGS)
     snaps = run.snapshots
     t = np.array([s.t for s in snaps])
     tau = lam * np.sqrt(m) * t
     density = np.array([s.nnz / (n * m) for s in snaps])
     rms_pos = np.array([s.rms_positive_overlap for s in snaps])
     norm_sq = np.array([s.norm_sq.mean() for s in snaps])
-    lone, floor, t_res = isolated_density(tau), interference_floor(lam), resolution_time(lam, m)
+    lone, floor, t_res = whole.isolated_density(tau), whole.interference_floor(lam), whole.resolution_time(lam, m)
     quasi = (t >= 2 * max(t_res, 0.5)) & (tau <= 0.5)
     floor_ratio = float(np.mean(rms_pos[quasi]) / floor) if quasi.any() else float("nan")
-    early = tau <= 8
-    density_err = float(np.max(np.abs(density[early] - lone[early])))
+    density_err = float(np.max(np.abs(density - lone)[tau <= 8]))
     dipped = (tau >= 0.05) & (tau <= 0.2)
     dip = float(1.0 - norm_sq[dipped].min()) if np.any(dipped) else np.nan
-    tau_half = sparsification_half_tau()
+    tau_half = whole.sparsification_half_tau()
     checks = [
         CHECKS.floor.close(
             predicted=1.0, measured=floor_ratio, rtol=0.35, at=dict(t=f"{2 * max(t_res, 0.5):.1f}..(τ=0.5)")
         ),
         CHECKS.lone.below(measured=density_err, bound=tolerance, at=dict(tau="≤ 8")),
-        CHECKS.dip.close(predicted=norm_dip(lam, m), measured=dip, rtol=0.35, at=dict(tau="0.05..0.2")),
+        CHECKS.dip.close(predicted=whole.norm_dip(lam, m), measured=dip, rtol=0.35, at=dict(tau="0.05..0.2")),
         CHECKS.one.close(predicted=1, measured=int(np.count_nonzero(run.W, axis=1).max())),
     ]
     numbers = {
         **quotes(".0f", t_half=tau_half / (lam * np.sqrt(m)), t_end=run.t_end),
         **quotes(".2f", tau_half=tau_half, floor_ratio=floor_ratio),
-        **quotes(".3f", density_err=density_err, dip=dip, dip_pred=norm_dip(lam, m)),
+        **quotes(".3f", density_err=density_err, dip=dip, dip_pred=whole.norm_dip(lam, m)),
         **quotes(".1f", t_res=t_res, lam_t_end=lam * run.t_end),
         "floor": quote(floor, ".1e"),
         "t_interference_end": quote(run.stats.get("t_interference_end", np.nan), ".0f"),
@@ -211,8 +178,8 @@ def phases_figure(r: Result) -> Figure:
 
 @runner(min_lengths=dict(lam_sqrt_ms=3))
 def lam_scan(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_ms: tuple[float, ...], small: float) -> Result:
-    """Runs over ``lam sqrt(m)``: the half-density time, ``t_end``, the count, the mechanism and the dead
-    features. The exponent checks use the values ``<= small`` (the regime ``lam sqrt(m)`` small)."""
+    """Runs over ``lam sqrt(m)``: the half-density time, ``t_end``, the mechanism and the dead features.
+    The exponent checks use the values ``<= small`` (the regime ``lam sqrt(m)`` small)."""
     cs = np.asarray(lam_sqrt_ms, dtype=float)
     recs = [[point(n, m, s, float(c)) for s in seeds] for c in cs]
 
@@ -220,9 +187,9 @@ def lam_scan(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_ms: tuple[float
         return np.array([how([r[key] for r in rr]) for rr in recs])
 
     t_half, t_end = over_seeds("t_density_half", np.median), over_seeds("t_end", np.median)
-    mech, dead = over_seeds("mechanism"), over_seeds("dead_features")
+    dead = over_seeds("dead_features")
     sm = cs <= small
-    tau_half = sparsification_half_tau()
+    tau_half = whole.sparsification_half_tau()
     tau_half_measured = float(np.median((cs * t_half)[sm]))
     at = dict(lam_sqrt_m=f"≤ {small:g}")
     half, fit_half = CHECKS.clock.exponent(sizes=cs[sm], values=t_half[sm], predicted=-1, tolerance=0.1, at=at)
@@ -240,17 +207,11 @@ def lam_scan(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_ms: tuple[float
         "c_large": quote(float(cs[-1]), "g"),
         "seed_count": quote(len(seeds), "d"),
     }
-    data = dict(c=cs, t_half=t_half, t_end=t_end, mech=mech, count=over_seeds("polysemantic"), dead=dead)
-    return Result(checks=checks, numbers=numbers, data={**data, "tau_half": tau_half})
+    data = dict(c=cs, t_half=t_half, t_end=t_end, tau_half=tau_half, mech=over_seeds("mechanism"), dead=dead)
+    return Result(checks=checks, numbers=numbers, data=data)
 
 
-def _errorbar(x: np.ndarray, ci: dict[str, np.ndarray], y: str, label: str, color: str) -> svgplot.Series:
-    return svgplot.Series(x, ci[y], label=label, kind="errorbar", low=ci["low"], high=ci["high"], color=color)
-
-
-def lam_figure(
-    r: Result, recorded_lam: dict[str, Any] | None = None, lam_count: dict[str, Any] | None = None
-) -> Figure:
+def lam_figure(r: Result, recorded_lam: dict | None = None, lam_count: dict | None = None) -> Figure:
     """Time scales against lam sqrt(m); mechanism rate (with the recorded sweep's intervals), the recorded
     count over its prediction, and dead features against lam sqrt(m)."""
     d, p = r.data, r.params
@@ -267,12 +228,10 @@ def lam_figure(
         ylog=True,
     )
     series = [svgplot.Series(c, d["mech"], label=f"mechanism rate, n={p['n']}, m={p['m']}", kind="points")]
-    if recorded_lam is not None:
-        label = f"recorded, n={recorded_lam['n']}, m={recorded_lam['m']}"
-        series.append(_errorbar(recorded_lam["c"], recorded_lam, "mech", label, svgplot.PALETTE[2]))
-    if lam_count is not None:
-        label = f"count / prediction, recorded n={lam_count['n']}, m={lam_count['m']}"
-        series.append(_errorbar(lam_count["c"], lam_count, "ratio", label, svgplot.PALETTE[3]))
+    for rec, what, color in ((recorded_lam, "recorded,", 2), (lam_count, "count / prediction, recorded", 3)):
+        if rec is not None:
+            label, ci = f"{what} n={rec['n']}, m={rec['m']}", dict(low=rec["low"], high=rec["high"])
+            series.append(svgplot.Series(rec["c"], rec["value"], label, "errorbar", svgplot.PALETTE[color], **ci))
     series.append(svgplot.Series(c, d["dead"] / p["n"], label="dead features / n", color=svgplot.PALETTE[1]))
     right = svgplot.Axes(series, xlabel="λ√m", ylabel="fraction", xlog=True, ylim=(0.0, 1.15))
     return render([left, right], height=3.0)
@@ -286,20 +245,18 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
     """Polysemantic counts over ``ms`` at each of ``ns`` (pairs with ``m < n`` skipped), ``seeds`` per point,
     with the end state of every run (W3) and the count against the prediction (W2)."""
     recs = [point(n, m, s, lam_sqrt_m) for n in ns for m in ms if m >= n for s in seeds]
-    polish, order = SWEEP_SETTINGS["polish"], SWEEP_SETTINGS["rk_order"]
+    polish, order = whole.SWEEP_SETTINGS["polish"], whole.SWEEP_SETTINGS["rk_order"]
     shared_ok = all(r["polysemantic"] == r["opposite_sign_pairs"] and r["same_sign_shared"] == 0 for r in recs)
     single = all(r["single_neuron_features"] == r["n"] for r in recs)
     lengths = np.array([r["mean_length"] for r in recs])
-    length_err = float(np.max(np.abs(lengths - [final_length(r["lam"]) for r in recs])))
-    disc_err = float(np.max(np.abs(lengths - [discrete_final_length(r["lam"], polish, order) for r in recs])))
-    fits = {n: count_fit([r for r in recs if r["n"] == n]) for n in ns}
-    counts = np.array([r["polysemantic"] for r in recs], dtype=float)
-    pred = np.array([expected_polysemantic(r["n"], r["m"]) for r in recs])
-    far = np.array([r["m"] >= 2 * r["n"] for r in recs])
-    ratio_far = pooled_ratio(counts[far], pred[far])
-    ratio_eq = pooled_ratio(counts[~far], pred[~far])
-    init = np.array([r["init_collisions"] for r in recs], dtype=float)
-    init_ratio = pooled_ratio(init[far], np.array([rival_no_relocation(r["n"], r["m"]) for r in recs])[far])
+    length_err = float(np.max(np.abs(lengths - [whole.final_length(r["lam"]) for r in recs])))
+    disc_err = float(np.max(np.abs(lengths - [whole.discrete_final_length(r["lam"], polish, order) for r in recs])))
+    fits = {n: whole.count_fit([r for r in recs if r["n"] == n]) for n in ns}
+    far = [r for r in recs if r["m"] >= 2 * r["n"]]
+    ratio_far = count_ratio(far)
+    init_ratio = whole.pooled_ratio(
+        [r["init_collisions"] for r in far], [whole.rival_no_relocation(r["n"], r["m"]) for r in far]
+    )
     max_per_neuron = max(r["max_features_per_neuron"] for r in recs)
     checks = [
         CHECKS.pairs.close(predicted=2, measured=max_per_neuron if shared_ok else np.inf, at=dict(runs=len(recs))),
@@ -308,7 +265,7 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
         CHECKS.w_star.below(
             measured=length_err, bound=float(np.max([r["lam"] for r in recs])) * polish, at=dict(h=polish)
         ),
-        *(exponent_check(CHECKS.theta, fits[n], tolerance=0.15, n=n) for n in ns),
+        *(CHECKS.theta.exponent(predicted=-1, fit=fits[n], tolerance=0.15, n=n)[0] for n in ns),
         CHECKS.constant.close(predicted=1.0, measured=ratio_far.value, atol=0.3, at=dict(m="≥ 2n")),
         CHECKS.initial.close(
             predicted=1.0,
@@ -319,38 +276,28 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
     ]
     numbers = {
         **quotes("d", runs=len(recs), seed_count=len(seeds)),
-        **quotes(".2f", ratio_far=ratio_far, ratio_eq=ratio_eq, init_ratio=init_ratio),
-        **quotes(".2f", **{f"fit_{n}": fits[n] for n in ns}),
+        **quotes(".2f", ratio_far=ratio_far, init_ratio=init_ratio, **{f"fit_{n}": fits[n] for n in ns}),
         "length_err": quote(length_err, ".1e"),
         "disc_err": quote(disc_err, ".0e"),
-        "w_star": quote(final_length(recs[0]["lam"]), ".5f"),
+        "w_star": quote(whole.final_length(recs[0]["lam"]), ".5f"),
     }
-    return Result(checks=checks, numbers=numbers, data=dict(summary=summarize_counts(recs), fits=fits, records=recs))
+    return Result(checks=checks, numbers=numbers, data=dict(summary=whole.summarize_counts(recs)))
 
 
-def count_axes(summaries: list[tuple[str, Any]], *, paper: bool = False, rivals: bool = True) -> svgplot.Axes:
+def count_axes(summaries: list[tuple[str, Any]], *, paper: bool = False) -> svgplot.Axes:
     """Counts against m, log-log, one colour per n: measured means with intervals, the prediction (solid) and,
-    for the largest n, the rivals; the paper's single-seed counts if ``paper``."""
+    for the largest n, the sign-blind rival; the paper's single-seed counts if ``paper``."""
     series = []
     for k, (label, s) in enumerate(summaries):
         color = svgplot.PALETTE[k % len(svgplot.PALETTE)]
         ok = s.mean > 0
         low = np.maximum(s.low[ok], s.mean[ok] * 0.05)
-        series.append(
-            svgplot.Series(
-                s.m[ok],
-                s.mean[ok],
-                label=f"{label} (mean, 95% CI)",
-                kind="errorbar",
-                low=low,
-                high=s.high[ok],
-                color=color,
-            )
-        )
+        ci = dict(kind="errorbar", low=low, high=s.high[ok])
+        series.append(svgplot.Series(s.m[ok], s.mean[ok], label=f"{label} (mean, 95% CI)", color=color, **ci))
         series.append(svgplot.Series(s.m, s.predicted, label="", color=color))
-    if rivals and summaries:
+    if summaries:
         s = summaries[-1][1]
-        rival = [rival_sign_blind(int(s.n[-1]), int(m)) for m in s.m]
+        rival = [whole.rival_sign_blind(int(s.n[-1]), int(m)) for m in s.m]
         series.append(svgplot.Series(s.m, rival, label="rival: every collision stays", color="#888", dashed=True))
     if paper:
         series.append(
@@ -374,19 +321,15 @@ def mechanism(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_m: float) -> R
     initial collisions (kept, broken, new), over ``seeds``."""
     lam = _lam(lam_sqrt_m, m)
     recs = [point(n, m, s, lam_sqrt_m) for s in seeds]
-    L = min(len(r["tau"]) for r in recs)
-    tau = np.array(recs[0]["tau"][:L])
-    decided = np.array([r["decided"][:L] for r in recs]).mean(axis=0)
-    coll = np.array([r["collisions"][:L] for r in recs], dtype=float)
-    mech = float(np.mean([r["mechanism"] for r in recs]))
-    top3 = float(np.mean([r["rank_le_2"] for r in recs]))
+    tau, coll = over_time(recs, "tau")[0], over_time(recs, "collisions")
+    decided = over_time(recs, "decided").mean(axis=0)
+    mech, top3 = (float(np.mean([r[k] for r in recs])) for k in ("mechanism", "rank_le_2"))
+    stay_single, stay_same = (float(np.nanmean([r[k] for r in recs])) for k in ("stay_single", "stay_same"))
     picture = 1.0 - (n - 1) / (4.0 * m)
     # the end of the interference phase: twice the time its overlaps take to reach the L1 floor
-    k_res = int(np.flatnonzero(tau <= 2 * resolution_time(lam, m) * lam * np.sqrt(m) + 1e-12).max())
+    k_res = int(np.flatnonzero(tau <= 2 * whole.resolution_time(lam, m) * lam * np.sqrt(m) + 1e-12).max())
     reordered_early = float((decided[k_res] - decided[0]) / max(1 - decided[0], 1e-12))
-    total = {k: sum(r[k] for r in recs) for k in ("initial_pairs", "kept_pairs", "new_pairs", "polysemantic")}
-    stay_single = float(np.nanmean([r["stay_single"] for r in recs]))
-    stay_same = float(np.nanmean([r["stay_same"] for r in recs]))
+    total = {k: sum(r[k] for r in recs) for k in ("initial_pairs", "kept_pairs", "new_pairs")}
     # uniform, independent slots: each pair with at least one mover ends together, with opposite signs, w.p. 1/(2m)
     new_uniform = sum((n * (n - 1) - (n - r["movers"]) * (n - r["movers"] - 1)) / 2 for r in recs) / (2.0 * m)
     checks = [
@@ -397,23 +340,20 @@ def mechanism(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_m: float) -> R
         CHECKS.late.below(measured=reordered_early, bound=0.25, at=dict(tau_res=f"{tau[k_res]:g}")),
     ]
     per_run = dict(init_pairs=total["initial_pairs"], kept=total["kept_pairs"], new=total["new_pairs"])
-    per_run.update(
-        kept_indep=total["initial_pairs"] * stay_single**2, new_uniform=new_uniform, final=total["polysemantic"]
-    )
-    coll_mean = coll.mean(axis=0)
+    per_run.update(kept_indep=total["initial_pairs"] * stay_single**2, new_uniform=new_uniform)
+    coll_mean, predicted = coll.mean(axis=0), whole.expected_polysemantic(n, m)
     numbers = {
         **quotes(".2f", **{k: x / len(seeds) for k, x in per_run.items()}),
         **quotes(".2f", mech=mech, top3=top3, decided0=float(decided[0]), decided_res=float(decided[k_res])),
-        **quotes(".2f", stay_single=stay_single, stay_same=stay_same, coll0=coll_mean[0], coll_end=coll_mean[-1]),
+        **quotes(".2f", stay_same=stay_same, coll0=coll_mean[0], coll_end=coll_mean[-1], predicted=predicted),
         **quotes("g", tau_res=float(tau[k_res])),
         "picture": quote(picture, ".3f"),
         "reordered_early": quote(100 * reordered_early, ".0f"),
-        "predicted": quote(expected_polysemantic(n, m), ".2f"),
         "seed_count": quote(len(seeds), "d"),
     }
     coll_se = coll.std(axis=0, ddof=1) / np.sqrt(len(seeds))
-    data = dict(tau=tau, decided=decided, coll=coll_mean, coll_se=coll_se, tau_res=tau[k_res])
-    return Result(checks=checks, numbers=numbers, data={**data, "predicted": expected_polysemantic(n, m)})
+    data = dict(tau=tau, decided=decided, coll=coll_mean, coll_se=coll_se, tau_res=tau[k_res], predicted=predicted)
+    return Result(checks=checks, numbers=numbers, data=data)
 
 
 def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> Figure:
@@ -429,12 +369,8 @@ def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> F
         vlines=[(float(d["tau_res"]), "")],
     )
     band = dict(low=d["coll"] - 2 * d["coll_se"], high=d["coll"] + 2 * d["coll_se"])
-    series = [
-        svgplot.Series(tau, d["coll"], label=f"C(τ), n={p['n']}, m={p['m']}", kind="band", **band),
-        svgplot.Series(
-            tau, np.full(tau.size, d["predicted"]), label="prediction n(n-1)/(2(2m-1))", color="#000", dashed=True
-        ),
-    ]
+    labels = dict(label=f"C(τ), n={p['n']}, m={p['m']}", predicted_label="prediction n(n-1)/(2(2m-1))")
+    series = time_course(tau, d["coll"], np.full(tau.size, d["predicted"]), **labels, **band)
     if recorded_tau is not None:
         label = f"recorded n={recorded_tau['n']}, m={recorded_tau['m']} (rescaled)"
         x, y = np.maximum(recorded_tau["tau"], 0.01), recorded_tau["ratio"] * d["predicted"]
@@ -446,156 +382,116 @@ def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> F
 # --- the recorded sweeps -----------------------------------------------------------------------------------
 
 
-def data_dir() -> Path:
-    """``book/data``, where the sweep script and the benchmark write."""
-    return repository_root() / "book" / "data"
-
-
 def load(name: str) -> dict[str, Any] | None:
-    """A recorded JSON file of ``book/data`` (``None`` if it is not there)."""
-    path = data_dir() / name
+    """A recorded JSON file of ``book/data``, where the sweep script and the benchmark write (``None`` if absent)."""
+    path = repository_root() / "book" / "data" / name
     return json.loads(path.read_text()) if path.exists() else None
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """What the recorded sweeps hold (any of them may be missing)."""
-
-    paper: dict[str, Any] | None
-    counts: dict[str, Any] | None
-    lam: dict[str, Any] | None
-    bench: dict[str, Any] | None
-    lam_count: dict[str, Any] | None
+Part = tuple[list[Check], dict[str, Any], dict[str, Any]]
+"""What each recorded sweep adds to :func:`recorded`: checks, numbers, data."""
 
 
-def _paper(rec: dict[str, Any], confidence: float, power: float) -> tuple[list[Check], dict[str, Any], dict[str, Any]]:
+def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
     """The paper's grid (n = 256, m = 256..4096): the exponent, the constant's deficit, how many runs would
     tell the prediction from its nearest rival, and the collisions over time at m = 4096."""
     runs = rec["runs"]
-    summ = summarize_counts(runs)
-    m = np.array([r["m"] for r in runs])
-    c = np.array([r["polysemantic"] for r in runs], dtype=float)
-    pred = np.array([expected_polysemantic(r["n"], r["m"]) for r in runs])
-    far = m >= 512
-    fit_far = fit_count_exponent(m[far], c[far])
-    ratio, ratio_eq = pooled_ratio(c[far], pred[far]), pooled_ratio(c[~far], pred[~far])
+    summ = whole.summarize_counts(runs)
+    far = [r for r in runs if r["m"] >= 512]
+    fit_far, ratio = whole.count_fit(far), count_ratio(far)
     at = dict(n=256, m="512..4096", seeds=rec["seeds"], lam_sqrt_m=0.1)
     checks = [
-        exponent_check(CHECKS.paper_theta, fit_far, tolerance=0.15, at=at),
+        CHECKS.paper_theta.exponent(predicted=-1, fit=fit_far, tolerance=0.15, at=at)[0],
         CHECKS.deficit.below(measured=ratio.high, bound=1.0, at=at),
     ]
-    need = runs_needed(runs, summ, confidence, power)  # to tell the prediction from the no-relocation rival
-    rival = np.array([rival_no_relocation(256, int(mm)) for mm in summ.m])
+    need = whole.runs_needed(runs, summ, confidence, power)  # to tell the prediction from the no-relocation rival
+    rival = np.array([whole.rival_no_relocation(256, int(mm)) for mm in summ.m])
     at_m = {mm: [r for r in runs if r["m"] == mm] for mm in (256, 4096)}
     inside = int(np.sum(np.abs(np.array(PAPER_COUNTS) - summ.mean) <= 2 * np.sqrt(summ.mean)))
+    ratio_eq = count_ratio([r for r in runs if r["m"] < 512])
+    mechanism_at_m = {f"paper_mech_{mm}": np.mean([r["mechanism"] for r in at_m[mm]]) for mm in at_m}
     numbers = {
-        **quotes(
-            ".2f", paper_fit=fit_count_exponent(m, c), paper_far=fit_far, paper_ratio=ratio, paper_ratio_eq=ratio_eq
-        ),
-        **quotes(".1f", paper_wall=rec["wall_seconds"] / 60, paper_m256=summ.mean[0]),
-        **quotes(".1f", rival_256=rival[0], pred_256=summ.predicted[0]),
-        **quotes(".2f", rival_4096=rival[-1], pred_4096=summ.predicted[-1]),
-        **quotes(".2f", **{f"paper_mech_{mm}": np.mean([r["mechanism"] for r in at_m[mm]]) for mm in at_m}),
+        **quotes(".2f", paper_fit=whole.count_fit(runs), paper_far=fit_far, paper_ratio=ratio, paper_ratio_eq=ratio_eq),
+        **quotes(".1f", paper_wall=rec["wall_seconds"] / 60, paper_m256=summ.mean[0], rival_256=rival[0]),
+        **quotes(".1f", pred_256=summ.predicted[0]),
+        **quotes(".2f", rival_4096=rival[-1], pred_4096=summ.predicted[-1], **mechanism_at_m),
         **quotes("d", paper_runs=len(runs), paper_seeds=rec["seeds"], paper_inside=inside),
         **quotes("d", paper_converged=sum(r["converged"] for r in runs), need_4096=int(np.ceil(need[-1]))),
         "need_256": quote(int(max(1, np.ceil(need[0]))), "d"),
         "paper_cpu": quote(rec["cpu_seconds"] / 60, ".0f"),
         "paper_version": quote(rec["library_version"], ""),
     }
-    sel = at_m[4096]
-    L = min(len(r["tau"]) for r in sel)
-    ratio_t = np.array([r["collisions"][:L] for r in sel]).mean(axis=0) / expected_polysemantic(256, 4096)
-    data = dict(paper_summary=summ, need=need, rival=rival)
-    data["tau_4096"] = dict(tau=np.array(sel[0]["tau"][:L]), ratio=ratio_t, n=256, m=4096)
-    return checks, numbers, data
+    collisions = over_time(at_m[4096], "collisions").mean(axis=0) / whole.expected_polysemantic(256, 4096)
+    tau_4096 = dict(tau=over_time(at_m[4096], "tau")[0], ratio=collisions, n=256, m=4096)
+    return checks, numbers, dict(paper_summary=summ, rival=rival, tau_4096=tau_4096)
 
 
-def _count_sweeps(rec: dict[str, Any]) -> tuple[list[Check], dict[str, Any]]:
+def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
     """The count sweep at more ``n``: the exponent and the pooled ratio over ``m >= 2n``, per ``n``."""
     runs, checks, numbers = rec["runs"], [], {}
     for n in sorted({r["n"] for r in runs}):
         sel = [r for r in runs if r["n"] == n and r["m"] >= 2 * n]
-        fit = count_fit(sel)
+        fit = whole.count_fit(sel)
         at = dict(n=n, m=f"{2 * n}..{max(r['m'] for r in sel)}", seeds=rec["seeds"], lam_sqrt_m=0.1)
-        checks.append(exponent_check(CHECKS.sweep_theta, fit, tolerance=0.15, n=n, at=at))
-        counts = np.array([r["polysemantic"] for r in sel], float)
-        ratio = pooled_ratio(counts, np.array([expected_polysemantic(n, r["m"]) for r in sel]))
-        numbers.update({f"fit_{n}": quote(fit, ".2f"), f"ratio_{n}": quote(ratio, ".2f")})
-    return checks, numbers
+        checks.append(CHECKS.sweep_theta.exponent(predicted=-1, fit=fit, tolerance=0.15, n=n, at=at)[0])
+        numbers.update(quotes(".2f", **{f"fit_{n}": fit, f"ratio_{n}": count_ratio(sel)}))
+    return checks, numbers, {}
 
 
-def _by_lam(runs: list[dict[str, Any]], key: str, confidence: float) -> tuple[np.ndarray, list[Interval]]:
+def _by_lam(runs: list[dict[str, Any]], key: str, confidence: float, scale: float = 1.0) -> dict[str, Any]:
+    """The mean of ``key`` over ``scale``, with its interval, at each recorded ``lam sqrt(m)``: a figure's series."""
     cs = sorted({round(r["lam_sqrt_m"], 6) for r in runs})
-    return np.array(cs), [
-        mean_interval([r[key] for r in runs if round(r["lam_sqrt_m"], 6) == c], confidence) for c in cs
-    ]
+    means = [whole.mean_interval([r[key] for r in runs if round(r["lam_sqrt_m"], 6) == c], confidence) for c in cs]
+    parts = {part: np.array([getattr(x, part) for x in means]) / scale for part in ("value", "low", "high")}
+    return dict(c=np.array(cs), n=runs[0]["n"], m=runs[0]["m"], **parts)
 
 
-def _lam_sweep(rec: dict[str, Any], confidence: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The mechanism rate and the dead features over ``lam sqrt(m)`` (recorded, many seeds)."""
-    runs = rec["runs"]
-    cs, mech = _by_lam(runs, "mechanism", confidence)
-    _, dead = _by_lam(runs, "dead_features", confidence)
-    _, count = _by_lam(runs, "polysemantic", confidence)
-    n, m = runs[0]["n"], runs[0]["m"]
-    data = dict(c=cs, mech=np.array([x.value for x in mech]), n=n, m=m)
-    data.update(low=np.array([x.low for x in mech]), high=np.array([x.high for x in mech]))
-    data.update(dead=np.array([x.value for x in dead]), count=np.array([x.value for x in count]))
-    numbers = quotes("d", lam_n=n, lam_m=m, lam_seeds=rec["seeds"])
-    return {**numbers, **quotes(".2f", lam_mech_min=min(data["mech"]), lam_mech_max=max(data["mech"]))}, data
+def _lam_sweep(rec: dict[str, Any], confidence: float, power: float) -> Part:
+    """The mechanism rate over ``lam sqrt(m)`` (recorded, many seeds)."""
+    mech = _by_lam(rec["runs"], "mechanism", confidence)
+    numbers = quotes("d", lam_n=mech["n"], lam_m=mech["m"], lam_seeds=rec["seeds"])
+    numbers.update(quotes(".2f", lam_mech_min=min(mech["value"]), lam_mech_max=max(mech["value"])))
+    return [], numbers, {"lam": mech}
 
 
-def _lam_count(rec: dict[str, Any], confidence: float) -> tuple[list[Check], dict[str, Any], dict[str, Any]]:
+def _lam_count(rec: dict[str, Any], confidence: float, power: float) -> Part:
     """The count over its prediction against ``lam sqrt(m)``: below 1 while small, 1 once large."""
     runs = rec["runs"]
     n, m = runs[0]["n"], runs[0]["m"]
-    pred = expected_polysemantic(n, m)
-    cs, means = _by_lam(runs, "polysemantic", confidence)
-    x_small = np.array([r["polysemantic"] for r in runs if r["lam_sqrt_m"] <= 0.2 + 1e-9], dtype=float)
-    x_large = np.array([r["polysemantic"] for r in runs if r["lam_sqrt_m"] >= 0.8 - 1e-9], dtype=float)
-    small = pooled_ratio(x_small, np.full(x_small.size, pred), confidence)
-    large = pooled_ratio(x_large, np.full(x_large.size, pred), confidence)
+    small = count_ratio([r for r in runs if r["lam_sqrt_m"] <= 0.2 + 1e-9], confidence)
+    large = count_ratio([r for r in runs if r["lam_sqrt_m"] >= 0.8 - 1e-9], confidence)
     at = dict(n=n, m=m, seeds=rec["seeds"])
-    checks = []
-    if x_small.size and x_large.size:
-        checks = [
-            CHECKS.deficit_small.below(measured=small.high, bound=1.0, at={**at, "lam_sqrt_m": "≤ 0.2"}),
-            CHECKS.deficit_gone.close(
-                predicted=1.0, measured=large.value, atol=large.high - large.value, at={**at, "lam_sqrt_m": "≥ 0.8"}
-            ),
-        ]
-    ratio = np.array([[x.value, x.low, x.high] for x in means]) / pred
-    data = dict(c=cs, ratio=ratio[:, 0], low=ratio[:, 1], high=ratio[:, 2], n=n, m=m)
+    checks = [
+        CHECKS.deficit_small.below(measured=small.high, bound=1.0, at={**at, "lam_sqrt_m": "≤ 0.2"}),
+        CHECKS.deficit_gone.close(
+            predicted=1.0, measured=large.value, atol=large.high - large.value, at={**at, "lam_sqrt_m": "≥ 0.8"}
+        ),
+    ]
     numbers = {**quotes(".2f", lc_small=small, lc_large=large), **quotes("d", lc_n=n, lc_m=m, lc_seeds=rec["seeds"])}
-    return checks, numbers, data
+    return checks, numbers, {"lam_count": _by_lam(runs, "polysemantic", confidence, whole.expected_polysemantic(n, m))}
+
+
+def _bench(rec: dict[str, Any], confidence: float, power: float) -> Part:
+    """The benchmark: the fast integrator against the plain dense one at the paper's largest size."""
+    numbers = quotes(".0f", speedup=rec["speedup"], bench_dense=rec["dense_seconds"])
+    numbers["bench_fast"] = quote(rec["fast_seconds"], ".1f")
+    numbers["bench_same"] = quote("the same" if rec["same_supports"] else "different", "")
+    return [], numbers, {}
 
 
 @runner
 def recorded(*, confidence: float, power: float) -> Result:
-    """Checks and numbers from the recorded sweeps: the paper's grid (n = 256), the count sweep at two more
-    ``n``, the ``lam`` sweeps and the benchmark. ``confidence`` and ``power`` set how many runs a test that
-    tells the prediction from its nearest rival would need. Without the files, no check and a note."""
-    rec = Recorded(*(load(name) for name in DATA))
-    checks: list[Check] = []
-    numbers: dict[str, Any] = {}
-    data: dict[str, Any] = {"rec": rec}
-    if rec.paper is not None:
-        c, nums, d = _paper(rec.paper, confidence, power)
-        checks, numbers, data = checks + c, {**numbers, **nums}, {**data, **d}
-    if rec.counts is not None:
-        c, nums = _count_sweeps(rec.counts)
-        checks, numbers = checks + c, {**numbers, **nums}
-    if rec.lam is not None:
-        nums, data["lam"] = _lam_sweep(rec.lam, confidence)
-        numbers.update(nums)
-    if rec.lam_count is not None:
-        c, nums, data["lam_count"] = _lam_count(rec.lam_count, confidence)
-        checks, numbers = checks + c, {**numbers, **nums}
-    if (b := rec.bench) is not None:
-        numbers.update(quotes(".0f", speedup=b["speedup"], bench_dense=b["dense_seconds"]))
-        numbers["bench_fast"] = quote(b["fast_seconds"], ".1f")
-        numbers["bench_same"] = quote("the same" if b["same_supports"] else "different", "")
-    present = [name for name, x in zip(DATA, (rec.paper, rec.counts, rec.lam, rec.bench, rec.lam_count)) if x]
+    """Checks and numbers from the recorded sweeps (:data:`DATA`): the paper's grid (n = 256), the count sweep
+    at two more ``n``, the ``lam`` sweeps and the benchmark. ``confidence`` and ``power`` set how many runs a
+    test that tells the prediction from its nearest rival would need. Without the files, no check and a note."""
+    files = {part: load(name) for part, name in DATA.items()}
+    checks, numbers, data = [], {}, {"files": files}
+    parts = dict(paper=_paper, counts=_count_sweeps, lam=_lam_sweep, bench=_bench, lam_count=_lam_count)
+    for part, read in parts.items():
+        if files[part] is not None:
+            more_checks, more_numbers, more_data = read(files[part], confidence, power)
+            checks, numbers, data = checks + more_checks, {**numbers, **more_numbers}, {**data, **more_data}
+    present = [DATA[part] for part, x in files.items() if x]
     numbers["present"] = quote("recorded: " + (", ".join(present) or "nothing"), "")
     return Result(checks=checks, numbers=numbers, data=data)
 
@@ -603,12 +499,12 @@ def recorded(*, confidence: float, power: float) -> Result:
 def recorded_count_figure(r: Result) -> Figure | str:
     """The recorded counts at n = 64, 128 and 256 (the paper's grid) with the predictions and the paper's
     numbers (a note if nothing is recorded)."""
-    rec: Recorded = r.data["rec"]
+    files = r.data["files"]
     sums = []
-    if rec.counts is not None:
-        s = summarize_counts(rec.counts["runs"])
+    if files["counts"] is not None:
+        s = whole.summarize_counts(files["counts"]["runs"])
         sums += [(f"n={n}", s.subset(n)) for n in sorted(set(s.n.tolist()))]
-    if rec.paper is not None:
+    if files["paper"] is not None:
         sums.append(("n=256", r.data["paper_summary"]))
     if not sums:
         return "<p><em>No recorded sweep in book/data: run scripts/sweep_whole.py.</em></p>"
@@ -617,8 +513,7 @@ def recorded_count_figure(r: Result) -> Figure | str:
 
 def paper_table_html(r: Result) -> str:
     """The paper's counts against ours at n = 256, point by point (HTML)."""
-    rec: Recorded = r.data["rec"]
-    if rec.paper is None:
+    if r.data["files"]["paper"] is None:
         return "<p><em>The paper-scale sweep is not recorded (book/data/whole_paper_sweep.json).</em></p>"
     s = r.data["paper_summary"]
     rows = "".join(
@@ -636,11 +531,16 @@ def paper_table_html(r: Result) -> str:
 # --- the widget ---------------------------------------------------------------------------------------------
 
 
-def end_checks(n: int, m: int, W0: np.ndarray, W: np.ndarray) -> tuple[list[Check], str]:
-    """The chapter's declared checks on one run, and what the panel says about those it cannot make."""
-    state = end_state(W)
-    count, pred = count_polysemantic(W), expected_polysemantic(n, m)
-    picture = 1 - (n - 1) / (4 * m)
+def end_panel(n: int, m: int, lam_sqrt_m: float, seed: int) -> Panel:
+    """One run: which features share which neuron (positive and negative weights per neuron), the count
+    against the prediction, and the chapter's declared checks on it (the note says which it cannot make)."""
+    if m < n:
+        return Panel([], "<p>The model needs m ≥ n.</p>", "Choose m ≥ n.")
+    lam = _lam(lam_sqrt_m, m)
+    W0 = sample_weights(n, m, seed=seed)
+    run = whole.whole_flow(W0, lam, **whole.SWEEP_SETTINGS)
+    W, state = run.W, whole.end_state(run.W)
+    count, pred, picture = whole.count_polysemantic(W), whole.expected_polysemantic(n, m), 1 - (n - 1) / (4 * m)
     checks = [CHECKS.panel_count.close(predicted=pred, measured=count, atol=2 * np.sqrt(pred) + 1)]
     note = ""
     if state.shared:
@@ -651,47 +551,29 @@ def end_checks(n: int, m: int, W0: np.ndarray, W: np.ndarray) -> tuple[list[Chec
     else:
         note = "No polysemantic neuron in this run: W3's pair check has nothing to count and is not made. "
     checks.append(CHECKS.single.close(predicted=1, measured=1 if state.neurons_per_feature[1] == n else 0))
-    checks.append(CHECKS.winner.below(measured=mechanism_rate(W0, W), bound=picture, picture=picture))
-    return checks, note
-
-
-def end_panel(n: int, m: int, lam_sqrt_m: float, seed: int) -> Panel:
-    """One run: which features share which neuron (positive and negative weights per neuron), the count
-    against the prediction, the checks of the end state."""
-    if m < n:
-        return Panel([], "<p>The model needs m ≥ n.</p>", "Choose m ≥ n.")
-    lam = _lam(lam_sqrt_m, m)
-    W0 = sample_weights(n, m, seed=seed)
-    run = whole_flow(W0, lam, **SWEEP_SETTINGS)
-    W, state = run.W, end_state(run.W)
-    checks, note = end_checks(n, m, W0, W)
-    checks = [c.placed(dict(n=n, m=m, lam_sqrt_m=lam_sqrt_m, seed=seed)) for c in checks]
-    top0, _ = init_argmax(W0)
+    checks.append(CHECKS.winner.below(measured=whole.mechanism_rate(W0, W), bound=picture, picture=picture))
+    top0, _ = whole.init_argmax(W0)
     final = np.argmax(np.abs(W), axis=1)
     feats = np.arange(n)
     pos = W[feats, final] > 0
     shared = np.isin(final, [k for k, *_ in state.shared])
     moved = final != top0
     series = [
-        svgplot.Series(final[sel], feats[sel], label=label, kind="points", color=color)
-        for sel, label, color in (
-            (pos & ~shared, "positive weight", svgplot.PALETTE[0]),
-            (~pos & ~shared, "negative weight", svgplot.PALETTE[1]),
-            (shared, "on a polysemantic neuron", "#000"),
+        svgplot.Series(x[sel], feats[sel], label=label, kind="points", color=color)
+        for x, sel, label, color in (
+            (final, pos & ~shared, "positive weight", svgplot.PALETTE[0]),
+            (final, ~pos & ~shared, "negative weight", svgplot.PALETTE[1]),
+            (final, shared, "on a polysemantic neuron", "#000"),
+            (top0, moved, "initial argmax (moved)", "#bbb"),
         )
     ]
-    series.append(
-        svgplot.Series(top0[moved], feats[moved], label="initial argmax (moved)", kind="points", color="#bbb")
-    )
     xlabel = "neuron (final: colour; initial argmax if it moved: grey)"
     left = svgplot.Axes(series, xlabel=xlabel, ylabel="feature", xlim=(0, m), ylim=(-1, n))
-    sign = {True: "+", False: "−"}
-    pairs = ", ".join(
-        f"neuron {k}: features {f[0]} ({sign[s[0] > 0]}) and {f[1]} ({sign[s[1] > 0]})" for k, f, s in state.shared[:8]
-    )
-    pairs = (pairs + (" …" if len(state.shared) > 8 else "")) if pairs else "no polysemantic neuron"
+    sign = {1: "+", -1: "−"}
+    pairs = [f"neuron {k}: features {f[0]} ({sign[s[0]]}) and {f[1]} ({sign[s[1]]})" for k, f, s in state.shared]
+    listed = ", ".join(pairs[:8]) + (" …" if len(pairs) > 8 else "") if pairs else "no polysemantic neuron"
     note += (
-        f"{pairs}. Every feature ends at length {np.mean(state.lengths):.4f} (w*(λ) = {final_length(lam):.4f}); "
+        f"{listed}. Every feature ends at length {np.mean(state.lengths):.4f} (w*(λ) = {whole.final_length(lam):.4f}); "
         f"t_end = {run.t_end:.0f}."
     )
     return Panel(checks, svgplot.svg([left], width=640, height=260), note)
