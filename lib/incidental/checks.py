@@ -127,6 +127,9 @@ class ExponentFit:
     prefactor: float
     confidence: float
 
+    method = ""
+    """How the interval was made, as the measured column names it ("" for least squares)."""
+
     def __format__(self, spec: str) -> str:
         spec = spec or ".3f"
         return f"{self.exponent:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
@@ -326,7 +329,7 @@ class Declared:
         widen = f" ± {tolerance:.3g}" if tolerance else ""
         check = self._check(
             f"exponent {predicted:g}{widen}",
-            f"exponent {fit} ({int(confidence * 100)}% CI)",
+            f"exponent {fit} ({fit.method}{int(confidence * 100)}% CI)",
             verdict,
             why,
             at,

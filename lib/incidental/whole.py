@@ -820,6 +820,7 @@ class PoissonFit(ExponentFit):
     """``count ~ Poisson(prefactor * m**exponent)`` (quasi-Poisson intervals), fitted to run records."""
 
     dispersion: float = 1.0  # Pearson chi^2 / dof: 1 for Poisson counts, < 1 if under-dispersed
+    method = "quasi-Poisson "
 
 
 def fit_count_exponent(
