@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from incidental import book, derivation, exact, theory
+from incidental import book, derivation, estimates, exact, runs, theory
 from incidental.chapters import combined as ch
 from incidental.checks import Check
 from matplotlib.figure import Figure
@@ -113,8 +113,21 @@ def test_trajectory_is_cached_read_only_and_starts_on_the_prediction():
         ch.trajectory(8, 256, 0, "weights", 1.0, 10)
 
 
+def test_the_pair_view_is_the_trajectory_of_the_shared_run():
+    traj = ch.trajectory(8, 256, 0, "interference", 1.0, 10)
+    run = runs.phase(8, 256, 0, flow="interference", rtol=ch.SIM_RTOL, t_end=1.0, count=11, accumulate=False)
+    assert traj is run.pairs and traj.run is run
+    G0, t = inc.sample_gram(8, 256, seed=0), np.linspace(0.0, 1.0, 11)
+    G = inc.simulate_gram(G0, t, terms=runs.INTERFERENCE, rtol=ch.SIM_RTOL)
+    kappa = G[:, traj.i, traj.j] / np.sqrt(G[:, traj.i, traj.i] * G[:, traj.j, traj.j])
+    np.testing.assert_array_equal(traj.kappa, kappa)  # the same numbers as simulate_gram
+    A, se = traj.amplitude()
+    assert A[0] == pytest.approx(1.0) and se[0] == pytest.approx(0.0, abs=1e-12)
+
+
 def _trajectory(t, kappa, integral):
-    return ch.Trajectory(2, 8, t, np.array([0, 0]), np.array([1, 1]), kappa, integral, kappa, np.eye(2))
+    run = runs.PhaseRun(2, 8, t, np.zeros((t.size, 2, 2)), None, None, None)
+    return runs.Pairs(run, np.array([0, 0]), np.array([1, 1]), kappa, integral, kappa)
 
 
 def test_fitted_rate_of_an_exact_exponential_and_crossings():
@@ -122,17 +135,26 @@ def test_fitted_rate_of_an_exact_exponential_and_crossings():
     kappa = 0.01 * np.exp(-np.outer(t, [1.5, 2.5]))
     integral = np.outer(t, [1.5, 2.5])
     traj = _trajectory(t, kappa, integral)
-    fit, avg = ch.fitted_rates(traj, (0.0, 2.0))
+    fit, avg = traj.fitted_rates((0.0, 2.0))
     np.testing.assert_allclose(fit, [1.5, 2.5], rtol=1e-12)
     np.testing.assert_allclose(avg, [1.5, 2.5], rtol=1e-12)
     with pytest.raises(ValueError, match="late"):
-        ch.fitted_rates(traj, (5.0, 6.0), "late")
-    assert ch.first_crossing(t[:3], np.array([0.0, 0.05, 0.15]), 0.1) == pytest.approx(0.15)
-    assert ch.first_crossing(t, np.zeros(t.size), 0.1) == float("inf")
+        traj.fitted_rates((5.0, 6.0), "late")
+    assert traj.first_time(t**2, 0.1) == pytest.approx(0.3 + 0.1 / 7)  # between (0.3, 0.09) and (0.4, 0.16)
+    assert traj.first_time(np.zeros(t.size), 0.1) == float("inf")
     back = kappa.copy()
     back[5:8, 0] = -1e-3  # crosses zero and comes back: it has still crossed
     traj = _trajectory(t, back, integral)
     assert traj.crossed_fraction()[4] == 0 and traj.crossed_fraction()[-1] == 0.5
+
+
+def test_ratio_estimates_with_equal_weights_are_the_mean_and_its_standard_error():
+    x = np.array([[1.0, 2.0], [2.0, 0.0], [4.0, 1.0], [5.0, 5.0]])
+    est = estimates.ratio_estimates(x, np.ones(4))
+    for e, column in zip(est, x.T):
+        assert e.mean == pytest.approx(column.mean())
+        assert e.se == pytest.approx(column.std(ddof=1) / 2)
+    assert est[0].scaled(2.0) == estimates.Estimate(2 * est[0].mean, 2 * est[0].se)
 
 
 # --- runners at small sizes: checks hold, parameters recorded, a broken tolerance fails ----------
@@ -283,6 +305,12 @@ def test_a_bad_knob_raises_naming_it(name):
         getattr(ch, runner)(**{**knobs, **BAD_KNOBS[name]})
 
 
+def test_an_unknown_knob_raises_naming_it():
+    runner, knobs = SMALL["early"]
+    with pytest.raises(ValueError, match="windo"):
+        getattr(ch, runner)(**knobs, windo=(0.0, 1.0))
+
+
 def test_every_knob_of_the_notebook_reaches_a_runner():
     _nb, code, _markdown = notebook_cells()
     calls = re.findall(r"^(\w+) = ch\.(\w+)\(\*\*(\w+)\)", "\n".join(code), flags=re.M)
@@ -365,9 +393,9 @@ def test_widget_panels_over_the_grid_hold_fail_or_say_why(name):
 def test_pair_panels_keep_the_band_in_view():
     ex = notebook_widgets()[0]
     for values in ex.grid_points():
-        traj = ch._widget_trajectory(values["n"], values["m"], 0)
+        traj = ch.trajectory(values["n"], values["m"], 0, t_end=ch.WIDGET_T_END, steps=ch.WIDGET_STEPS)
         p = (values["pair"] - 1) % traj.i.size
-        error = ch.pair_axes(traj, p, ch._time_index(traj, values["time"]))[1]
+        error = ch.pair_axes(traj, p, int(np.argmin(np.abs(traj.times - values["time"]))))[1]
         lo, hi = error.ylim
         assert lo <= -2 * ch.WIDGET_LEVEL and 2 * ch.WIDGET_LEVEL <= hi <= 1.0, values
     lo, hi = ch.error_limits(np.array([0.0, 50.0]), 0.1)
@@ -380,7 +408,7 @@ def test_pair_panels_keep_the_band_in_view():
 
 def test_pair_numbers_wrap_around():
     a = ch.pair_panel(16, 1024, 1, 0.5)
-    n_pairs = ch._widget_trajectory(16, 1024, 0).i.size
+    n_pairs = ch.trajectory(16, 1024, 0, t_end=ch.WIDGET_T_END, steps=ch.WIDGET_STEPS).i.size
     assert a.checks == ch.pair_panel(16, 1024, 1 + n_pairs, 0.5).checks
     assert all(isinstance(c, Check) for c in a.checks)
 
