@@ -365,7 +365,15 @@ def test_only_selects_the_checks_of_a_claim(small):
 def test_fits_are_quoted_with_their_intervals(small):
     fit = small["m_scaling"].q.push
     assert re.fullmatch(r"-0\.\d{3} \[-0\.\d{3}, -0\.\d{3}\]", repr(fit))
-    assert fit.low.value < fit.exponent.value < fit.high.value
+    assert fit.low.raw < fit.exponent.raw < fit.high.raw
+
+
+def test_a_declared_quantity_follows_its_knob(small):
+    """The bound of the no-positive check is stated for the runner's ``zero`` (a ``{zero}`` field of the table)."""
+    positive = [c for c in small["end_law"].checks if c.statement.startswith("no pair ends clearly positive")]
+    assert len(positive) == 1 and "√mκ > 0.001" in positive[0].predicted
+    panel = ch.end_explorable().panel(n=16, m=1024, seed=0)
+    assert any(c.predicted.startswith("fraction √mκ > 0.001") for c in panel.checks)
 
 
 FIGURE_CALLS = {  # the figure cells of the notebook, in order, and what each caption must quote

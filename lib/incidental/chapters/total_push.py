@@ -1,38 +1,35 @@
 """Chapter 5 (Total push): the experiments of claims T1-T4 and the chapter's widgets.
 
-**The interference phase** is the interval over which interference resolves the positive overlaps.
-Every runner simulates it in Gram space (the shared, cached :func:`incidental.runs.phase`, cost
-independent of ``m``) from ``t = 0`` to its knob ``t_end``, under interference alone (the flow the
-note's derivation uses) unless a check says it uses the full flow (feature benefit + interference,
-``lam = 0``). The checks are declared once, in :data:`CHECKS`; each runner (:func:`incidental.book.runner`)
-takes all its knobs as keyword arguments and returns a :class:`~incidental.book.Result`; each figure
-builder returns only the figure (its caption is written in the notebook). The formulas live in the
-core: :mod:`incidental.exact` (two encodings), :mod:`incidental.derivation` (pairwise predictions,
-transport) and :mod:`incidental.theory` (the derived constants).
+**The interference phase** is the interval over which interference resolves the positive overlaps. Every
+runner simulates it in Gram space (the shared, cached :func:`incidental.runs.phase`, cost independent of
+``m``) from ``t = 0`` to its knob ``t_end``, under interference alone (the flow the note's derivation uses)
+unless a check says it uses the full flow (feature benefit + interference, ``lam = 0``). The checks are
+declared in :data:`CHECKS`; runners (:func:`incidental.book.runner`) take keyword knobs and return a
+:class:`~incidental.book.Result`; figure builders return the figure (captions are in the notebook). The
+formulas live in the core: :mod:`incidental.exact` (two encodings), :mod:`incidental.derivation` (pairwise
+predictions, transport) and :mod:`incidental.theory` (the derived constants).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .. import derivation, figures, svgplot, theory
-from ..book import Quote, Result, quote, runner
-from ..checks import ExponentFit, Interval, declarations, fit_exponent
+from .. import derivation, figures, theory
+from ..book import Result, quote, quotes, runner
+from ..checks import Interval, declarations, fit_exponent
 from ..exact import lowdin, pair_interference, pair_limit_weights, pair_norm_sq_loss, pair_push_total, unit_pair_ratios
 from ..explore import Control, Explorable, Panel
 from ..flow import simulate, simulate_gram_phase, simulate_gram_with_push
 from ..model import sample_weights
 from ..plotting import render
-from ..runs import FLOWS, INTERFERENCE, PhaseRun, flow_terms, phase
+from ..runs import FLOWS, INTERFERENCE, PhaseRun, phase
+from ..svgplot import PALETTE, Axes, Series, svg
 
 GREY = "#9ab"
-ID, FIT, APPROX, LAW, VALUE = "identity", "exponent fit", "approximation", "law", "value"
-
 CHECKS = declarations("total_push")  # the check table: chapters/checks/total_push.yaml
 
 
@@ -40,15 +37,6 @@ def _require(ok: bool, message: str) -> None:
     """A knob constraint that the type hints cannot say (the message names the knob)."""
     if not ok:
         raise ValueError(message)
-
-
-def _positive_quantity(zero: float, prefix: str = "max ") -> str:
-    return f"{prefix}fraction √mκ > {zero:g}"
-
-
-def _quotes(fmt: str, **values) -> dict[str, Quote]:
-    """Several numbers quoted in the prose with one format (plain floats, fits and intervals alike)."""
-    return {k: quote(v if isinstance(v, (ExponentFit, Interval)) else float(v), fmt) for k, v in values.items()}
 
 
 def seeds_for(n: int, *, pairs: int, base: int) -> tuple[int, ...]:
@@ -92,7 +80,7 @@ def two_encodings(
     Gram-Schmidt step over ``g_count`` overlaps from ``g_min`` to ``g_max`` (for the figure)."""
     _require(max(overlaps) < 1, f"overlaps must lie below 1, got {overlaps}")
     _require(g_min < g_max < 1, f"g_max must lie between g_min and 1, got g_min={g_min}, g_max={g_max}")
-    push_err = loss_err = lib_err = sum_err = 0.0
+    push_err = loss_err = lib_err = sum_err = end_err = 0.0
     times = np.linspace(0.0, t_end, 3)
     for k in range(pairs):
         W0 = sample_weights(2, m, seed=seed + k)
@@ -100,14 +88,12 @@ def two_encodings(
             W0[1] *= -1.0
         G0 = W0 @ W0.T
         ph = simulate_gram_phase(G0, times, terms=INTERFERENCE, rtol=rtol, loss=True)
-        push, loss = pair_push_total(G0), pair_norm_sq_loss(G0)
-        push_err = max(push_err, abs(ph.P[-1, 0, 1] - push) / push)
         lib = simulate_gram_with_push(G0, times, terms=INTERFERENCE, rtol=rtol)[1][-1, 0, 1]
+        push, loss, drops = pair_push_total(G0), pair_norm_sq_loss(G0), np.diag(G0) - np.diag(ph.G[-1])
+        push_err = max(push_err, abs(ph.P[-1, 0, 1] - push) / push)
         lib_err = max(lib_err, abs(lib - push) / push)
-        drops = np.diag(G0) - np.diag(ph.G[-1])
         loss_err = max(loss_err, float(np.max(np.abs(drops - loss))) / loss)
         sum_err = max(sum_err, float(np.max(np.abs(ph.L[-1].sum(axis=1) - drops))) / loss)
-    end_err = 0.0
     for k, g in enumerate(overlaps):
         W0 = equal_norm_pair(m, g, seed=seed + k)
         end = pair_interference(W0, [0.0, t_end])[-1]
@@ -115,59 +101,44 @@ def two_encodings(
         end_err = max(end_err, lo, float(np.max(np.abs(end - pair_limit_weights(W0)))))
     gs = np.linspace(g_min, g_max, g_count)
     push_ratio, loss_ratio = unit_pair_ratios(gs)
-    checks = [
-        CHECKS.pair_push.below(measured=push_err, bound=tolerance, scale=1.0, at=dict(n=2)),
-        CHECKS.library.below(measured=lib_err, bound=tolerance, scale=1.0, at=dict(n=2)),
-        CHECKS.lowdin.below(measured=end_err, bound=end_tolerance, scale=1.0, at=dict(n=2)),
-        CHECKS.pair_loss.below(measured=loss_err, bound=tolerance, scale=1.0, at=dict(n=2)),
-        CHECKS.loss_sum.below(measured=sum_err, bound=tolerance, scale=1.0, at=dict(n=2)),
-    ]
-    numbers = _quotes(".1e", push_err=push_err, loss_err=loss_err, library_err=lib_err)
-    numbers |= _quotes(".4f", push_small=push_ratio[0], loss_small=loss_ratio[0])
-    numbers |= _quotes(".2f", push_big=push_ratio[-1], loss_big=loss_ratio[-1]) | {"lowdin_err": quote(end_err, ".0e")}
+    errors = dict(pair_push=(push_err, tolerance), library=(lib_err, tolerance), lowdin=(end_err, end_tolerance))
+    errors |= dict(pair_loss=(loss_err, tolerance), loss_sum=(sum_err, tolerance))
+    checks = [CHECKS[k].below(measured=e, bound=b, scale=1.0, at=dict(n=2)) for k, (e, b) in errors.items()]
+    numbers = quotes(".1e", push_err=push_err, loss_err=loss_err) | {"lowdin_err": quote(end_err, ".0e")}
+    numbers |= quotes(".4f", push_small=push_ratio[0], loss_small=loss_ratio[0])
+    numbers |= quotes(".2f", push_big=push_ratio[-1], loss_big=loss_ratio[-1])
     return Result(checks=checks, numbers=numbers, data=dict(g=gs, push_ratio=push_ratio, loss_ratio=loss_ratio))
 
 
 def two_encodings_figure(r: Result) -> Figure:
     """The exact ratios of the two-encoding push and norm loss to one Gram-Schmidt step, against ``g``."""
-    d = r.data
-    top = float(max(d["push_ratio"].max(), d["loss_ratio"].max()))
-    loss_label = r"loss of $\|W_i\|^2$ / Gram-Schmidt loss"
-    axes = svgplot.Axes(
-        [
-            svgplot.Series(d["g"], d["push_ratio"], label="total push / Gram-Schmidt coefficient"),
-            svgplot.Series(d["g"], d["loss_ratio"], label=loss_label, color=svgplot.PALETTE[1]),
-        ],
-        xlabel="overlap $g$ of two unit encodings",
-        ylabel="ratio to one Gram-Schmidt step",
-        hlines=[(0.5, "1/2"), (1.0, "one Gram-Schmidt step")],
-        ylim=(0.4, max(1.05, top + 0.05)),
-    )
-    return render(axes, width=5.6, height=3.0)
+    data = r.data
+    series = [
+        Series(data["g"], data["push_ratio"], label="total push / Gram-Schmidt coefficient"),
+        Series(data["g"], data["loss_ratio"], label=r"loss of $\|W_i\|^2$ / Gram-Schmidt loss", color=PALETTE[1]),
+    ]
+    top = float(max(data["push_ratio"].max(), data["loss_ratio"].max()))
+    labels = dict(xlabel="overlap $g$ of two unit encodings", ylabel="ratio to one Gram-Schmidt step")
+    hlines = [(0.5, "1/2"), (1.0, "one Gram-Schmidt step")]
+    return render(Axes(series, hlines=hlines, ylim=(0.4, max(1.05, top + 0.05)), **labels), width=5.6, height=3.0)
 
 
 # --- many encodings: the push pair by pair --------------------------------------------------------------
 
 
-def scatter_axes(c: np.ndarray, P: np.ndarray, *, title: str = "", mark=None, xlim=None) -> svgplot.Axes:
+def scatter_axes(c: np.ndarray, P: np.ndarray, *, title: str = "", mark=None, xlim=None) -> Axes:
     """``sqrt(m) P_ij`` against ``sqrt(m) c_ij`` (points), with Gram-Schmidt's ``P = c`` and the pair
     prediction ``P = c/2``; ``mark`` = ``(c, P, label)`` highlights one pair. Shared by figure and widget."""
     line = np.array([0.0, float(max(np.max(c), 1e-9)) if xlim is None else xlim[1]])
     series = [
-        svgplot.Series(c, P, label="interfering pairs", kind="points", color=GREY),
-        svgplot.Series(line, line, label="Gram-Schmidt: $P = c$", color=svgplot.PALETTE[1], dashed=True),
-        svgplot.Series(line, line / 2, label="half a step: $P = c/2$", color=svgplot.PALETTE[2]),
+        Series(c, P, label="interfering pairs", kind="points", color=GREY),
+        Series(line, line, label="Gram-Schmidt: $P = c$", color=PALETTE[1], dashed=True),
+        Series(line, line / 2, label="half a step: $P = c/2$", color=PALETTE[2]),
     ]
     if mark is not None:
-        series.append(svgplot.Series([mark[0]], [mark[1]], label=mark[2], kind="points", color="#000"))
-    return svgplot.Axes(
-        series,
-        xlabel=r"$\sqrt{m}\,c_{ij}$ (Gram-Schmidt coefficient)",
-        ylabel=r"$\sqrt{m}\,P_{ij}$ (total push)",
-        title=title,
-        xlim=xlim,
-        ylim=None if xlim is None else (0.0, xlim[1]),
-    )
+        series.append(Series([mark[0]], [mark[1]], label=mark[2], kind="points", color="#000"))
+    labels = dict(xlabel=r"$\sqrt{m}\,c_{ij}$ (Gram-Schmidt coefficient)", ylabel=r"$\sqrt{m}\,P_{ij}$ (total push)")
+    return Axes(series, title=title, xlim=xlim, ylim=None if xlim is None else (0.0, xlim[1]), **labels)
 
 
 @runner(min_lengths=dict(ms=2))
@@ -175,20 +146,18 @@ def push_scatter(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: 
     """One draw of ``n`` encodings at each ``m`` of ``ms``, interference alone to ``t_end``: ``(sqrt(m) c_ij,
     sqrt(m) P_ij)`` over the interfering pairs, the slope of ``P`` on ``c`` and its prediction."""
     _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
-    points, slopes, preds, spreads = [], [], [], []
+    points, slopes, spreads = [], [], []
     for m in ms:
         run = phase(n, m, seed, flow="interference", t_end=t_end, rtol=rtol)
         c, P = derivation.gram_schmidt_coefficient(run.G0)[run.interfering], run.push[run.interfering]
         points.append((c * math.sqrt(m), P * math.sqrt(m)))
         slopes.append(push_slope(run))
-        preds.append(theory.push_slope_prediction(n, m))
-        spreads.append(float(np.sqrt(np.mean((P - c / 2) ** 2)) / np.mean(P)))
-    ends = dict(first=0, last=-1)
-    numbers = {f"m_{e}": quote(ms[k], "d") for e, k in ends.items()}
-    for e, k in ends.items():
-        numbers |= {f"slope_{e}": quote(slopes[k], ".3f"), f"pred_{e}": quote(preds[k], ".3f")}
-        numbers[f"spread_{e}"] = quote(100 * spreads[k], ".1f")
-    return Result(numbers=numbers, data=dict(points=points, slopes=slopes))
+        spreads.append(100 * float(np.sqrt(np.mean((P - c / 2) ** 2)) / np.mean(P)))
+    numbers = {}
+    for end, k in dict(first=0, last=-1).items():
+        numbers |= {f"m_{end}": quote(ms[k], "d"), f"spread_{end}": quote(spreads[k], ".1f")}
+        numbers |= quotes(".3f", **{f"slope_{end}": slopes[k], f"pred_{end}": theory.push_slope_prediction(n, ms[k])})
+    return Result(numbers=numbers, data=dict(points=points))
 
 
 def push_scatter_figure(r: Result) -> Figure:
@@ -226,8 +195,13 @@ def pair_stats(n: int, m: int, seeds: tuple[int, ...], *, flow: str, t_end: floa
     return out | dict(convergence=conv)
 
 
-def _columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    return {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+def pooled_columns(n_m_seeds, *, t_end: float, rtol: float) -> dict[str, np.ndarray]:
+    """:func:`pair_stats` (interference alone) at each ``(n, m, seeds)``, by statistic, with the extra push and
+    its spread in their units ``(n-2)/m`` and ``sqrt(n-2)/m`` (``shift_units``, ``spread_units``)."""
+    rows = [pair_stats(n, m, s, flow="interference", t_end=t_end, rtol=rtol) for n, m, s in n_m_seeds]
+    col = {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+    n, m = (np.array([x[k] for x in n_m_seeds], dtype=float) for k in (0, 1))
+    return col | dict(shift_units=col["shift"] * m / (n - 2), spread_units=col["spread"] * m / np.sqrt(n - 2))
 
 
 @runner(min_lengths=dict(ns=3))
@@ -247,66 +221,53 @@ def third_encodings(
     their derivations (about ``pairs`` ordered pairs pooled per ``n``)."""
     _require(min(ns) >= 3, f"ns must hold sizes n >= 3 (a third encoding), got {ns}")
     _require(m >= max(ns), f"m must be >= every n of ns, got m={m}, ns={ns}")
-    rows = [
-        pair_stats(n, m, seeds_for(n, pairs=pairs, base=seed + 1000 * k), flow="interference", t_end=t_end, rtol=rtol)
-        for k, n in enumerate(ns)
-    ]
-    col, n_arr = _columns(rows), np.asarray(ns, dtype=float)
+    sweep = [(n, m, seeds_for(n, pairs=pairs, base=seed + 1000 * k)) for k, n in enumerate(ns)]
+    col, n_arr = pooled_columns(sweep, t_end=t_end, rtol=rtol), np.asarray(ns, dtype=float)
     c_shift, f_shift = CHECKS.shift_n.exponent(sizes=n_arr - 2, values=col["shift"], predicted=1.0)
     c_spread, f_spread = CHECKS.spread_n.exponent(sizes=n_arr - 2, values=col["spread"], predicted=0.5)
     c_drop, f_drop = CHECKS.drop_n.exponent(sizes=n_arr - 1, values=col["mean_drop"], predicted=1.0)
-    shift_units = col["shift"] * m / (n_arr - 2)
-    spread_units = col["spread"] * m / np.sqrt(n_arr - 2)
-    lift = np.array([theory.loss_lift(n, m) for n in ns])
-    drop_ratio = float(np.mean(col["mean_drop"] / col["pair_drop"] / lift))
-    shift_const = float(np.mean(shift_units))
+    shift_const, spread_const = float(np.mean(col["shift_units"])), float(np.mean(col["spread_units"]))
+    drop_ratio = col["mean_drop"] / col["pair_drop"]
+    lifted = float(np.mean(drop_ratio / np.array([theory.loss_lift(n, m) for n in ns])))
     checks = [
         c_shift,
         CHECKS.shift_const.close(predicted=1 / (8 * math.pi), measured=shift_const, rtol=shift_rtol),
         c_spread,
         c_drop,
-        CHECKS.drop_lift.close(predicted=1.0, measured=drop_ratio, rtol=drop_rtol),
+        CHECKS.drop_lift.close(predicted=1.0, measured=lifted, rtol=drop_rtol),
     ]
-    spread_const = float(np.mean(spread_units))
-    numbers = _quotes(".2f", shift=f_shift, spread=f_spread, drop_n=f_drop, spread_const=spread_const)
-    numbers |= _quotes(".4f", shift_const=shift_const, shift_pred=1 / (8 * math.pi))
-    numbers |= _quotes(".2f", spread_rel=spread_const * math.sqrt(2 * math.pi)) | dict(n_min=ns[0], n_max=ns[-1])
-    numbers["drop_ratio"] = quote(float(np.mean(col["mean_drop"] / col["pair_drop"])), ".4f")
-    return Result(
-        checks=checks, numbers=numbers, data=dict(n=n_arr, shift_units=shift_units, spread_units=spread_units)
-    )
+    numbers = quotes(".2f", shift=f_shift, spread=f_spread, drop_n=f_drop, spread_const=spread_const)
+    numbers |= quotes(".4f", shift_const=shift_const, shift_pred=1 / (8 * math.pi), drop_ratio=np.mean(drop_ratio))
+    numbers |= quotes(".2f", spread_rel=spread_const * math.sqrt(2 * math.pi)) | dict(n_min=ns[0], n_max=ns[-1])
+    return Result(checks=checks, numbers=numbers, data=dict(n=n_arr, col=col))
 
 
-def third_axes(x: np.ndarray, shift_units: np.ndarray, spread_units: np.ndarray, *, xlabel: str, xlog: bool):
-    """The extra push in units of ``(n-2)/m`` and its spread in units of ``sqrt(n-2)/m``, against ``x``."""
-    top = float(max(np.max(shift_units), np.max(spread_units), 1 / (8 * math.pi)))
-    series = []
-    for k, (y, label) in enumerate(
-        ((shift_units, r"mean extra push $\times\, m/(n-2)$"), (spread_units, r"spread $\times\, m/\sqrt{n-2}$"))
-    ):
-        color = svgplot.PALETTE[k]
-        series += [svgplot.Series(x, y, label=label, kind="points", color=color), svgplot.Series(x, y, color=color)]
-    return svgplot.Axes(
-        series,
-        xlabel=xlabel,
-        ylabel="extra push, rescaled",
-        xlog=xlog,
-        hlines=[(1 / (8 * math.pi), r"derived $1/(8\pi)$")],
-        ylim=(0.0, 1.4 * top),
-    )
+def third_axes(x: np.ndarray, col: dict[str, np.ndarray], *, xlabel: str, xlog: bool) -> Axes:
+    """The extra push in units of ``(n-2)/m`` and its spread in units of ``sqrt(n-2)/m`` (columns of
+    :func:`pooled_columns`), measured points joined by lines, against ``x``."""
+    labels = dict(shift_units=r"mean extra push $\times\, m/(n-2)$", spread_units=r"spread $\times\, m/\sqrt{n-2}$")
+    series = [
+        Series(x, col[key], label=label if kind == "points" else "", kind=kind, color=PALETTE[k])
+        for k, (key, label) in enumerate(labels.items())
+        for kind in ("points", "line")
+    ]
+    top = float(max(np.max(col["shift_units"]), np.max(col["spread_units"]), 1 / (8 * math.pi)))
+    hlines = [(1 / (8 * math.pi), r"derived $1/(8\pi)$")]
+    return Axes(series, xlabel=xlabel, ylabel="extra push, rescaled", xlog=xlog, hlines=hlines, ylim=(0.0, 1.4 * top))
 
 
 def third_encodings_figure(r: Result) -> Figure:
     """The third encodings' extra push and its spread, rescaled, against ``n``."""
-    d = r.data
-    return render(
-        third_axes(d["n"], d["shift_units"], d["spread_units"], xlabel="features $n$", xlog=False),
-        width=5.6,
-        height=3.0,
-    )
+    return render(third_axes(r.data["n"], r.data["col"], xlabel="features $n$", xlog=False), width=5.6, height=3.0)
 
 
 # --- T1, T2 (and T3) over m: Theta claims and constants ----------------------------------------------------
+
+M_LAWS = (  # the means fitted over m: key, label, predicted exponent, derivation (checks <key>_m, <key>_const)
+    ("push", r"mean push $P_{ij}$", -0.5, theory.expected_push),
+    ("loss", r"mean per-pair loss $L_{ij}$", -1.0, theory.expected_pair_loss),
+    ("drop", r"mean drop of $\|W_i\|^2$", -1.0, theory.expected_norm_drop),
+)
 
 
 @runner(min_lengths=dict(ms=3))
@@ -332,87 +293,55 @@ def m_scaling(
     slope under the full flow (one draw per ``m``)."""
     _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
     _require(m_large <= max(ms), f"m_large must not exceed the largest m, got m_large={m_large}, ms up to {max(ms)}")
-    seeds = [tuple(seed + draws * k + r for r in range(draws)) for k in range(len(ms))]
-    col = _columns([pair_stats(n, m, s, flow="interference", t_end=t_end, rtol=rtol) for m, s in zip(ms, seeds)])
-    slope = {
-        f: np.array([push_slope(phase(n, m, s[0], flow=f, t_end=t_end, rtol=rtol)) for m, s in zip(ms, seeds)])
-        for f in FLOWS
-    }
+    sweep = [(n, m, tuple(seed + draws * k + r for r in range(draws))) for k, m in enumerate(ms)]
+    col = pooled_columns(sweep, t_end=t_end, rtol=rtol)
+    slope = {f: [push_slope(phase(n, m, s[0], flow=f, t_end=t_end, rtol=rtol)) for _, m, s in sweep] for f in FLOWS}
     m_arr = np.asarray(ms, dtype=float)
-    big = m_arr >= m_large
-    large = dict(ms=tuple(m for m in ms if m >= m_large))
+    big, large = m_arr >= m_large, dict(ms=tuple(m for m in ms if m >= m_large))
     # The third encodings add a relative (n-2)/sqrt(m) term to each mean (theory.expected_push), which steepens
     # the fitted slopes a little over the grid: the exponent checks allow exponent_tolerance for it.
-    fits = {}
-    for key, name, value in (("push", "push_m", -0.5), ("loss", "loss_m", -1.0), ("drop", "drop_m", -1.0)):
-        fits[key] = CHECKS[name].exponent(
-            sizes=m_arr, values=col[f"mean_{key}"], predicted=value, tolerance=exponent_tolerance
-        )
-
-    def ratio(values: np.ndarray, fn) -> float:
-        return float(np.mean((values / np.array([fn(n, int(m)) for m in ms]))[big]))
-
+    laws, fits = {}, {}
+    for key, _, exponent, law in M_LAWS:
+        values, tol = col[f"mean_{key}"], exponent_tolerance
+        check, fits[key] = CHECKS[f"{key}_m"].exponent(sizes=m_arr, values=values, predicted=exponent, tolerance=tol)
+        ratio = float(np.mean((values / np.array([law(n, int(m)) for m in ms]))[big]))
+        laws[key] = [check, CHECKS[f"{key}_const"].close(predicted=1.0, measured=ratio, rtol=constant_rtol, at=large)]
     slope_pred = np.array([theory.push_slope_prediction(n, int(m)) for m in ms])
     slope_dev = float(np.max(np.abs(col["slope"] / slope_pred - 1)[big]))
-    full_dev = float(np.max(np.abs(slope["full"] / slope["interference"] - 1)))
+    full_dev = float(np.max(np.abs(np.array(slope["full"]) / np.array(slope["interference"]) - 1)))
     loss_ratio = float(np.mean((col["mean_loss"] / col["mean_gs_loss"])[big]))
-    drop_units = col["mean_drop"] * m_arr / (n - 1)
     checks = [
-        CHECKS.converged.below(
-            measured=float(col["convergence"].max()), bound=convergence_bound, scale=1.0, t_end=t_end
-        ),
-        fits["push"][0],
-        CHECKS.push_const.close(
-            predicted=1.0, measured=ratio(col["mean_push"], theory.expected_push), rtol=constant_rtol, at=large
-        ),
+        CHECKS.converged.below(measured=max(col["convergence"]), bound=convergence_bound, scale=1.0, t_end=t_end),
+        *laws["push"],
         CHECKS.half_step.below(measured=slope_dev, bound=slope_tolerance, scale=1.0, at=large),
         CHECKS.full_slope.below(measured=full_dev, bound=full_tolerance, scale=1.0, at=dict(draws=1)),
-        fits["loss"][0],
-        CHECKS.loss_const.close(
-            predicted=1.0, measured=ratio(col["mean_loss"], theory.expected_pair_loss), rtol=constant_rtol, at=large
-        ),
+        *laws["loss"],
         CHECKS.loss_half.close(predicted=0.5, measured=loss_ratio, rtol=ratio_rtol, at=large),
-        fits["drop"][0],
-        CHECKS.drop_const.close(
-            predicted=1.0, measured=ratio(col["mean_drop"], theory.expected_norm_drop), rtol=constant_rtol, at=large
-        ),
+        *laws["drop"],
     ]
-    numbers = _quotes(".3f", push=fits["push"][1], loss=fits["loss"][1], drop_m=fits["drop"][1], loss_ratio=loss_ratio)
-    numbers |= _quotes(".3f", push_const=col["mean_push"][-1] * math.sqrt(ms[-1]), slope_small=col["slope"][0])
-    numbers |= _quotes(".3f", push_const_pred=1 / math.sqrt(2 * math.pi), drop_const=np.mean((drop_units)[big]))
-    numbers |= _quotes(".2f", third_small=(n - 2) / math.sqrt(ms[0])) | dict(m_min=ms[0])
-    numbers |= _quotes(".1f", decades=math.log10(ms[-1] / ms[0])) | _quotes(".1e", slope_full_dev=full_dev)
-    numbers |= _quotes(".4f", slope_big=col["slope"][-1]) | _quotes(".2e", m_max=ms[-1])
-    data = {f"mean_{key}": col[f"mean_{key}"] for key in fits}
-    data |= dict(m=m_arr, fits=tuple(fit for _, fit in fits.values()), shift_units=col["shift"] * m_arr / (n - 2))
-    data["spread_units"] = col["spread"] * m_arr / math.sqrt(n - 2)
-    return Result(checks=checks, numbers=numbers, data=data)
-
-
-M_LAWS = (
-    ("mean_push", r"mean push $P_{ij}$", theory.expected_push),
-    ("mean_loss", r"mean per-pair loss $L_{ij}$", theory.expected_pair_loss),
-    ("mean_drop", r"mean drop of $\|W_i\|^2$", theory.expected_norm_drop),
-)
+    drop_const = np.mean((col["mean_drop"] * m_arr / (n - 1))[big])
+    numbers = quotes(".3f", push=fits["push"], loss=fits["loss"], drop_m=fits["drop"], loss_ratio=loss_ratio)
+    numbers |= quotes(".3f", push_const=col["mean_push"][-1] * math.sqrt(ms[-1]), slope_small=col["slope"][0])
+    numbers |= quotes(".3f", push_const_pred=1 / math.sqrt(2 * math.pi), drop_const=drop_const)
+    numbers |= quotes(".2f", third_small=(n - 2) / math.sqrt(ms[0])) | dict(m_min=ms[0])
+    numbers |= quotes(".1f", decades=math.log10(ms[-1] / ms[0])) | quotes(".1e", slope_full_dev=full_dev)
+    numbers |= quotes(".4f", slope_big=col["slope"][-1]) | quotes(".2e", m_max=ms[-1])
+    return Result(checks=checks, numbers=numbers, data=dict(m=m_arr, col=col, fits=fits))
 
 
 def m_scaling_figure(r: Result) -> Figure:
     """Left: mean push, per-pair loss and norm drop against ``m`` with fits and predictions; right: the third
     encodings' extra push and spread, rescaled, against ``m``."""
     d, n = r.data, r.params["n"]
-    ms = [int(m) for m in d["m"]]
-    series = []
-    for k, ((key, label, law), fit) in enumerate(zip(M_LAWS, d["fits"])):
+    ms, series = [int(m) for m in d["m"]], []
+    for k, (key, label, _, law) in enumerate(M_LAWS):
         predicted = figures.through(ms, [law(n, m) for m in ms])
-        series += figures.power_law(d["m"], d[key], label=label, fit=fit, predicted=predicted, color=svgplot.PALETTE[k])
-    for k, s in enumerate(series):  # one legend entry per measured quantity, one for the predictions
-        if s.dashed or (s.color == "#000" and k > 2):
-            s.label = ""
-        elif s.color == "#000":
-            s.label = "predicted"
+        labels = dict(label=label, predicted_label="" if k else "predicted", color=PALETTE[k])
+        series += figures.power_law(d["m"], d["col"][f"mean_{key}"], fit=d["fits"][key], predicted=predicted, **labels)
+    for s in series:  # one legend entry per measured quantity, one for the predictions
+        s.label = "" if s.dashed else s.label
     left = figures.power_law_axes(series, xlabel="neurons $m$", ylabel="mean over interfering pairs / encodings")
-    right = third_axes(d["m"], d["shift_units"], d["spread_units"], xlabel="neurons $m$", xlog=True)
-    return render([left, right], width=10.0, height=3.6)
+    return render([left, third_axes(d["m"], d["col"], xlabel="neurons $m$", xlog=True)], width=10.0, height=3.6)
 
 
 # --- T3: how far each encoding moves ---------------------------------------------------------------------------
@@ -422,27 +351,10 @@ def _transport(n: int, m: int, seed: int, t_end: float, rtol: float) -> tuple[fl
     """Mean over ``i`` of the squared relative displacement, and the squared error of the total-push picture
     ``M - I ~ -P`` in ``W`` norm relative to the squared displacement (interference alone to ``t_end``)."""
     run = phase(n, m, seed, flow="interference", t_end=t_end, rtol=rtol, count=2, transport=True)
-    D = run.M[-1] - np.eye(n)
-    E = D + run.push
-    moved = float(np.trace(D @ run.G0 @ D.T))
-    return float(np.mean(derivation.displacement_from_transport(run.G0, run.M[-1]) ** 2)), float(
-        np.trace(E @ run.G0 @ E.T)
-    ) / moved
-
-
-def _weight_space(n: int, m: int, seed: int, t_end: float, rtol: float) -> tuple[float, float, float]:
-    """The weight-space flow against the transport: max |W - M W(0)|, RMS relative displacement, and the
-    relative error of the total-push picture ``W(end) - W(0) ~ -P W(0)``."""
-    W0 = sample_weights(n, m, seed=seed)
-    W = simulate(W0, [0.0, t_end], terms=INTERFERENCE, rtol=rtol)[-1]
-    ph = simulate_gram_phase(W0 @ W0.T, [0.0, t_end], terms=INTERFERENCE, rtol=rtol, transport=True)
-    moved = W - W0
-    disp = float(np.sqrt(np.mean((np.linalg.norm(moved, axis=1) / np.linalg.norm(W0, axis=1)) ** 2)))
-    return (
-        float(np.max(np.abs(W - ph.M[-1] @ W0))),
-        disp,
-        float(np.linalg.norm(moved + ph.P[-1] @ W0) / np.linalg.norm(moved)),
-    )
+    moved = run.M[-1] - np.eye(n)
+    missed = moved + run.push
+    squared = float(np.mean(derivation.displacement_from_transport(run.G0, run.M[-1]) ** 2))
+    return squared, float(np.trace(missed @ run.G0 @ missed.T)) / float(np.trace(moved @ run.G0 @ moved.T))
 
 
 @runner(min_lengths=dict(ns=3, ms=3))
@@ -473,18 +385,24 @@ def displacement(
     _require(min(ms) >= n_fixed >= 2, f"n_fixed must lie between 2 and every m of ms, got n_fixed={n_fixed}, ms={ms}")
 
     def rms(n: int, m: int, seeds: tuple[int, ...]) -> tuple[float, float]:
-        runs = [_transport(n, m, s, t_end, rtol) for s in seeds]
-        return math.sqrt(np.mean([a for a, _ in runs])), math.sqrt(np.mean([b for _, b in runs]))
+        moved, missed = zip(*(_transport(n, m, s, t_end, rtol) for s in seeds))
+        return math.sqrt(np.mean(moved)), math.sqrt(np.mean(missed))
 
     by_n = np.array([rms(n, m_fixed, seeds_for(n, pairs=pairs, base=seed + 1000 * k))[0] for k, n in enumerate(ns)])
     on_m = [rms(n_fixed, m, seeds_for(n_fixed, pairs=pairs, base=seed + 100 * k)) for k, m in enumerate(ms)]
-    by_m, picture = np.array([a for a, _ in on_m]), np.array([b for _, b in on_m])
-    n_arr, m_arr = np.asarray(ns, float), np.asarray(ms, float)
-    weight_err, weight_disp, weight_picture = _weight_space(weight_n, weight_m, seed, t_end, weight_rtol)
+    by_m, picture = (np.array(x) for x in zip(*on_m))
+    # the weight-space flow against the transport, and the total-push picture W(end) - W(0) ~ -P W(0) there
+    W0 = sample_weights(weight_n, weight_m, seed=seed)
+    W = simulate(W0, [0.0, t_end], terms=INTERFERENCE, rtol=weight_rtol)[-1]
+    ph = simulate_gram_phase(W0 @ W0.T, [0.0, t_end], terms=INTERFERENCE, rtol=weight_rtol, transport=True)
+    weight_err = float(np.max(np.abs(W - ph.M[-1] @ W0)))
+    moved = W - W0
+    weight_disp = float(np.sqrt(np.mean((np.linalg.norm(moved, axis=1) / np.linalg.norm(W0, axis=1)) ** 2)))
+    weight_picture = float(np.linalg.norm(moved + ph.P[-1] @ W0) / np.linalg.norm(moved))
+    n_arr, m_arr, tol = np.asarray(ns, float), np.asarray(ms, float), exponent_tolerance
     c_n, f_n = CHECKS.disp_n.exponent(sizes=n_arr - 1, values=by_n, predicted=0.5)
-    c_m, f_m = CHECKS.disp_m.exponent(sizes=m_arr, values=by_m, predicted=-0.5, tolerance=exponent_tolerance)
-    c_pic, f_pic = CHECKS.picture_m.exponent(sizes=m_arr, values=picture, predicted=-0.5, tolerance=exponent_tolerance)
-    f_abs = fit_exponent(m_arr, picture * by_m)
+    c_m, f_m = CHECKS.disp_m.exponent(sizes=m_arr, values=by_m, predicted=-0.5, tolerance=tol)
+    c_pic, f_pic = CHECKS.picture_m.exponent(sizes=m_arr, values=picture, predicted=-0.5, tolerance=tol)
     law = theory.expected_displacement
     pred = np.array([law(n, m_fixed) for n in ns] + [law(n_fixed, m) for m in ms])
     const = float(np.mean(np.concatenate([by_n, by_m]) / pred))
@@ -497,29 +415,27 @@ def displacement(
         CHECKS.picture.below(measured=weight_picture, bound=picture_bound, scale=1.0, at=weight),
         c_pic,
     ]
-    numbers = _quotes(".3f", disp_n=f_n, disp_m=f_m, picture=f_pic, disp_const=const, disp_max=by_n[-1])
-    numbers |= _quotes(".3f", disp_weight=weight_disp, picture_weight=weight_picture)
-    numbers |= _quotes(".2f", picture_abs=f_abs)
-    numbers |= dict(n_min=ns[0], n_max=ns[-1], m_min=ms[0], m_max=ms[-1]) | _quotes(".1e", weight_err=weight_err)
+    f_abs = fit_exponent(m_arr, picture * by_m)
+    numbers = quotes(".3f", disp_n=f_n, disp_m=f_m, picture=f_pic, disp_const=const, disp_max=by_n[-1])
+    numbers |= quotes(".3f", disp_weight=weight_disp, picture_weight=weight_picture) | quotes(".2f", picture_abs=f_abs)
+    numbers |= dict(n_min=ns[0], n_max=ns[-1], m_min=ms[0], m_max=ms[-1])
     data = dict(n=n_arr, m=m_arr, by_n=by_n, by_m=by_m, picture_abs=picture * by_m, fits=(f_n, f_m, f_abs))
     return Result(checks=checks, numbers=numbers, data=data)
 
 
 def displacement_figure(r: Result) -> Figure:
     """The relative displacement against ``n`` and ``m`` with the prediction, and what the total-push picture misses."""
-    d, p = r.data, r.params
+    d, p, law = r.data, r.params, theory.expected_displacement
     f_n, f_m, f_abs = d["fits"]
     ns, ms = [int(n) for n in d["n"]], [int(m) for m in d["m"]]
-    on_n = figures.through(d["n"] - 1, [theory.expected_displacement(n, p["m_fixed"]) for n in ns])
-    on_m = figures.through(ms, [theory.expected_displacement(p["n_fixed"], m) for m in ms])
+    on_n = figures.through(d["n"] - 1, [law(n, p["m_fixed"]) for n in ns])
+    on_m = figures.through(ms, [law(p["n_fixed"], m) for m in ms])
     left = figures.power_law_axes(
         figures.power_law(d["n"] - 1, d["by_n"], label="displacement", fit=f_n, predicted=on_n),
         xlabel=f"other encodings $n - 1$ ($m = {p['m_fixed']}$)",
         ylabel=r"RMS $\|W_i(\mathrm{end}) - W_i(0)\| / \|W_i(0)\|$",
     )
-    missed = figures.power_law(
-        d["m"], d["picture_abs"], label=r"missed by $-P\,W(0)$", fit=f_abs, color=svgplot.PALETTE[4]
-    )
+    missed = figures.power_law(d["m"], d["picture_abs"], label=r"missed by $-P\,W(0)$", fit=f_abs, color=PALETTE[4])
     right = figures.power_law_axes(
         figures.power_law(d["m"], d["by_m"], label="displacement", fit=f_m, predicted=on_m) + missed,
         xlabel=f"neurons $m$ ($n = {p['n_fixed']}$)",
@@ -529,15 +445,6 @@ def displacement_figure(r: Result) -> Figure:
 
 
 # --- T4: what the encodings look like after the phase -------------------------------------------------------
-
-
-def rotation_error(n: int, m: int, *, seed: int, t_end: float, flow: str) -> float:
-    """Largest ``|flow(W0 Q) - flow(W0) Q|`` for a random orthogonal ``Q`` ``(m, m)``, weight space, to ``t_end``."""
-    W0 = sample_weights(n, m, seed=seed)
-    Q = stats.ortho_group.rvs(m, random_state=np.random.default_rng(seed + 1))
-    a = simulate(W0 @ Q, [0.0, t_end], terms=flow_terms(flow), rtol=1e-12)[-1]
-    b = simulate(W0, [0.0, t_end], terms=flow_terms(flow), rtol=1e-12)[-1] @ Q
-    return float(np.max(np.abs(a - b)))
 
 
 @runner
@@ -554,21 +461,27 @@ def directions(
     rotation_tolerance: float,
     p_level: float,
 ) -> Result:
-    """T4 (a): the flow commutes with rotations (both flows, weight space); the squared first coordinate of each
-    ``W_i(end)/|W_i(end)|`` (interference alone to ``t_end``, pooled over ``seeds``) against its exact law for a
-    uniform unit vector in ``R^m``, ``Beta(1/2, (m-1)/2)`` (Kolmogorov-Smirnov)."""
+    """T4 (a): the flow commutes with rotations (both flows, weight space: the largest ``|flow(W0 Q) - flow(W0) Q|``
+    for a random orthogonal ``Q``); the squared first coordinate of each ``W_i(end)/|W_i(end)|`` (interference
+    alone to ``t_end``, pooled over ``seeds``) against its exact law for a uniform unit vector in ``R^m``,
+    ``Beta(1/2, (m-1)/2)`` (Kolmogorov-Smirnov)."""
     x2 = []
     for s in seeds:
         W = simulate(sample_weights(n, m, seed=s), [0.0, t_end], terms=INTERFERENCE, rtol=rtol)[-1]
         x2.append(W[:, 0] ** 2 / np.sum(W**2, axis=1))
     p = float(stats.kstest(np.concatenate(x2), stats.beta(0.5, (m - 1) / 2).cdf).pvalue)
-    rot = max(rotation_error(rotation_n, rotation_m, seed=seeds[0], t_end=rotation_t, flow=f) for f in FLOWS)
+    W0 = sample_weights(rotation_n, rotation_m, seed=seeds[0])
+    Q = stats.ortho_group.rvs(rotation_m, random_state=np.random.default_rng(seeds[0] + 1))
+    rot = 0.0
+    for terms in FLOWS.values():
+        rotated, plain = (simulate(W, [0.0, rotation_t], terms=terms, rtol=1e-12)[-1] for W in (W0 @ Q, W0))
+        rot = max(rot, float(np.max(np.abs(rotated - plain @ Q))))
     at = dict(n=rotation_n, m=rotation_m, t_end=rotation_t)
     checks = [
         CHECKS.rotation.below(measured=rot, bound=rotation_tolerance, scale=1.0, at=at),
         CHECKS.uniform.p_value(p=p, level=p_level),
     ]
-    return Result(checks=checks, numbers=_quotes(".2f", p=p) | _quotes(".0e", rotation=rot) | dict(draws=len(seeds)))
+    return Result(checks=checks, numbers=quotes(".2f", p=p) | quotes(".0e", rotation=rot) | dict(draws=len(seeds)))
 
 
 def end_statistics(x: np.ndarray, x0: np.ndarray, n: int, m: int, *, zero: float) -> dict[str, float]:
@@ -606,98 +519,80 @@ def end_law(
     uniform unit vectors, and against the push picture (:func:`incidental.theory.end_cdf`). One draw of
     ``G(0)`` per ``m`` of ``ms``, run to ``t_end`` under interference alone and under the full flow."""
     _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
-    rows, samples, ks0, norm_full, norm_spread, flow_diff = [], [], [], [], [], []
+    rows, samples = [], []
     for k, m in enumerate(ms):
-        run = phase(n, m, seed + k, flow="interference", t_end=t_end, rtol=rtol)
-        full = phase(n, m, seed + k, flow="full", t_end=t_end, rtol=rtol)
-        x, x0 = run.kappa(), run.kappa(0)
+        run, full = (phase(n, m, seed + k, flow=flow, t_end=t_end, rtol=rtol) for flow in ("interference", "full"))
+        x, x0, norms = run.kappa(), run.kappa(0), np.diag(run.G[-1])
+        row = dict(control_p=stats.kstest(x0, "norm").pvalue, norm_full=np.max(np.abs(np.diag(full.G[-1]) - 1)))
+        row |= dict(norm_spread=np.sqrt(np.mean((norms - 1) ** 2)) / math.sqrt(2 / m))
+        row["flow_diff"] = np.max(np.abs(full.kappa() - x))
+        rows.append(end_statistics(x, x0, n, m, zero=zero) | row)
         samples.append(x)
-        rows.append(end_statistics(x, x0, n, m, zero=zero))
-        ks0.append(float(stats.kstest(x0, "norm").pvalue))
-        norm_full.append(float(np.max(np.abs(np.diag(full.G[-1]) - 1))))
-        norm_spread.append(float(np.sqrt(np.mean((np.diag(run.G[-1]) - 1) ** 2)) / math.sqrt(2 / m)))
-        flow_diff.append(float(np.max(np.abs(full.kappa() - x))))
-    col = {key: np.array([r[key] for r in rows]) for key in rows[0]}
-    atoms = np.array([theory.atom_prediction(n, m) for m in ms])
-    means = np.array([theory.end_mean_prediction(n, m) for m in ms])
-    lifts = np.array([theory.negative_lift(n, m) for m in ms])
+    col = {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+    laws = (theory.atom_prediction, theory.end_mean_prediction, theory.negative_lift)
+    atoms, means, lifts = (np.array([law(n, m) for m in ms]) for law in laws)
     pairs = n * (n - 1) // 2
-    atom_se = math.sqrt(0.25 / pairs)
-    lift_ratio = float(np.mean(col["lift"] / lifts))
-    no_positive = replace(CHECKS.no_positive, quantity=_positive_quantity(zero))
+    atom_se, worst_se = math.sqrt(0.25 / pairs), float(np.max(col["se"]))
+    worst = dict(atom=float(np.max(np.abs(col["at_zero"] - atoms))), mean=float(np.max(np.abs(col["mean"] - means))))
+    lift_ratio, spread = float(np.mean(col["lift"] / lifts)), float(np.mean(col["norm_spread"]))
+    neg_p = float(np.min(col["neg_p"]))
     checks = [
-        CHECKS.control.p_value(p=float(np.min(ks0)), level=p_level, at=dict(t_end=0.0)),
-        CHECKS.unit_norms.below(measured=max(norm_full), bound=norm_bound, scale=math.sqrt(2 / max(ms))),
-        CHECKS.norm_spread.close(predicted=1.0, measured=float(np.mean(norm_spread)), rtol=spread_rtol),
-        CHECKS.same_overlaps.below(measured=max(flow_diff), bound=flow_bound, scale=1.0),
-        no_positive.below(measured=float(np.max(col["positive"])), bound=positive_bound, scale=0.5),
-        CHECKS.atom.close(
-            predicted=0.0, measured=float(np.max(np.abs(col["at_zero"] - atoms))), atol=se_count * atom_se
-        ),
-        CHECKS.mean.close(
-            predicted=0.0, measured=float(np.max(np.abs(col["mean"] - means))), atol=se_count * float(np.max(col["se"]))
-        ),
+        CHECKS.control.p_value(p=float(np.min(col["control_p"])), level=p_level, at=dict(t_end=0.0)),
+        CHECKS.unit_norms.below(measured=max(col["norm_full"]), bound=norm_bound, scale=math.sqrt(2 / max(ms))),
+        CHECKS.norm_spread.close(predicted=1.0, measured=spread, rtol=spread_rtol),
+        CHECKS.same_overlaps.below(measured=max(col["flow_diff"]), bound=flow_bound, scale=1.0),
+        CHECKS.no_positive.below(measured=max(col["positive"]), bound=positive_bound, scale=0.5, zero=zero),
+        CHECKS.atom.close(predicted=0.0, measured=worst["atom"], atol=se_count * atom_se),
+        CHECKS.mean.close(predicted=0.0, measured=worst["mean"], atol=se_count * worst_se),
         CHECKS.lift.close(predicted=1.0, measured=lift_ratio, rtol=lift_rtol),
-        CHECKS.negative.p_value(p=float(np.min(col["neg_p"])), level=p_level),
+        CHECKS.negative.p_value(p=neg_p, level=p_level),
     ]
-    last_se = 2 * col["se"][-1]
-    mean_last = Interval(float(col["mean"][-1]), float(col["mean"][-1] - last_se), float(col["mean"][-1] + last_se))
-    at_zero, lift, neg_p = col["at_zero"], col["lift"], float(np.min(col["neg_p"]))
-    numbers = dict(pairs=pairs, m_min=ms[0], m_max=ms[-1]) | _quotes(".3f", zero_se=atom_se, mean_last=mean_last)
-    numbers |= _quotes(".3f", positive=np.max(col["positive"]), zero_lo=at_zero.min(), zero_hi=at_zero.max())
-    numbers |= _quotes(".3f", zero_pred_lo=atoms.min(), zero_pred_hi=atoms.max(), zero_last=at_zero[-1])
-    numbers |= _quotes(".3f", mean_pred_last=means[-1]) | _quotes(".4f", lift_first=lift[0], lift_pred_first=lifts[0])
-    numbers |= _quotes(".1e", lift_last=lift[-1], lift_pred_last=lifts[-1])
-    numbers |= _quotes(".2f", lift_ratio=lift_ratio, neg_p=neg_p, norm_spread=np.mean(norm_spread))
-    numbers |= _quotes(".0e", norm_full=max(norm_full), flow_diff=max(flow_diff))
-    return Result(checks=checks, numbers=numbers, data=dict(ms=np.asarray(ms), samples=tuple(samples)))
+    mean, half = col["mean"][-1], 2 * col["se"][-1]
+    at_zero, lift = col["at_zero"], col["lift"]
+    numbers = dict(pairs=pairs, m_min=ms[0], m_max=ms[-1]) | quotes(".3f", zero_se=atom_se, mean_pred_last=means[-1])
+    numbers |= quotes(".3f", positive=max(col["positive"]), zero_lo=at_zero.min(), zero_hi=at_zero.max())
+    numbers |= quotes(".3f", zero_pred_lo=atoms.min(), zero_pred_hi=atoms.max(), zero_last=at_zero[-1])
+    numbers |= quotes(".3f", mean_last=Interval(mean, mean - half, mean + half))
+    numbers |= quotes(".4f", lift_first=lift[0], lift_pred_first=lifts[0])
+    numbers |= quotes(".1e", lift_last=lift[-1], lift_pred_last=lifts[-1])
+    numbers |= quotes(".2f", lift_ratio=lift_ratio, neg_p=neg_p, norm_spread=spread)
+    numbers |= quotes(".0e", norm_full=max(col["norm_full"]), flow_diff=max(col["flow_diff"]))
+    return Result(checks=checks, numbers=numbers, data=dict(samples=tuple(samples)))
 
 
-def end_axes(x: np.ndarray, n: int, m: int, *, zero: float, label: str = "") -> list[svgplot.Axes]:
-    """Two panels for a sample ``x`` of ``sqrt(m) kappa`` at the end: histogram of the negative side against
-    ``N(0,1)`` and the push picture, with the atom at 0 marked; the distribution function against both."""
+def end_axes(samples: dict[str, np.ndarray], n: int, m: int, *, zero: float, label: str = "") -> list[Axes]:
+    """Two panels for samples of ``sqrt(m) kappa`` at the end, by label: the last one's negative side (histogram)
+    against ``N(0,1)`` and the push picture, with its atom at 0 marked; the distribution functions of all."""
+    x = list(samples.values())[-1]
     edges = np.linspace(-4, 4, 41 if x.size >= 1000 else 17)  # wider bins for a small sample
     heights = np.histogram(x[x < -zero], bins=edges)[0] / (x.size * (edges[1] - edges[0]))
     grid = np.linspace(-4, 4, 161)
-    left_grid = grid[grid < 0]
-    d, atom = theory.negative_lift(n, m), float(np.mean(np.abs(x) <= zero))
+    left, atom, lift = grid[grid < 0], float(np.mean(np.abs(x) <= zero)), theory.negative_lift(n, m)
     normal = dict(label="N(0,1): independent vectors", color=GREY, dashed=True)
-    hist = svgplot.Axes(
-        [
-            svgplot.Series(edges, heights, label="end, κ < 0 (density)", kind="steps"),
-            svgplot.Series(grid, stats.norm.pdf(grid), **normal),
-            svgplot.Series(left_grid, stats.norm.pdf(left_grid - d), label="push picture", color="#000", dashed=True),
-        ],
-        xlabel=r"$\sqrt{m}\,\kappa_{ij}$ at the end" + (f" ({label})" if label else ""),
+    pushed = dict(label="push picture", color="#000", dashed=True)
+    density = [Series(edges, heights, label="end, κ < 0 (density)", kind="steps")]
+    density += [Series(grid, stats.norm.pdf(grid), **normal), Series(left, stats.norm.pdf(left - lift), **pushed)]
+    xlabel = r"$\sqrt{m}\,\kappa_{ij}$ at the end"
+    hist = Axes(
+        density,
+        xlabel=xlabel + (f" ({label})" if label else ""),
         ylabel="density",
         vlines=[(0.0, f"atom at 0: {atom:.2f} of pairs")],
         ylim=(0.0, max(0.5, 1.15 * float(heights.max()))),
     )
-    xs = np.sort(x)
-    ecdf = svgplot.Axes(
-        [
-            svgplot.Series(xs, np.arange(1, xs.size + 1) / xs.size, label="end (measured)"),
-            svgplot.Series(grid, stats.norm.cdf(grid), **normal),
-            svgplot.Series(grid, theory.end_cdf(grid, n, m), label="push picture", color="#000", dashed=True),
-        ],
-        xlabel=r"$\sqrt{m}\,\kappa_{ij}$ at the end",
-        ylabel="fraction of pairs below",
-        xlim=(-4.0, 4.0),
-        ylim=(0.0, 1.02),
-    )
-    return [hist, ecdf]
+    cdf = [
+        Series(np.sort(y), np.arange(1, y.size + 1) / y.size, label=name, color=PALETTE[k % 8])
+        for k, (name, y) in enumerate(samples.items())
+    ]
+    cdf += [Series(grid, stats.norm.cdf(grid), **normal), Series(grid, theory.end_cdf(grid, n, m), **pushed)]
+    return [hist, Axes(cdf, xlabel=xlabel, ylabel="fraction of pairs below", xlim=(-4.0, 4.0), ylim=(0.0, 1.02))]
 
 
 def end_law_figure(r: Result) -> Figure:
     """The overlaps at the end at the largest ``m`` (histogram) and at every ``m`` (distribution functions)."""
-    p = r.params
-    n, ms = p["n"], p["ms"]
-    hist, ecdf = end_axes(r.data["samples"][-1], n, ms[-1], zero=p["zero"], label=f"m = {ms[-1]}")
-    ecdf.series = [
-        svgplot.Series(np.sort(x), np.arange(1, x.size + 1) / x.size, label=f"m = {m}", color=svgplot.PALETTE[k % 8])
-        for k, (m, x) in enumerate(zip(ms, r.data["samples"]))
-    ] + ecdf.series[1:]
-    return render([hist, ecdf], width=10.0, height=3.6)
+    n, ms, zero = r.params["n"], r.params["ms"], r.params["zero"]
+    samples = {f"m = {m}": x for m, x in zip(ms, r.data["samples"])}
+    return render(end_axes(samples, n, ms[-1], zero=zero, label=f"m = {ms[-1]}"), width=10.0, height=3.6)
 
 
 # --- widgets -------------------------------------------------------------------------------------------------
@@ -731,28 +626,23 @@ def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
     c, P, mask = derivation.gram_schmidt_coefficient(run.G0), run.push, run.interfering
     sigma = C_FLUCT * math.sqrt(max(n - 2, 1)) / m
     cij, s = c[i, j], math.sqrt(m)
-    pushed, lost = derivation.pair_push_prediction(run.G0), derivation.pair_loss_prediction(run.G0)
     fields = dict(i=i, j=j, c=cij, half=cij / 2, gs=derivation.gram_schmidt_norm_loss(run.G0)[i, j])
-    slope_tol = 4 * sigma / math.sqrt(float(np.sum(c[mask] ** 2)))
-    loss_tol = 0.2 + 6 * sigma / max(float(P[i, j]), 1e-300)
+    pushed = dict(predicted=derivation.pair_push_prediction(run.G0)[i, j] + theory.push_shift(n, m), measured=P[i, j])
+    lost = dict(predicted=derivation.pair_loss_prediction(run.G0)[i, j], measured=run.L[-1][i, j])
+    slope = dict(predicted=theory.push_slope_prediction(n, m), measured=push_slope(run))
+    dropped = dict(predicted=theory.expected_norm_drop(n, m), measured=run.norm_drop.mean())
     checks = [
-        CHECKS.w_push.close(
-            predicted=pushed[i, j] + theory.push_shift(n, m), measured=P[i, j], atol=3 * sigma, **fields
-        ),
-        CHECKS.w_slope.close(predicted=theory.push_slope_prediction(n, m), measured=push_slope(run), atol=slope_tol),
-        CHECKS.w_loss.close(predicted=lost[i, j], measured=run.L[-1][i, j], rtol=loss_tol, **fields),
-        CHECKS.w_drop.close(
-            predicted=theory.expected_norm_drop(n, m),
-            measured=run.norm_drop.mean(),
-            rtol=3 * math.sqrt(10 / (n * (n - 1))),
-        ),
+        CHECKS.w_push.close(**pushed, atol=3 * sigma, **fields),
+        CHECKS.w_slope.close(**slope, atol=4 * sigma / math.sqrt(float(np.sum(c[mask] ** 2)))),
+        CHECKS.w_loss.close(**lost, rtol=0.2 + 6 * sigma / max(float(P[i, j]), 1e-300), **fields),
+        CHECKS.w_drop.close(**dropped, rtol=3 * math.sqrt(10 / (n * (n - 1)))),
     ]
     scatter = scatter_axes(c[mask] * s, P[mask] * s, mark=(cij * s, P[i, j] * s, f"pair ({i},{j})"))
     settle = float(run.times[np.argmax(run.P[:, i, j] >= 0.999 * P[i, j])])
     relu = np.maximum(run.G[:, i, j], 0) * s
-    course = svgplot.Axes(
+    course = Axes(
         figures.time_course(run.times, run.P[:, i, j] * s, label="√m P_ij(t), push so far")
-        + figures.time_course(run.times, relu, label="√m ReLU(G_ij(t))", color=svgplot.PALETTE[4]),
+        + figures.time_course(run.times, relu, label="√m ReLU(G_ij(t))", color=PALETTE[4]),
         xlabel="time t",
         ylabel="× √m",
         hlines=[(cij * s, "√m c_ij (one Gram-Schmidt step)"), (cij * s / 2, "half of it")],
@@ -763,26 +653,20 @@ def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
         f"Pair ({i},{j}) starts at √m G_ij = {run.G0[i, j] * s:.3f}; its push settles at "
         f"{P[i, j] / cij:.3f} × its Gram-Schmidt coefficient (interference alone, t to {WIDGET_T_END:g})."
     )
-    where = dict(n=n, m=m, seed=seed, pair=pair)
-    return Panel([k.placed(where) for k in checks], svgplot.svg([scatter, course], width=720, height=250), note)
+    return Panel(checks, svg([scatter, course], width=720, height=250), note)
 
 
 def push_explorable() -> Explorable:
     """Widget: sizes, seed and pair against the total push and the norm loss (T1-T3). The notebook sets the
     grids of the rendered book (:meth:`~incidental.explore.Explorable.grid`)."""
-    return Explorable(
-        push_panel,
-        [
-            Control("n", "features n", (32, 64), 32, kind="size", low=4, high=64),
-            Control("m", "neurons m", (4096, 2**20), 4096, kind="size", low=64, high=2**20),
-            Control("seed", "seed", (0, 99), 0, low=0, high=99),
-            Control("pair", "pair (rank)", (1, 40), 1, low=1, high=40),
-        ],
-        title="Total push: Gram-Schmidt coefficient, its half, and what the flow does",
-    )
-
-
-W_POSITIVE = replace(CHECKS.w_positive, quantity=_positive_quantity(WIDGET_ZERO, ""))
+    controls = [
+        Control("n", "features n", (32, 64), 32, kind="size", low=4, high=64),
+        Control("m", "neurons m", (4096, 2**20), 4096, kind="size", low=64, high=2**20),
+        Control("seed", "seed", (0, 99), 0, low=0, high=99),
+        Control("pair", "pair (rank)", (1, 40), 1, low=1, high=40),
+    ]
+    title = "Total push: Gram-Schmidt coefficient, its half, and what the flow does"
+    return Explorable(push_panel, controls, title=title)
 
 
 def end_panel(n: int, m: int, seed: int) -> Panel:
@@ -791,31 +675,25 @@ def end_panel(n: int, m: int, seed: int) -> Panel:
     run = phase(n, m, seed, flow="interference", t_end=WIDGET_T_END, rtol=1e-7)
     x = run.kappa()
     st = end_statistics(x, run.kappa(0), n, m, zero=WIDGET_ZERO)
+    atom = dict(predicted=theory.atom_prediction(n, m), measured=st["at_zero"], atol=1.5 / math.sqrt(x.size))
     checks = [
-        W_POSITIVE.below(measured=st["positive"], bound=0.01, scale=0.5),
-        CHECKS.w_atom.close(
-            predicted=theory.atom_prediction(n, m), measured=st["at_zero"], atol=1.5 / math.sqrt(x.size)
-        ),
+        CHECKS.w_positive.below(measured=st["positive"], bound=0.01, scale=0.5, zero=WIDGET_ZERO),
+        CHECKS.w_atom.close(**atom),
         CHECKS.w_mean.close(predicted=theory.end_mean_prediction(n, m), measured=st["mean"], atol=3 * st["se"]),
         CHECKS.w_negative.p_value(p=st["neg_p"], level=0.01),
     ]
-    where = dict(n=n, m=m, seed=seed, t_end=WIDGET_T_END)
-    figure = svgplot.svg(end_axes(x, n, m, zero=WIDGET_ZERO), width=720, height=250)
-    return Panel([c.placed(where) for c in checks], figure)
+    return Panel(checks, svg(end_axes({"end (measured)": x}, n, m, zero=WIDGET_ZERO), width=720, height=250))
 
 
 def end_explorable() -> Explorable:
     """Widget: sizes and seed against the law of the overlaps at the end of the phase (T4). The notebook sets the
     grids of the rendered book."""
-    return Explorable(
-        end_panel,
-        [
-            Control("n", "features n", (16, 64), 64, kind="size", low=4, high=64),
-            Control("m", "neurons m", (16384, 2**22), 16384, kind="size", low=256, high=2**22),
-            Control("seed", "seed", (0, 99), 0, low=0, high=99),
-        ],
-        title="After the phase: like independent uniform unit vectors?",
-    )
+    controls = [
+        Control("n", "features n", (16, 64), 64, kind="size", low=4, high=64),
+        Control("m", "neurons m", (16384, 2**22), 16384, kind="size", low=256, high=2**22),
+        Control("seed", "seed", (0, 99), 0, low=0, high=99),
+    ]
+    return Explorable(end_panel, controls, title="After the phase: like independent uniform unit vectors?")
 
 
 def explorables() -> dict[str, Explorable]:
