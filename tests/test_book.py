@@ -122,3 +122,15 @@ def test_a_runner_validates_every_knob_naming_it():
             toy(**{**good, knob: value})
     with pytest.raises(ValueError, match="unknown knob colour"):
         toy(**good, colour=1)
+
+
+def test_a_runner_refuses_sizes_with_fewer_neurons_than_features():
+    @book.runner
+    def sweep(*, n: int, ms: tuple[int, ...], m: int, ns: tuple[int, ...]):
+        return book.Result()
+
+    sweep(n=8, ms=(8, 16), m=32, ns=(4, 32))
+    with pytest.raises(ValueError, match=r"ms must be >= n .*got 8 and 4"):
+        sweep(n=8, ms=(4, 16), m=32, ns=(4,))
+    with pytest.raises(ValueError, match=r"m must be >= ns .*got 64 and 32"):
+        sweep(n=8, ms=(8,), m=32, ns=(64,))

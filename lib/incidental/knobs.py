@@ -7,7 +7,8 @@ names the knob the reader typed. Code below the runner trusts its arguments.
 Rules (by annotation):
 
 - ``int``: an integer; ``seed`` >= 0; sizes (``n``, ``m``, ``*_n``, ``*_m``) >= 2; others >= 1;
-  with ``n`` and ``m`` (or ``x_n`` and ``x_m``) both given, ``m >= n``;
+  with ``n`` and ``m`` (or ``x_n`` and ``x_m``) both given, ``m >= n``, and so for every entry of
+  the tuples ``ms`` (each at least ``n``) and ``ns`` (each at most ``m``);
 - ``float``: finite; tolerances, bounds, levels, steps and end times (names containing
   ``tol``, ``bound``, ``level``, ``sigmas``, ``rtol``, ``atol``, or named ``h``, ``t_end``,
   ``confidence``, ``power``) strictly positive, ``confidence`` and ``level`` below 1; others >= 0;
@@ -113,7 +114,22 @@ def validate_knobs(fn: Callable[..., Any], knobs: Mapping[str, Any], min_lengths
         raise ValueError(f"unknown knob {', '.join(unknown)} for {fn.__name__}; its knobs: {known}")
     out = {k: check_value(k, hints.get(k), x, min_length=min_lengths.get(k, 1)) for k, x in knobs.items()}
     for prefix in ("",) + tuple(k[:-1] for k in out if k.endswith("_n")):
-        n, m = out.get(prefix + "n"), out.get(prefix + "m")
-        if isinstance(n, int) and isinstance(m, int) and m < n:
-            raise ValueError(f"{prefix}m must be >= {prefix}n (at least as many neurons as features), got {n} and {m}")
+        _check_load(out, prefix)
     return out
+
+
+def _check_load(knobs: Mapping[str, Any], prefix: str) -> None:
+    """``m >= n`` between the size knobs ``<prefix>n``/``<prefix>m`` and the size tuples
+    ``<prefix>ns``/``<prefix>ms`` (every m of ``ms`` at least ``n``, every n of ``ns`` at most ``m``)."""
+    ns, ms = knobs.get(prefix + "ns"), knobs.get(prefix + "ms")
+    n, m = knobs.get(prefix + "n"), knobs.get(prefix + "m")
+    pairs = [(prefix + "m", prefix + "n", m, n)]
+    if isinstance(ms, tuple):
+        pairs += [(prefix + "ms", prefix + "n", x, n) for x in ms]
+    if isinstance(ns, tuple):
+        pairs += [(prefix + "m", prefix + "ns", m, x) for x in ns]
+    for m_name, n_name, m_value, n_value in pairs:
+        if isinstance(n_value, int) and isinstance(m_value, int) and m_value < n_value:
+            raise ValueError(
+                f"{m_name} must be >= {n_name} (at least as many neurons as features), got {n_value} and {m_value}"
+            )
