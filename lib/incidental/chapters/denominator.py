@@ -19,26 +19,19 @@ from scipy import stats
 from .. import derivation as dv
 from .. import figures, svgplot
 from .. import theory as th
-from ..book import Quote, Result, quote, runner
+from ..book import Result, quote, quotes, runner
 from ..checks import declarations, fit_exponent
 from ..explore import Control, Explorable, Panel
-from ..flow import simulate, simulate_gram
+from ..flow import simulate
 from ..model import ALL_TERMS, sample_gram, sample_weights
 from ..plotting import render
-from ..runs import FULL, INTERFERENCE
+from ..runs import FLOWS, INTERFERENCE, phase
 from ..svgplot import PALETTE, Axes, Series
 
 FORCE_SETS = {"feature benefit": ("feature_benefit",), "interference": INTERFERENCE}
 FORCE_SETS |= {"regularisation": ("regularization",), "all three": ALL_TERMS}
-_RATE, _IA, _FF = "d‖W_i‖²/dt = 2 (dW_i/dt)·W_i, {force}: ", "interference alone", "full flow"
-_EXP, _APPROX, _REL, _SE, _END = "exponent fit", "approximation", "rel. error", "max |Δ|/s.e.", "max |‖W_i(T)‖² - 1|"
 
 CHECKS = declarations("denominator")  # the check table: chapters/checks/denominator.yaml
-
-
-def _quotes(fmt: str, **values: object) -> dict[str, Quote]:
-    """``values`` quoted with one format."""
-    return {k: quote(float(x) if isinstance(x, np.floating) else x, fmt) for k, x in values.items()}
 
 
 def _positive(name: str, value: float) -> None:
@@ -54,19 +47,12 @@ def draw_seeds(point: int, count: int) -> tuple[int, ...]:
     sizes are independent (correlated draws would make an exponent fit look far more precise than it is)."""
     if count > 1000:
         raise ValueError(f"count must be at most 1000 (seeds of the next point would repeat), got {count}")
-    return tuple(1000 * point + s for s in range(count))
-
-
-@lru_cache(maxsize=512)
-def _gram(n: int, m: int, seed: int) -> np.ndarray:
-    G = sample_gram(n, m, seed=seed)
-    G.setflags(write=False)
-    return G
+    return tuple(1000 * point + offset for offset in range(count))
 
 
 def relative_rates(n: int, m: int, seeds) -> tuple[np.ndarray, np.ndarray]:
     """``(rho, phi)``, each ``(len(seeds), n)``: both relative rates of ``a_i`` at initialisation, a draw per seed."""
-    Gs = [_gram(n, m, s) for s in seeds]
+    Gs = [sample_gram(n, m, seed=seed) for seed in seeds]
     rho = np.array([dv.interference_relative_rate(G) for G in Gs])
     return rho, np.array([dv.feature_benefit_relative_rate(G) for G in Gs])
 
@@ -97,29 +83,24 @@ def norm_rate_identity(
     times = np.sort(np.concatenate([[t - h, t, t + h] for t in t0s]))
     rel = lambda x, y: float(np.max(np.abs(x - y)) / np.max(np.abs(y)))  # relative to the largest rate
     norm = lambda X: np.linalg.norm(X, axis=1)
-    fd_bound, checks, errs = fd_constant * h**2, [], {"roundoff": [], "fd": [], "norm_fd": []}
+    fd_bound, checks, worst = fd_constant * h**2, [], []
     for force, terms in FORCE_SETS.items():
-        dot = dv.norm_sq_rate_dot(W0, terms, lam)
-        errs["roundoff"].append(rel(dv.norm_sq_rate_independent(W0, terms, lam), dot))
-        Ws = simulate(W0, times, lam=lam, terms=terms, max_step=h)
-        sq, nm = [], []
-        for k in range(len(t0s)):
-            Wm, W, Wp = Ws[3 * k : 3 * k + 3]
+        roundoff = rel(dv.norm_sq_rate_independent(W0, terms, lam), dv.norm_sq_rate_dot(W0, terms, lam))
+        sq, nm = [], []  # at each t0: the errors of the squared length's and of the length's differences
+        for Wm, W, Wp in simulate(W0, times, lam=lam, terms=terms, max_step=h).reshape(len(t0s), 3, n, m):
             rate = dv.norm_sq_rate_dot(W, terms, lam)
             sq.append(rel((np.sum(Wp**2, 1) - np.sum(Wm**2, 1)) / (2 * h), rate))
             nm.append(rel((norm(Wp) - norm(Wm)) / (2 * h), rate / (2.0 * norm(W))))
-        errs["fd"].append(max(sq))
-        errs["norm_fd"].append(max(nm))
+        worst.append((roundoff, max(sq), max(nm)))
         checks += [
-            CHECKS.roundoff.below(
-                measured=errs["roundoff"][-1], bound=roundoff_tolerance, scale=1.0, at=dict(t=0.0), force=force
-            ),
+            CHECKS.roundoff.below(measured=roundoff, bound=roundoff_tolerance, scale=1.0, at=dict(t=0.0), force=force),
             CHECKS.fd.below(measured=max(sq), bound=fd_bound, scale=1.0, force=force, h=h),
             CHECKS.chain.below(measured=max(nm), bound=fd_bound, scale=1.0, force=force, h=h),
         ]
-    numbers = _quotes(".1e", **{k: max(e) for k, e in errs.items()}) | _quotes(".0e", fd_bound=fd_bound)
+    worst = dict(zip(("roundoff", "fd", "norm_fd"), np.max(worst, axis=0)))
+    numbers = quotes(".1e", **worst) | quotes(".0e", fd_bound=fd_bound)
     numbers["t0_list"] = quote(" and ".join(f"{t:g}" for t in t0s))
-    return Result(checks=checks, numbers=numbers, data={k: np.array(e) for k, e in errs.items()})
+    return Result(checks=checks, numbers=numbers)
 
 
 @runner
@@ -130,7 +111,7 @@ def regularization_share(*, n: int, m: int, lam: float, seed: int, sigmas: float
     share = float(np.mean(-2.0 * lam * np.sum(np.abs(sample_weights(n, m, seed=seed)), axis=1)))
     predicted, se = th.regularization_norm_share_mean(m, lam), th.regularization_norm_share_se(n, lam)
     check = CHECKS.l1_share.close(predicted=predicted, measured=share, atol=sigmas * se)
-    numbers = _quotes(".4f", predicted=predicted, measured=share, interference=dv.expected_relative_norm_sq_rate(n, m))
+    numbers = quotes(".4f", predicted=predicted, measured=share, interference=dv.expected_relative_norm_sq_rate(n, m))
     return Result(checks=[check], numbers=numbers)
 
 
@@ -178,23 +159,20 @@ def exact_law(*, n: int, m: int, draws: int, seed: int, ks_level: float, sigmas:
     samples = np.array([dv.interference_relative_rate(sample_gram(n, m, seed=seed + k))[0] for k in range(draws)])
     ks = float(stats.kstest(samples, lambda x: th.interference_rate_cdf(x, n, m)).statistic)
     bound, mean = float(stats.kstwo.isf(ks_level, draws)), float(samples.mean())
+    mean_tolerance = sigmas * th.interference_rate_sd(n, m) / np.sqrt(draws)
     checks = [
         CHECKS.law.below(measured=ks, bound=bound, scale=1.0),
-        CHECKS.law_mean.close(
-            predicted=dv.expected_relative_norm_sq_rate(n, m),
-            measured=mean,
-            atol=sigmas * th.interference_rate_sd(n, m) / np.sqrt(draws),
-        ),
+        CHECKS.law_mean.close(predicted=dv.expected_relative_norm_sq_rate(n, m), measured=mean, atol=mean_tolerance),
     ]
-    numbers = _quotes(".3f", ks=ks, ks_bound=bound, mean_units=mean / ((n - 1) / m))
+    numbers = quotes(".3f", ks=ks, ks_bound=bound, mean_units=mean / ((n - 1) / m))
     numbers["ks_pct"] = quote(100 * ks_level, "g")
     return Result(checks=checks, numbers=numbers, data=dict(samples=samples))
 
 
 def exact_law_figure(r: Result) -> Figure:
     """The histogram of ``rho_0`` against its exact law."""
-    p = r.params
-    return render(rate_law_axes(r.data["samples"], p["n"], p["m"], label=f"measured $\\rho_0$ ({p['draws']} draws)"))
+    label = f"measured $\\rho_0$ ({r.q.draws} draws)"
+    return render(rate_law_axes(r.data["samples"], r.params["n"], r.params["m"], label=label))
 
 
 def _scaling(over: str, sizes, ns, ms, *, draws: int, seed: int, sigmas: float, **exponent) -> Result:
@@ -207,8 +185,8 @@ def _scaling(over: str, sizes, ns, ms, *, draws: int, seed: int, sigmas: float, 
     check_exp, fit = CHECKS.share_exp.exponent(sizes=np.asarray(sizes, float), values=vals, **exponent, over=over)
     constant, constant_se = float(np.mean(vals / pred)), float(np.sqrt(np.sum((se / pred) ** 2)) / len(sizes))
     check_c = CHECKS.share_const.close(predicted=1.0, measured=constant, atol=sigmas * constant_se)
-    numbers = _quotes(".4f", fit=fit) | _quotes(".3f", const=constant, const_se=constant_se)
-    data = dict(sizes=np.asarray(sizes, float), values=vals, predicted=pred, fit=fit)
+    numbers = quotes(".4f", fit=fit) | quotes(".3f", const=constant, const_se=constant_se)
+    data = dict(sizes=np.asarray(sizes, float), values=vals, fit=fit)
     return Result(checks=[check_exp, check_c], numbers=numbers, data=data)
 
 
@@ -216,7 +194,7 @@ def _scaling(over: str, sizes, ns, ms, *, draws: int, seed: int, sigmas: float, 
 def scaling_in_m(*, n: int, ms: tuple[int, ...], draws: int, seed: int, sigmas: float) -> Result:
     """D2 over ``ms`` at fixed ``n``: ``|mean_i rho_i|``, exponent -1 and constant 1."""
     r = _scaling("m", ms, [n] * len(ms), ms, draws=draws, seed=seed, sigmas=sigmas, predicted=-1.0)
-    r.numbers |= _quotes("d", m_min=min(ms)) | _quotes(".1e", m_max=max(ms))
+    r.numbers |= quotes("d", m_min=min(ms)) | quotes(".1e", m_max=max(ms))
     return r
 
 
@@ -226,13 +204,13 @@ def scaling_in_n(*, m: int, ns: tuple[int, ...], draws: int, seed: int, sigmas: 
     log-slope ``n/(n-1)`` exceeds 1 by at most ``1/(ns[0] - 1)``, the exponent's tolerance."""
     tolerance = 1.0 / (min(ns) - 1)
     r = _scaling("n", ns, ns, [m] * len(ns), draws=draws, seed=seed, sigmas=sigmas, predicted=1.0, tolerance=tolerance)
-    r.numbers |= _quotes("d", n_min=min(ns), n_max=max(ns), n_min_1=min(ns) - 1)
+    r.numbers |= quotes("d", n_min=min(ns), n_max=max(ns), n_min_1=min(ns) - 1)
     return r
 
 
-def _power_law(r: Result, x: str = "sizes", y: str = "values", *, xlabel: str, ylabel: str, **kw) -> Axes:
-    """Log-log axes of ``r.data[y]`` against ``r.data[x]`` with the fit ``r.data["fit"]``."""
-    series = figures.power_law(r.data[x], r.data[y], fit=r.data["fit"], **kw)
+def _power_law(r: Result, *, xlabel: str, ylabel: str, **kw) -> Axes:
+    """Log-log axes of ``r.data["values"]`` against ``r.data["sizes"]`` with the fit ``r.data["fit"]``."""
+    series = figures.power_law(r.data["sizes"], r.data["values"], fit=r.data["fit"], **kw)
     return figures.power_law_axes(series, xlabel=xlabel, ylabel=ylabel)
 
 
@@ -261,19 +239,17 @@ def spread_over_encodings(
     check_exp, fit = CHECKS.spread_exp.exponent(sizes=x, values=rel_arr, predicted=-0.5)
     constant, se = float(np.mean(rel_arr * np.sqrt(x))), float(np.sqrt(5.0) * np.sqrt(np.sum(np.square(ses))) / len(ns))
     check_c = CHECKS.spread_const.close(predicted=float(np.sqrt(5.0)), measured=constant, atol=sigmas * se)
-    numbers = _quotes(".3f", fit=fit, const=constant, sqrt5=np.sqrt(5.0))
-    numbers |= _quotes(".0f", example_pct=100 * th.interference_rate_relative_spread(example_n))
-    return Result(checks=[check_exp, check_c], numbers=numbers, data=dict(x=x, spread=rel_arr, fit=fit))
+    numbers = quotes(".3f", fit=fit, const=constant, sqrt5=np.sqrt(5.0))
+    numbers |= quotes(".0f", example_pct=100 * th.interference_rate_relative_spread(example_n))
+    return Result(checks=[check_exp, check_c], numbers=numbers, data=dict(sizes=x, values=rel_arr, fit=fit))
 
 
 def spread_figure(r: Result) -> Figure:
     """Relative spread of ``rho_i`` against ``n - 1``: measured, fit, exact and naive predictions."""
-    x = r.data["x"]
     kw = dict(label=r"sd / |mean| of $\rho_i$", predicted_label=r"exact $\sqrt{5/(n-1)}$", ylabel="sd / |mean|")
-    axes = _power_law(
-        r, "x", "spread", xlabel=f"$n - 1$ ($m = {_m_tex(r.params['m'])}$)", predicted=lambda g: np.sqrt(5 / g), **kw
-    )
-    grid = np.geomspace(x.min(), x.max(), 50)
+    xlabel = f"$n - 1$ ($m = {_m_tex(r.params['m'])}$)"
+    axes = _power_law(r, xlabel=xlabel, predicted=lambda g: np.sqrt(5 / g), **kw)
+    grid = np.geomspace(r.data["sizes"].min(), r.data["sizes"].max(), 50)
     axes.series.append(Series(grid, np.sqrt(2 / grid), label=r"naive $\sqrt{2/(n-1)}$", color="#888", dashed=True))
     return render(axes, width=6.0)
 
@@ -289,7 +265,7 @@ def norm_rate_mean(*, n: int, m: int, draws: int, seed: int, sigmas: float) -> R
     se, unit = th.interference_rate_mean_se(n, m) / np.sqrt(draws), (n - 1) / m
     predicted = 0.5 * dv.expected_relative_norm_sq_rate(n, m)
     check = CHECKS.norm_rate.close(predicted=predicted, measured=0.5 * float(rho.mean()), atol=sigmas * 0.5 * se)
-    numbers = _quotes(".3f", units=0.5 * float(rho.mean()) / unit, se_units=0.5 * se / unit)
+    numbers = quotes(".3f", units=0.5 * float(rho.mean()) / unit, se_units=0.5 * se / unit)
     return Result(checks=[check], numbers=numbers)
 
 
@@ -300,13 +276,13 @@ def pair_norm_correction(*, n: int, m: int, draws: int, seed: int, sigmas: float
     if draws < 2:
         raise ValueError(f"draws must be at least 2 (the standard error is over draws), got {draws}")
     per_draw = []
-    for s in draw_seeds(seed, draws):
-        G = sample_gram(n, m, seed=s)  # not cached: many one-off draws
+    for draw in draw_seeds(seed, draws):
+        G = sample_gram(n, m, seed=draw)
         rho = dv.interference_relative_rate(G)
         per_draw.append(float(np.mean(-0.5 * (rho[:, None] + rho[None, :])[np.triu(G > 0, k=1)])))
     mean, se = float(np.mean(per_draw)), float(np.std(per_draw, ddof=1) / np.sqrt(draws))
     check = CHECKS.pair.close(predicted=th.expected_pair_norm_correction(n, m), measured=mean, atol=sigmas * se)
-    numbers = _quotes(".2f", units=mean * m, se_units=se * m) | _quotes("d", n_minus_1=n - 1)
+    numbers = quotes(".2f", units=mean * m, se_units=se * m) | quotes("d", n_minus_1=n - 1)
     return Result(checks=[check], numbers=numbers)
 
 
@@ -335,7 +311,7 @@ def share_grid(
         rows.append((n, m, fb, float(-rho.mean()), frac, th.feature_benefit_dominated_fraction(n, m)))
     if len(rows) < 3:
         raise ValueError(f"ns and ms must give at least 3 sizes with n <= m, got {len(rows)}")
-    n_a, m_a, fb, im, frac, frac_pred = (np.array(c, dtype=float) for c in zip(*rows))
+    n_a, m_a, fb, im, frac, frac_pred = (np.array(column, dtype=float) for column in zip(*rows))
     x, fb_const, n_samples = (n_a - 1) / np.sqrt(m_a), fb * np.sqrt(m_a), n_a * draws
     check_ratio, fit = CHECKS.ratio.exponent(sizes=x, values=fb / im, predicted=-1.0, tolerance=ratio_tolerance)
     fb_se = float(2 * np.sqrt(2) * np.sqrt(np.mean(1 / (2 * n_samples)) / len(n_a)))
@@ -343,11 +319,11 @@ def share_grid(
     check_fb = CHECKS.fb_const.close(**constant)
     frac_se = np.sqrt(np.maximum(frac_pred * (1 - frac_pred), 1e-4) / n_samples)
     check_frac = CHECKS.fraction.below(measured=float(np.max(np.abs(frac - frac_pred) / frac_se)), bound=sigmas)
-    numbers = _quotes(".3f", fit=fit, fb_const=np.mean(fb_const))
-    numbers |= _quotes(".1f", example_ratio=th.share_ratio(example_n, example_m))
-    numbers |= _quotes(".2f", crossover=fit.prefactor ** (-1.0 / fit.exponent), crossover_pred=2 * np.sqrt(2))
-    numbers |= _quotes(".0f", example_crossover_n=1 + 2 * np.sqrt(2 * example_m))
-    data = dict(n=n_a, m=m_a, x=x, ratio=fb / im, fraction=frac, fraction_predicted=frac_pred, fit=fit)
+    numbers = quotes(".3f", fit=fit, fb_const=np.mean(fb_const))
+    numbers |= quotes(".1f", example_ratio=th.share_ratio(example_n, example_m))
+    numbers |= quotes(".2f", crossover=fit.prefactor ** (-1.0 / fit.exponent), crossover_pred=2 * np.sqrt(2))
+    numbers |= quotes(".0f", example_crossover_n=1 + 2 * np.sqrt(2 * example_m))
+    data = dict(m=m_a, x=x, ratio=fb / im, fraction=frac, fraction_predicted=frac_pred)
     return Result(checks=[check_ratio, check_fb, check_frac], numbers=numbers, data=data)
 
 
@@ -360,41 +336,26 @@ def _m_tex(m: float) -> str:
 def share_figure(r: Result) -> Figure:
     """Left: the ratio of the shares against ``(n-1)/sqrt(m)``; right: the fraction of encodings
     feature benefit dominates, against its exact value (dashed, one per ``m``)."""
-    d, left, right = r.data, [], []
-    for k, m in enumerate(np.unique(d["m"])):
-        sel, color, label = d["m"] == m, PALETTE[k % len(PALETTE)], f"$m = {_m_tex(m)}$"
-        order = np.argsort(d["x"][sel])
-        left.append(Series(d["x"][sel], d["ratio"][sel], label=label, kind="points", color=color))
-        right.append(Series(d["x"][sel], d["fraction"][sel], label=label, kind="points", color=color))
-        exact = "exact probability" if k == 0 else ""
-        right.append(
-            Series(d["x"][sel][order], d["fraction_predicted"][sel][order], color=color, dashed=True, label=exact)
-        )
-    grid, cross, xlabel = np.geomspace(d["x"].min(), d["x"].max(), 50), 2 * np.sqrt(2), r"$(n-1)/\sqrt{m}$"
+    order = np.argsort(r.data["x"])  # so that each m's exact fraction is drawn as a line
+    keys = ("x", "m", "ratio", "fraction", "fraction_predicted")
+    x, ms, ratio, fraction, exact = (r.data[key][order] for key in keys)
+    left, right = [], []
+    for k, m in enumerate(np.unique(ms)):
+        sel, color, label = ms == m, PALETTE[k % len(PALETTE)], f"$m = {_m_tex(m)}$"
+        left.append(Series(x[sel], ratio[sel], label=label, kind="points", color=color))
+        right.append(Series(x[sel], fraction[sel], label=label, kind="points", color=color))
+        right.append(Series(x[sel], exact[sel], color=color, dashed=True, label="" if k else "exact probability"))
+    grid, cross, xlabel = np.geomspace(x.min(), x.max(), 50), 2 * np.sqrt(2), r"$(n-1)/\sqrt{m}$"
     left.append(Series(grid, cross / grid, label=r"predicted $2\sqrt{2}\,\sqrt{m}/(n-1)$", color="#000"))
-    ratio = Axes(left, xlabel=xlabel, ylabel=r"RMS $\varphi_i$ / $|\mathrm{mean}\,\rho_i|$", xlog=True, ylog=True)
-    ratio.hlines, ratio.vlines = [(1.0, "equal shares")], [(cross, r"predicted crossover $2\sqrt{2}$")]
-    fraction = Axes(
-        right, xlabel=xlabel, ylabel=r"fraction with $|\varphi_i| > |\rho_i|$", xlog=True, ylim=(-0.03, 1.08)
-    )
-    fraction.hlines, fraction.vlines = [(0.5, "one half")], [(cross, "")]
-    return render([ratio, fraction], width=9.5, height=3.4)
+    ylabels = (r"RMS $\varphi_i$ / $|\mathrm{mean}\,\rho_i|$", r"fraction with $|\varphi_i| > |\rho_i|$")
+    lines = dict(hlines=[(1.0, "equal shares")], vlines=[(cross, r"predicted crossover $2\sqrt{2}$")])
+    ratio_axes = Axes(left, xlabel=xlabel, ylabel=ylabels[0], xlog=True, ylog=True, **lines)
+    lines = dict(hlines=[(0.5, "one half")], vlines=[(cross, "")])
+    fraction_axes = Axes(right, xlabel=xlabel, ylabel=ylabels[1], xlog=True, ylim=(-0.03, 1.08), **lines)
+    return render([ratio_axes, fraction_axes], width=9.5, height=3.4)
 
 
 # --- the interference phase: how far the lengths move ------------------------------------------------
-
-
-@lru_cache(maxsize=2048)
-def phase_flow(n: int, m: int, seed: int, terms: tuple[str, ...], t_end: float, points: int, rtol: float):
-    """``(times, log_change, G0)``: ``ln(a_i(t)/a_i(0))`` ``(points, n)`` along the Gram flow of ``terms``
-    from one Wishart draw, ``t`` in ``[0, t_end]``. (Not :func:`incidental.runs.phase`, which also
-    integrates the push and the loss at a tighter tolerance: seven times as long here, and the
-    chapter's numbers would move in their fourth digit.)"""
-    G0, times = _gram(n, m, seed), np.linspace(0.0, t_end, points)
-    a = np.diagonal(simulate_gram(np.array(G0), times, terms=terms, rtol=rtol), axis1=1, axis2=2)
-    out = np.log(a / a[0])
-    out.setflags(write=False)
-    return times, out, G0
 
 
 Course = namedtuple("Course", "n m draws times mean se first error error_se rms_int rms_full max_int max_full end_full")
@@ -403,29 +364,28 @@ Course.__doc__ = """The squared lengths of one ``(n, m)`` over the interference 
 draws and ``i`` of ``ln(a_i(t)/a_i(0))`` under interference alone, in units of ``(n-1)/m``; ``error`` (``error_se``)
 the mean over draws of measured/first-order - 1 at ``t_end``; ``rms_int``, ``rms_full`` the RMS over ``i`` and
 draws under interference alone and the full flow; ``max_int``, ``max_full`` the largest ``|ln(a_i(t)/a_i(0))|``
-over ``i`` and draws at each time;
-``end_full`` the largest ``|a_i(t_end) - 1|`` under the full flow."""
+over ``i`` and draws at each time; ``end_full`` the largest ``|a_i(t_end) - 1|`` under the full flow."""
 
 
 @lru_cache(maxsize=64)
 def phase_course(n: int, m: int, seeds: tuple[int, ...], t_end: float, points: int, rtol: float) -> Course:
-    """Simulate interference alone and the full flow from each seed's Gram draw; summarise as a :class:`Course`."""
-    unit = (n - 1) / m
-    runs = [phase_flow(n, m, s, INTERFERENCE, t_end, points, rtol) for s in seeds]
-    full = [phase_flow(n, m, s, FULL, t_end, points, rtol) for s in seeds]
-    times = runs[0][0]
-    per_draw = np.array([r[1].mean(axis=1) for r in runs])  # (D, T)
-    first = np.array([dv.first_order_norm_change(r[2], times).mean(axis=1) for r in runs])  # (D, T)
+    """Both flows from each seed's Gram draw (the shared run :func:`incidental.runs.phase`, ``G`` only,
+    ``points`` times in ``[0, t_end]``), summarised as a :class:`Course`."""
+    one = lambda seed, flow: phase(n, m, seed, flow=flow, rtol=rtol, t_end=t_end, count=points, accumulate=False)
+    runs = {flow: [one(seed, flow) for seed in seeds] for flow in FLOWS}
+    squared = {flow: [np.diagonal(run.G, axis1=1, axis2=2) for run in runs[flow]] for flow in FLOWS}  # a_i(t)
+    change = {flow: [np.log(a / a[0]) for a in squared[flow]] for flow in FLOWS}  # ln(a_i(t)/a_i(0)), each (T, n)
+    times, unit = runs["interference"][0].times, (n - 1) / m
+    per_draw = np.array([draw.mean(axis=1) for draw in change["interference"]])  # (draws, T)
+    first = np.array([dv.first_order_norm_change(run.G0, times).mean(axis=1) for run in runs["interference"]])
     ratio = per_draw[:, -1] / first[:, -1] - 1
     sd = lambda a: np.std(a, axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros_like(a[0])
-    rms = lambda rs: np.sqrt(np.mean([r[1] ** 2 for r in rs], axis=(0, 2)))
-    largest = lambda rs: np.max([np.max(np.abs(r[1]), axis=1) for r in rs], axis=0)
-    end = max(float(np.max(np.abs(np.exp(r[1][-1]) * np.diag(r[2]) - 1))) for r in full)
+    rms = [np.sqrt(np.mean(np.square(change[flow]), axis=(0, 2))) for flow in ("interference", "full")]
+    largest = [np.max(np.abs(change[flow]), axis=(0, 2)) for flow in ("interference", "full")]
+    end = max(float(np.max(np.abs(a[-1] - 1))) for a in squared["full"])
     mean, se, first_mean = per_draw.mean(axis=0) / unit, sd(per_draw) / unit, first.mean(axis=0) / unit
     error = (float(ratio.mean()), float(sd(ratio)))
-    return Course(
-        n, m, len(seeds), times, mean, se, first_mean, *error, rms(runs), rms(full), largest(runs), largest(full), end
-    )
+    return Course(n, m, len(seeds), times, mean, se, first_mean, *error, *rms, *largest, end)
 
 
 @runner(min_lengths=dict(ms=3))
@@ -452,16 +412,19 @@ def norm_over_phase(
     courses = [phase_course(n, m, draw_seeds(seed + k, draws), t_end, points, rtol) for k, m in enumerate(ms)]
     ms_a = np.asarray(ms, float)
     units = (n - 1) / ms_a
-    end_change = np.array([-c.mean[-1] for c in courses]) * units  # |mean ln(a(T)/a(0))|
-    rms_full, errors = np.array([c.rms_full[-1] for c in courses]), np.array([c.error for c in courses])
+    end_change = np.array([-course.mean[-1] for course in courses]) * units  # |mean ln(a(T)/a(0))|
+    rms_full = np.array([course.rms_full[-1] for course in courses])
+    errors = np.array([course.error for course in courses])
     small, big, largest = courses[0], courses[-1], dict(m=ms[-1])
     exp = dict(sizes=ms_a, values=end_change, predicted=-1.0, tolerance=exponent_tolerance)
     check_exp, fit = CHECKS.phase_exp.exponent(**exp)
-    constant_pred = float(th.expected_norm_change(n, ms[-1], t_end) / units[-1])
+    change_pred = np.array([-th.expected_norm_change(n, m, t_end) for m in ms])  # |predicted mean change|
+    rms_pred = np.array([th.feature_benefit_norm_change_rms(m, t_end) for m in ms])
+    constant_pred = float(-change_pred[-1] / units[-1])
     exp = dict(sizes=ms_a, values=errors, predicted=-0.5, tolerance=error_exponent_tolerance)
     check_err, err_fit = CHECKS.first_order_exp.exponent(**exp)
-    rms_ratio = float(np.mean(rms_full / np.array([th.feature_benefit_norm_change_rms(m, t_end) for m in ms])))
-    end_error = max(c.end_full for c in courses)
+    rms_ratio = float(np.mean(rms_full / rms_pred))
+    end_error = max(course.end_full for course in courses)
     rms_se = sigmas / np.sqrt(2 * n * draws * len(ms))
     checks = [
         check_exp,
@@ -471,65 +434,63 @@ def norm_over_phase(
         CHECKS.rms_full.close(predicted=1.0, measured=rms_ratio, atol=rms_se),
         CHECKS.end.below(measured=end_error, bound=end_tolerance),
     ]
-    numbers = _quotes(".3f", fit=fit, constant=big.mean[-1], constant_se=big.se[-1], constant_pred=constant_pred)
-    numbers |= _quotes(".3f", rms_ratio=rms_ratio, max_full_small=np.max(small.max_full)) | _quotes(
-        ".2f", err_fit=err_fit
-    )
-    numbers |= _quotes(".0%", err_small=small.error) | _quotes(".1%", err_large=big.error)
-    numbers |= _quotes("d", m_small=ms[0], m_large=ms[-1]) | _quotes(".3g", n_over_m_small=n / ms[0])
-    numbers |= _quotes(".0e", end_err=end_error, decay=np.exp(-2 * t_end)) | _quotes(
-        ".4f", max_int_small=np.max(small.max_int)
-    )
+    numbers = quotes(".3f", fit=fit, constant=big.mean[-1], constant_se=big.se[-1], constant_pred=constant_pred)
+    numbers |= quotes(".3f", rms_ratio=rms_ratio, max_full_small=np.max(small.max_full))
+    numbers |= quotes(".2f", err_fit=err_fit) | quotes(".4f", max_int_small=np.max(small.max_int))
+    numbers |= quotes(".0%", err_small=small.error) | quotes(".1%", err_large=big.error)
+    numbers |= quotes("d", m_small=ms[0], m_large=ms[-1]) | quotes(".3g", n_over_m_small=n / ms[0])
+    numbers |= quotes(".0e", end_err=end_error, decay=np.exp(-2 * t_end))
     larger = "at every m of the grid" if np.all(rms_full > end_change) else "where n − 1 < 2√(2m)"
     data = dict(courses=courses, ms=ms_a, end_change=end_change, rms_full=rms_full, errors=errors, fit=fit)
-    data |= dict(error_se=np.array([c.error_se for c in courses]), err_fit=err_fit)
+    data |= dict(error_se=np.array([course.error_se for course in courses]), err_fit=err_fit)
+    data |= dict(change_pred=change_pred, rms_pred=rms_pred)
     return Result(checks=checks, numbers=numbers | {"full_larger": quote(larger)}, data=data)
 
 
-def phase_course_axes(courses, *, t_mark: float | None = None) -> Axes:
+def phase_course_axes(courses: list[Course], *, vlines: list[tuple[float, str]] = ()) -> Axes:
     """Interference alone: mean ``ln(a_i(t)/a_i(0))`` in units of ``(n-1)/m`` over the phase, one band
-    (mean ± 2 s.e. over draws) and one first-order prediction per course, and the leading order."""
-    c = courses[0]
-    leading = th.expected_norm_change(c.n, c.m, c.times) / ((c.n - 1) / c.m)
-    series = [Series(c.times, leading, label=r"leading order $-(1-e^{-4t})/4$", color="#000", dashed=True)]
-    for k, c in enumerate(courses):
-        color, draws = PALETTE[(2 * k) % len(PALETTE)], f"{c.draws} draws, ±2 s.e." if c.draws > 1 else "1 draw"
-        labels = dict(label=f"measured, m = {c.m} ({draws})", predicted_label=f"first order, m = {c.m}")
-        band = dict(low=c.mean - 2 * c.se, high=c.mean + 2 * c.se, color=color)
-        series += figures.time_course(c.times, c.mean, c.first, **band, **labels)
-        series[-1].color = color
-    low = min(min(float(np.min(c.mean - 2 * c.se)) for c in courses), float(np.min([c.first for c in courses])), -0.25)
-    vlines = [(float(t_mark), "")] if t_mark is not None else []
+    (mean ± 2 s.e. over draws) and one first-order prediction per course, and the leading order (``vlines``: marks)."""
+    n, m, times = courses[0].n, courses[0].m, courses[0].times
+    leading = th.expected_norm_change(n, m, times) / ((n - 1) / m)
+    series = [Series(times, leading, label=r"leading order $-(1-e^{-4t})/4$", color="#000", dashed=True)]
+    for k, course in enumerate(courses):
+        color = PALETTE[(2 * k) % len(PALETTE)]
+        draws = f"{course.draws} draws, ±2 s.e." if course.draws > 1 else "1 draw"
+        labels = dict(label=f"measured, m = {course.m} ({draws})", predicted_label=f"first order, m = {course.m}")
+        band = dict(low=course.mean - 2 * course.se, high=course.mean + 2 * course.se, color=color)
+        series += figures.time_course(times, course.mean, course.first, **band, **labels)
+        series[-1].color = color  # the first order in its course's colour
+    lowest = min(float(np.min(np.concatenate([course.mean - 2 * course.se, course.first]))) for course in courses)
+    low = min(lowest, -0.25)
     # headroom above 0 (where no curve goes) keeps the legend off the curves' steep start
     ylabel = "mean ln(aᵢ(t)/aᵢ(0)) · m/(n−1)"
-    return Axes(series, xlabel="time $t$", ylabel=ylabel, ylim=(1.1 * low, -0.5 * low), vlines=vlines)
+    return Axes(series, xlabel="time $t$", ylabel=ylabel, ylim=(1.1 * low, -0.5 * low), vlines=list(vlines))
 
 
 def phase_figure(r: Result) -> Figure:
     """Left: the squared lengths over the phase under interference alone at the smallest and largest
     ``m``; right: the first-order prediction's relative error at the end of the phase against ``m``."""
-    d, p = r.data, r.params
-    err, se = d["errors"], d["error_se"]
+    data, knobs = r.data, r.params
+    err, se = data["errors"], data["error_se"]
     band = dict(low=np.maximum(err - 2 * se, err * 0.05), high=err + 2 * se, color=PALETTE[3])
-    series = figures.power_law(d["ms"], err, label="error of first order", fit=d["err_fit"], **band)
-    tolerance = [(p["first_order_tolerance"], "tolerance at the largest m")]
-    right = figures.power_law_axes(series, xlabel=f"neurons $m$ ($n = {p['n']}$)", ylabel="measured / first order - 1")
-    right.hlines = tolerance
-    return render([phase_course_axes([d["courses"][0], d["courses"][-1]]), right], width=10.0, height=3.6)
+    series = figures.power_law(data["ms"], err, label="error of first order", fit=data["err_fit"], **band)
+    xlabel = f"neurons $m$ ($n = {knobs['n']}$)"
+    right = figures.power_law_axes(series, xlabel=xlabel, ylabel="measured / first order - 1")
+    right.hlines = [(knobs["first_order_tolerance"], "tolerance at the largest m")]
+    return render([phase_course_axes([data["courses"][0], data["courses"][-1]]), right], width=10.0, height=3.6)
 
 
 def phase_sizes_figure(r: Result) -> Figure:
     """How far the squared lengths move over the phase against ``m``: interference alone against the full flow."""
-    d, n, t_end = r.data, r.params["n"], r.params["t_end"]
-    each = lambda f: lambda g: np.array([f(int(round(x))) for x in g])  # a prediction at each grid m
-    predicted = dict(predicted=each(lambda m: -th.expected_norm_change(n, m, t_end)), fit=d["fit"])
+    data, ms = r.data, r.data["ms"]  # the predictions are power laws in m: straight through their values
     label = dict(label=r"interference alone: $|\mathrm{mean}|$", predicted_label=r"predicted $(n-1)(1-e^{-4T})/(4m)$")
-    interference = figures.power_law(d["ms"], d["end_change"], **label, **predicted)
-    predicted = dict(predicted=each(lambda m: th.feature_benefit_norm_change_rms(m, t_end)), color=PALETTE[1])
+    predicted = dict(predicted=figures.through(ms, data["change_pred"]), fit=data["fit"])
+    interference = figures.power_law(ms, data["end_change"], **label, **predicted)
     label = dict(label="full flow: RMS", predicted_label=r"predicted $\sqrt{2/m}\,(1-e^{-2T})$")
-    full = figures.power_law(d["ms"], d["rms_full"], fit=fit_exponent(d["ms"], d["rms_full"]), **label, **predicted)
+    predicted = dict(predicted=figures.through(ms, data["rms_pred"]), fit=fit_exponent(ms, data["rms_full"]))
+    full = figures.power_law(ms, data["rms_full"], color=PALETTE[1], **label, **predicted)
     full[-1].color = "#777"
-    labels = dict(xlabel=f"neurons $m$ ($n = {n}$)", ylabel="|ln(aᵢ(T)/aᵢ(0))|: |mean| or RMS")
+    labels = dict(xlabel=f"neurons $m$ ($n = {r.params['n']}$)", ylabel="|ln(aᵢ(T)/aᵢ(0))|: |mean| or RMS")
     return render(figures.power_law_axes([*interference, *full], **labels), width=6.4, height=3.6)
 
 
@@ -539,7 +500,7 @@ def phase_sizes_figure(r: Result) -> Figure:
 @runner
 def rates_at(*, n: int, m: int, seed: int) -> Result:
     """One draw: both relative rates of ``||W_i||^2`` at initialisation against their laws (4 s.e.)."""
-    G = _gram(n, m, seed)
+    G = sample_gram(n, m, seed=seed)
     rho, phi = dv.interference_relative_rate(G), dv.feature_benefit_relative_rate(G)
     mean_pred, mean_se = dv.expected_relative_norm_sq_rate(n, m), th.interference_rate_mean_se(n, m)
     rms_phi, sd = np.sqrt(np.mean(phi**2)), float(np.std(rho, ddof=1))
@@ -549,7 +510,7 @@ def rates_at(*, n: int, m: int, seed: int) -> Result:
         CHECKS.norm_rate.close(predicted=mean_pred / 2, measured=float(rho.mean() / 2), atol=2 * mean_se),
         CHECKS.fb_const.close(predicted=2 * np.sqrt(2), measured=float(rms_phi * np.sqrt(m)), rtol=4 / np.sqrt(2 * n)),
     ]
-    numbers = _quotes(".3g", ratio=rms_phi / -rho.mean()) | _quotes(".0%", fraction=np.mean(np.abs(phi) > np.abs(rho)))
+    numbers = quotes(".3g", ratio=rms_phi / -rho.mean()) | quotes(".0%", fraction=np.mean(np.abs(phi) > np.abs(rho)))
     return Result(checks=checks, numbers=numbers, data=dict(rho=rho, phi=phi))
 
 
@@ -565,50 +526,47 @@ def rates_panel(n: int, m: int, seed: int) -> Panel:
     return Panel(r.checks, svgplot.svg([rate_law_axes(r.data["rho"], n, m), fb_law_axes(r.data["phi"], n, m)]), note)
 
 
-def _control(name: str, label: str, default: float, low: float, high: float, kind: str = "size", **kw) -> Control:
-    """A control with its live range; the notebook's widget cell sets the grid the rendered book offers."""
-    return Control(name, label, (low, default), default, kind=kind, low=low, high=high, **kw)
-
-
 def rates_explorable() -> Explorable:
     """Widget: sizes and seed against the two shares of the squared length's rate at initialisation (D2, D3)."""
-    controls = [_control("n", "features n", 32, 4, 512), _control("m", "neurons m", 1024, 256, 2**20)]
-    controls.append(_control("seed", "seed", 0, 0, 99, kind="int"))
+    controls = [
+        Control("n", "features n", (8, 32, 128), 32, kind="size", low=4, high=512),
+        Control("m", "neurons m", (256, 1024, 4096), 1024, kind="size", low=256, high=2**20),
+        Control("seed", "seed", (0, 1), 0, low=0, high=99),
+    ]
     title = "What changes a length at initialisation: interference against feature benefit"
     return Explorable(rates_panel, controls, title=title)
 
 
-def full_flow_axes(c: Course, *, t_mark: float | None = None) -> Axes:
+def full_flow_axes(course: Course, *, vlines: list[tuple[float, str]] = ()) -> Axes:
     """RMS ``ln(a_i(t)/a_i(0))`` over the phase: full flow against ``sqrt(2/m)(1-e^{-2t})``, and interference alone."""
-    t, rms_int, rms_full = c.times[1:], c.rms_int[1:], c.rms_full[1:]
-    predicted = th.feature_benefit_norm_change_rms(c.m, t)
+    t, rms_int, rms_full = course.times[1:], course.rms_int[1:], course.rms_full[1:]
+    predicted = th.feature_benefit_norm_change_rms(course.m, t)
     labels = dict(label="full flow (measured)", predicted_label=r"$\sqrt{2/m}\,(1-e^{-2t})$")
     series = figures.time_course(t, rms_full, predicted, color=PALETTE[1], **labels)
     series.append(Series(t, rms_int, label="interference alone", color=PALETTE[0]))
-    vlines = [(float(t_mark), "")] if t_mark is not None else []
-    low, high = min(np.min(rms_int), np.min(rms_full)), max(np.max(c.rms_int), np.max(c.rms_full))
+    low, high = min(np.min(rms_int), np.min(rms_full)), max(np.max(course.rms_int), np.max(course.rms_full))
     ylim = (float(low) / 1.5, float(high) * 8)  # headroom for the legend
-    return Axes(series, xlabel="time $t$", ylabel="RMS ln(aᵢ(t)/aᵢ(0))", ylog=True, vlines=vlines, ylim=ylim)
+    return Axes(series, xlabel="time $t$", ylabel="RMS ln(aᵢ(t)/aᵢ(0))", ylog=True, vlines=list(vlines), ylim=ylim)
 
 
 @runner
 def phase_at(*, n: int, m: int, t: float, seed: int, draws: int, t_end: float, points: int, rtol: float) -> Result:
     """The squared lengths over the interference phase ``[0, t_end]`` at the output time nearest ``t``,
     ``draws`` draws: interference alone against its first order and leading order, the full flow's RMS."""
-    c = phase_course(n, m, draw_seeds(seed, draws), t_end, points, rtol)
-    k = int(np.argmin(np.abs(c.times - t)))
-    tk, unit, at = float(c.times[k]), (n - 1) / m, dict(t=float(c.times[k]))
-    first = float(abs(c.mean[k] / c.first[k] - 1)) if k else 0.0
-    change = dict(predicted=float(th.expected_norm_change(n, m, tk)), measured=float(c.mean[k] * unit))
-    rms = dict(predicted=float(th.feature_benefit_norm_change_rms(m, tk)), measured=float(c.rms_full[k]))
+    course = phase_course(n, m, draw_seeds(seed, draws), t_end, points, rtol)
+    k = int(np.argmin(np.abs(course.times - t)))
+    tk, unit, at = float(course.times[k]), (n - 1) / m, dict(t=float(course.times[k]))
+    first = float(abs(course.mean[k] / course.first[k] - 1)) if k else 0.0
+    change = dict(predicted=float(th.expected_norm_change(n, m, tk)), measured=float(course.mean[k] * unit))
+    rms = dict(predicted=float(th.feature_benefit_norm_change_rms(m, tk)), measured=float(course.rms_full[k]))
     checks = [
         CHECKS.w_first.below(measured=first, bound=0.25, scale=1.0, at=at),
-        CHECKS.w_change.close(**change, atol=4 * float(c.se[k]) * unit + 1e-12, rtol=0.15, at=at),
+        CHECKS.w_change.close(**change, atol=4 * float(course.se[k]) * unit + 1e-12, rtol=0.15, at=at),
         CHECKS.w_rms.close(**rms, rtol=4 / np.sqrt(2 * n * draws), atol=1e-12, at=at),
     ]
-    numbers = _quotes(".2e", largest_interference=np.max(c.max_int[: k + 1]), largest_full=np.max(c.max_full[: k + 1]))
-    numbers["t"] = quote(tk, ".3g")
-    return Result(checks=checks, numbers=numbers, data=dict(course=c))
+    largest = dict(largest_interference=np.max(course.max_int[: k + 1]), largest_full=np.max(course.max_full[: k + 1]))
+    numbers = quotes(".2e", **largest) | {"t": quote(tk, ".3g")}
+    return Result(checks=checks, numbers=numbers, data=dict(course=course))
 
 
 def phase_panel(n: int, m: int, t: float) -> Panel:
@@ -620,14 +578,18 @@ def phase_panel(n: int, m: int, t: float) -> Panel:
         f"interference alone, {r.q.largest_full} under the full flow (n/m = {n / m:.3g}, "
         f"sqrt(2/m) = {np.sqrt(2 / m):.3g})."
     )
-    c, tk = r.data["course"], float(r.q.t)
-    return Panel(r.checks, svgplot.svg([phase_course_axes([c], t_mark=tk), full_flow_axes(c, t_mark=tk)]), note)
+    course, mark = r.data["course"], [(float(r.q.t), "")]
+    figure = svgplot.svg([phase_course_axes([course], vlines=mark), full_flow_axes(course, vlines=mark)])
+    return Panel(r.checks, figure, note)
 
 
 def phase_explorable() -> Explorable:
     """Widget: how far the lengths move over the interference phase (D3), both flows."""
-    controls = [_control("n", "features n", 32, 8, 64), _control("m", "neurons m", 1024, 256, 65536)]
-    controls.append(_control("t", "time t", 1.0, 0.125, 5.0, kind="float", step=0.125))
+    controls = [
+        Control("n", "features n", (16, 32), 32, kind="size", low=8, high=64),
+        Control("m", "neurons m", (256, 1024), 1024, kind="size", low=256, high=65536),
+        Control("t", "time t", (0.5, 1.0), 1.0, kind="float", low=0.125, high=5.0, step=0.125),
+    ]
     return Explorable(phase_panel, controls, title="How far the lengths move over the interference phase")
 
 
