@@ -51,11 +51,6 @@ REGISTER: tuple[Claim, ...] = (
 )
 
 
-def claims_of(chapter: str) -> tuple[Claim, ...]:
-    """The register's claims that ``chapter`` (a notebook file stem) must check."""
-    return tuple(c for c in REGISTER if c.chapter == chapter)
-
-
 def whose_statement(claim: str) -> str:
     """``"note"``, ``"paper"`` or ``"book"`` for a claim id of the register (``"book"`` if unlisted)."""
     for c in REGISTER:
