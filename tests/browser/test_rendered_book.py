@@ -84,7 +84,9 @@ WIDE_EQUATIONS = """() => Array.from(document.querySelectorAll('div.math')).map(
 
 FIGURES = """() => {
   const figures = Array.from(document.querySelectorAll('figure.incidental-figure'));
-  const caption = f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim();
+  // The caption is the notebook's Markdown cell right after the figure's cell: here the paragraph after it.
+  const caption = f => { const cell = f.closest('div.cell'); const next = cell && cell.nextElementSibling;
+    return next && next.tagName === 'P' ? next.innerText.trim() : ''; };
   return {
     figures: figures.length,
     captioned: figures.filter(f => caption(f).length > 20 && f.querySelector('img, svg')).length,
