@@ -57,7 +57,8 @@ def test_lowdin_is_orthonormal_and_matches_the_pair_end_at_unit_norms():
     L = exact.lowdin(W)
     np.testing.assert_allclose(L @ L.T, np.eye(5), atol=1e-12)
     g = 0.3
-    W0 = ch.equal_norm_pair(12, g, seed=4)
+    Q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(12, 2)))
+    W0 = np.array([[1.0, 0.0], [g, math.sqrt(1 - g * g)]]) @ Q.T  # as two_encodings builds its unit pairs
     np.testing.assert_allclose(W0 @ W0.T, [[1, g], [g, 1]], atol=1e-14)
     np.testing.assert_allclose(exact.pair_limit_weights(W0), (1 - g * g) ** 0.25 * exact.lowdin(W0), atol=1e-14)
 
@@ -84,7 +85,7 @@ def test_displacement_from_transport_is_zero_for_no_motion_and_matches_weights()
     np.testing.assert_allclose(moved, np.linalg.norm(W[-1] - W0, axis=1) / np.linalg.norm(W0, axis=1), rtol=1e-7)
 
 
-# --- the derived constants (incidental.theory) ----------------------------------------------------------------
+# --- the derived constants and the statistics of the push (incidental.theory) ---------------------------------
 
 
 def test_constants_reduce_to_the_pair_values_without_third_encodings():
@@ -127,12 +128,51 @@ def test_end_statistics_tell_independent_from_pushed():
     rng = np.random.default_rng(0)
     x0 = rng.normal(size=20_000)
     n, m = 2, 10**8  # no lift: the push picture is min(x0, 0)
-    free = ch.end_statistics(x0, x0, n, m, zero=1e-3)
+    free = theory.end_statistics(x0, x0, n, m, zero=1e-3)
     assert free["positive"] == pytest.approx(0.5, abs=0.02) and free["at_zero"] < 0.01
-    pushed = ch.end_statistics(np.minimum(x0, 0.0), x0, n, m, zero=1e-3)
+    pushed = theory.end_statistics(np.minimum(x0, 0.0), x0, n, m, zero=1e-3)
     assert pushed["positive"] == 0 and pushed["at_zero"] == pytest.approx(0.5, abs=0.02)
     assert pushed["mean"] == pytest.approx(-1 / math.sqrt(2 * math.pi), abs=0.02)
     assert pushed["lift"] == 0.0 and pushed["neg_p"] > 0.01
+
+
+def test_push_statistics_pool_the_interfering_pairs():
+    run = runs.phase(8, 256, 3, flow="interference", t_end=15.0, rtol=1e-7)
+    one, mask = theory.push_statistics([run]), run.interfering
+    c = derivation.gram_schmidt_coefficient(run.G0)[mask]
+    assert one["slope"] == pytest.approx(np.sum(run.push[mask] * c) / np.sum(c * c), rel=1e-12)
+    assert one["mean_push"] == pytest.approx(run.push[mask].mean(), rel=1e-12)
+    assert one["mean_loss"] == pytest.approx(run.L[-1][mask].mean(), rel=1e-12)
+    assert one["mean_drop"] == pytest.approx(run.norm_drop.mean(), rel=1e-12)
+    assert one["shift_units"] == pytest.approx(one["shift"] * 256 / 6, rel=1e-12)
+    assert one["spread_units"] == pytest.approx(one["spread"] * 256 / math.sqrt(6), rel=1e-12)
+    assert one["convergence"] == run.convergence
+    twice = theory.push_statistics([run, run])  # pooling a run with itself moves no statistic
+    assert twice == pytest.approx(one, rel=1e-12)
+
+
+def test_push_statistics_of_lone_pairs_are_the_pair_formulas():
+    seeds = [s for s in range(40) if inc.sample_gram(2, 64, seed=s)[0, 1] > 0][:3]
+    pool = [runs.phase(2, 64, s, flow="interference", t_end=30.0, rtol=1e-10) for s in seeds]
+    st = theory.push_statistics(pool)
+    assert abs(st["shift"]) < 1e-7 * st["mean_push"] and st["spread"] < 1e-7 * st["mean_push"]
+    assert st["mean_drop"] == pytest.approx(st["pair_drop"], rel=1e-6)
+    assert "shift_units" not in st  # no third encoding: no unit (n - 2)/m
+
+
+def test_displacement_statistics_match_the_weights():
+    n, m = 6, 40
+    pool = [runs.phase(n, m, s, flow="interference", t_end=15.0, rtol=1e-10, count=2, transport=True) for s in (1, 2)]
+    moved, missed = theory.displacement_statistics(pool)
+    squared, errors = [], []
+    for run in pool:  # any W(0) with the Gram matrix G(0): its Cholesky factor
+        W0 = np.linalg.cholesky(run.G0)
+        step = run.M[-1] @ W0 - W0
+        squared.append(np.mean(np.sum(step**2, axis=1) / np.sum(W0**2, axis=1)))
+        errors.append(np.sum((step + run.push @ W0) ** 2) / np.sum(step**2))
+    assert moved == pytest.approx(math.sqrt(np.mean(squared)), rel=1e-10)
+    assert missed == pytest.approx(math.sqrt(np.mean(errors)), rel=1e-10)
+    assert 0 < missed < 1  # the total-push picture accounts for most of the motion
 
 
 # --- the phase and its helpers ---------------------------------------------------------------------------------
@@ -174,6 +214,7 @@ BAD_KNOBS = [  # (runner, knob, bad value, what the message says): at least one 
     ("m_scaling", "m_large", 4**12, "m_large must not exceed"),
     ("m_scaling", "draws", 0, "draws must be at least 1"),
     ("displacement", "weight_m", 4, "weight_m must be >= weight_n"),
+    ("displacement", "m", 16, "m must be >= ns"),
     ("displacement", "pairs", 0, "pairs must be at least 1"),
     ("directions", "p_level", 1.5, "p_level must lie in"),
     ("directions", "seeds", (0, -1), "seed must be at least 0"),
@@ -248,9 +289,9 @@ SMALL = {
     ),
     "displacement": dict(
         ns=(8, 12, 16, 24, 32),
-        m_fixed=4**6,
+        m=4**6,
         ms=(4**5, 4**6, 4**7, 4**8),
-        n_fixed=16,
+        n=16,
         pairs=512,
         seed=9,
         weight_n=6,
@@ -381,7 +422,7 @@ FIGURE_CALLS = {  # the figure cells of the notebook, in order, and what each ca
     "push_scatter_figure(scatter)": ("scatter.q.n", "scatter.q.seed", "scatter.q.t_end", "scatter.q.m_first"),
     "third_encodings_figure(third)": ("third.q.m", "third.q.pairs", "third.q.n_min", "third.q.shift_const"),
     "m_scaling_figure(scaling)": ("scaling.q.n", "scaling.q.draws", "scaling.q.push.exponent", "scaling.q.m_max"),
-    "displacement_figure(disp)": ("disp.q.m_fixed", "disp.q.n_fixed", "disp.q.picture_abs.exponent"),
+    "displacement_figure(disp)": ("disp.q.m", "disp.q.n", "disp.q.picture_abs.exponent"),
     "end_law_figure(end)": ("end.q.n", "end.q.t_end", "end.q.m_max", "end.q.zero_last"),
 }
 

@@ -1,4 +1,5 @@
-"""Constants derived in the book: the predictions that several chapters compare against.
+"""Constants derived in the book (the predictions that several chapters compare against) and the statistics
+of the push compared with them.
 
 Each function is the one home of a formula that more than one chapter uses; the derivation
 is in its docstring and, in full, in the chapter named there.
@@ -6,9 +7,15 @@ is in its docstring and, in full, in the chapter named there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import _validate as v
+
+if TYPE_CHECKING:  # (runs is not imported at run time: theory stays free of the simulations)
+    from .runs import PhaseRun
 
 
 def second_order_ratio(n: int, m: int, *, relu: bool = True) -> float:
@@ -463,3 +470,69 @@ def end_negative_survival(y: np.ndarray, n: int, m: int) -> np.ndarray:
     d = negative_lift(n, m)
     y = np.asarray(y, dtype=float)
     return ndtr(-(y + d)) / ndtr(-d)
+
+
+def push_statistics(runs: Sequence[PhaseRun]) -> dict[str, float]:
+    """Statistics of the push over the interfering ordered pairs of simulated phases, pooled (chapter *Total push*).
+
+    ``runs``: :class:`incidental.runs.PhaseRun` s (``G0``, ``push``, ``L[-1]`` each ``(n, n)``, ``norm_drop`` ``(n,)``).
+    Floats: ``mean_push`` ``E[P_ij]``; ``slope`` of ``P`` on the Gram-Schmidt coefficient ``c`` (least squares
+    through 0); ``shift`` ``E[P_ij - pair prediction]`` and ``spread`` the RMS around it; ``mean_loss`` ``E[L_ij]``;
+    ``mean_gs_loss`` ``E[G_ij^2 / G_jj]``; ``mean_drop`` ``E_i[drop of ||W_i||^2]``; ``pair_drop``
+    ``E_i[sum_j pair loss]`` (the drop if pairs did not interact); ``convergence`` the largest relative move of
+    ``P`` over the last quarter of a run; ``shift_units`` and ``spread_units``, the shift and the spread in their
+    derived units ``(n-2)/m`` and ``sqrt(n-2)/m`` (only for ``n > 2``; the runs of a pool share ``n`` and ``m``).
+    """
+    from . import derivation  # (derivation imports this module)
+
+    push, coefficient, extra, loss, gs_loss, drop, pair_drop = ([] for _ in range(7))
+    for run in runs:
+        mask = run.interfering
+        push.append(run.push[mask])
+        coefficient.append(derivation.gram_schmidt_coefficient(run.G0)[mask])
+        extra.append((run.push - derivation.pair_push_prediction(run.G0))[mask])
+        loss.append(run.L[-1][mask])
+        gs_loss.append(derivation.gram_schmidt_norm_loss(run.G0)[mask])
+        drop.append(run.norm_drop)
+        pair_drop.append(derivation.pair_loss_prediction(run.G0).sum(axis=1))
+    push, coefficient, extra, loss, gs_loss = (np.concatenate(x) for x in (push, coefficient, extra, loss, gs_loss))
+    out = dict(mean_push=push.mean(), slope=push @ coefficient / (coefficient @ coefficient), shift=extra.mean())
+    out |= dict(spread=np.sqrt(np.mean((extra - extra.mean()) ** 2)), mean_loss=loss.mean())
+    out |= dict(mean_gs_loss=gs_loss.mean(), mean_drop=np.mean(drop), pair_drop=np.mean(pair_drop))
+    out["convergence"] = max(run.convergence for run in runs)
+    third, m = runs[0].n - 2, runs[0].m
+    out |= dict(shift_units=out["shift"] * m / third, spread_units=out["spread"] * m / np.sqrt(third)) if third else {}
+    return {key: float(value) for key, value in out.items()}
+
+
+def displacement_statistics(runs: Sequence[PhaseRun]) -> tuple[float, float]:
+    """How far the encodings move over simulated phases run with their transport ``M`` (``W(end) = M W(0)``, each
+    ``(n, n)``), pooled over ``runs`` (floats): the RMS over runs and encodings of ``|W_i(end) - W_i(0)| / |W_i(0)|``,
+    and the RMS over runs of the error of the total-push picture ``M - I ~ -P`` (in ``W`` norm, relative to the
+    displacement). Chapter *Total push*, claim T3."""
+    from . import derivation  # (derivation imports this module)
+
+    moved, missed = [], []
+    for run in runs:
+        step = run.M[-1] - np.eye(run.n)
+        error = step + run.push
+        moved.append(float(np.mean(derivation.displacement_from_transport(run.G0, run.M[-1]) ** 2)))
+        missed.append(float(np.trace(error @ run.G0 @ error.T)) / float(np.trace(step @ run.G0 @ step.T)))
+    return float(np.sqrt(np.mean(moved))), float(np.sqrt(np.mean(missed)))
+
+
+def end_statistics(x: np.ndarray, x0: np.ndarray, n: int, m: int, *, zero: float) -> dict[str, float]:
+    """Statistics of ``x = sqrt(m) kappa_ij`` ``(P,)`` over the pairs of one draw at the end of the interference
+    phase (``x0`` ``(P,)`` at its start), which tell the push picture from independent vectors; floats.
+
+    ``positive`` (fraction ``x > zero``), ``at_zero`` (``|x| <= zero``), ``mean`` and its standard error ``se``
+    (over pairs), ``lift`` (mean ``x - x0`` over the pairs with ``x0 < -1``, which stay negative),
+    ``neg_p`` (KS p-value of ``-x`` over ``x < -zero`` against :func:`end_negative_survival`).
+    """
+    from scipy import stats
+
+    neg, sel = -x[x < -zero], x0 < -1.0
+    neg_p = stats.kstest(neg, lambda y: 1 - end_negative_survival(y, n, m)).pvalue if neg.size else 0.0
+    lift = np.mean((x - x0)[sel]) if sel.any() else np.nan
+    out = dict(positive=np.mean(x > zero), at_zero=np.mean(np.abs(x) <= zero), mean=np.mean(x), lift=lift, neg_p=neg_p)
+    return {key: float(value) for key, value in out.items()} | {"se": float(np.std(x) / np.sqrt(x.size))}

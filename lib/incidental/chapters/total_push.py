@@ -1,13 +1,9 @@
 """Chapter 5 (Total push): the experiments of claims T1-T4 and the chapter's widgets.
 
-**The interference phase** is the interval over which interference resolves the positive overlaps. Every
-runner simulates it in Gram space (the shared, cached :func:`incidental.runs.phase`, cost independent of
-``m``) from ``t = 0`` to its knob ``t_end``, under interference alone (the flow the note's derivation uses)
-unless a check says it uses the full flow (feature benefit + interference, ``lam = 0``). The checks are
-declared in :data:`CHECKS`; runners (:func:`incidental.book.runner`) take keyword knobs and return a
-:class:`~incidental.book.Result`; figure builders return the figure (captions are in the notebook). The
-formulas live in the core: :mod:`incidental.exact` (two encodings), :mod:`incidental.derivation` (pairwise
-predictions, transport) and :mod:`incidental.theory` (the derived constants).
+Runners simulate **the interference phase** in Gram space (the shared :func:`incidental.runs.phase`) to their
+knob ``t_end``, under interference alone unless a check names the full flow (feature benefit + interference,
+``lam = 0``). The formulas and the statistics of the push live in :mod:`incidental.exact`,
+:mod:`incidental.derivation` and :mod:`incidental.theory`; the captions in the notebook.
 """
 
 from __future__ import annotations
@@ -44,19 +40,14 @@ def seeds_for(n: int, *, pairs: int, base: int) -> tuple[int, ...]:
     return tuple(base + k for k in range(max(1, pairs // (n * n))))
 
 
-def push_slope(run: PhaseRun) -> float:
-    """Least-squares slope (through 0) of ``P_ij`` on ``c_ij`` over the interfering ordered pairs."""
-    c = derivation.gram_schmidt_coefficient(run.G0)[run.interfering]
-    return float(np.sum(run.push[run.interfering] * c) / np.sum(c * c))
+def pooled_columns(n_m_seeds, *, t_end: float, rtol: float, flow: str = "interference") -> dict[str, np.ndarray]:
+    """:func:`incidental.theory.push_statistics` of the phases at each ``(n, m, seeds)``, by statistic."""
+    pools = [[phase(n, m, draw, flow=flow, t_end=t_end, rtol=rtol) for draw in seeds] for n, m, seeds in n_m_seeds]
+    rows = [theory.push_statistics(pool) for pool in pools]
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
 
-# --- T1, T2 for two encodings: exact -----------------------------------------------------------------
-
-
-def equal_norm_pair(m: int, g: float, *, seed: int) -> np.ndarray:
-    """Two unit encodings ``(2, m)`` with overlap exactly ``g``, in a random orientation."""
-    Q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(m, 2)))
-    return np.array([[1.0, 0.0], [g, math.sqrt(1 - g * g)]]) @ Q.T
+# --- T1, T2: two encodings exactly, then many encodings pair by pair ---------------------------------------
 
 
 @runner
@@ -74,18 +65,16 @@ def two_encodings(
     g_max: float,
     g_count: int,
 ) -> Result:
-    """T1, T2 for two encodings: the simulated push and norm loss of ``pairs`` random interfering pairs in
-    ``R^m`` (interference alone to ``t_end``) against the exact formulas; the exact end point of unit pairs
-    with the ``overlaps`` against the rescaled Loewdin orthogonalisation; the exact ratios to one
-    Gram-Schmidt step over ``g_count`` overlaps from ``g_min`` to ``g_max`` (for the figure)."""
+    """T1, T2 for two encodings: the simulated push and norm loss of ``pairs`` random interfering pairs in ``R^m``
+    (interference alone to ``t_end``) against the exact formulas; the exact end point of unit pairs with the
+    ``overlaps`` against Loewdin; the exact ratios to one Gram-Schmidt step from ``g_min`` to ``g_max`` (figure)."""
     _require(max(overlaps) < 1, f"overlaps must lie below 1, got {overlaps}")
     _require(g_min < g_max < 1, f"g_max must lie between g_min and 1, got g_min={g_min}, g_max={g_max}")
     push_err = loss_err = lib_err = sum_err = end_err = 0.0
     times = np.linspace(0.0, t_end, 3)
     for k in range(pairs):
         W0 = sample_weights(2, m, seed=seed + k)
-        if W0[0] @ W0[1] < 0:
-            W0[1] *= -1.0
+        W0[1] *= np.sign(W0[0] @ W0[1])  # an interfering pair
         G0 = W0 @ W0.T
         ph = simulate_gram_phase(G0, times, terms=INTERFERENCE, rtol=rtol, loss=True)
         lib = simulate_gram_with_push(G0, times, terms=INTERFERENCE, rtol=rtol)[1][-1, 0, 1]
@@ -94,8 +83,9 @@ def two_encodings(
         lib_err = max(lib_err, abs(lib - push) / push)
         loss_err = max(loss_err, float(np.max(np.abs(drops - loss))) / loss)
         sum_err = max(sum_err, float(np.max(np.abs(ph.L[-1].sum(axis=1) - drops))) / loss)
-    for k, g in enumerate(overlaps):
-        W0 = equal_norm_pair(m, g, seed=seed + k)
+    for k, g in enumerate(overlaps):  # two unit encodings with overlap exactly g, in a random orientation
+        Q, _ = np.linalg.qr(np.random.default_rng(seed + k).normal(size=(m, 2)))
+        W0 = np.array([[1.0, 0.0], [g, math.sqrt(1 - g * g)]]) @ Q.T
         end = pair_interference(W0, [0.0, t_end])[-1]
         lo = float(np.max(np.abs(end - (1 - g * g) ** 0.25 * lowdin(W0))))
         end_err = max(end_err, lo, float(np.max(np.abs(end - pair_limit_weights(W0)))))
@@ -123,9 +113,6 @@ def two_encodings_figure(r: Result) -> Figure:
     return render(Axes(series, hlines=hlines, ylim=(0.4, max(1.05, top + 0.05)), **labels), width=5.6, height=3.0)
 
 
-# --- many encodings: the push pair by pair --------------------------------------------------------------
-
-
 def scatter_axes(c: np.ndarray, P: np.ndarray, *, title: str = "", mark=None, xlim=None) -> Axes:
     """``sqrt(m) P_ij`` against ``sqrt(m) c_ij`` (points), with Gram-Schmidt's ``P = c`` and the pair
     prediction ``P = c/2``; ``mark`` = ``(c, P, label)`` highlights one pair. Shared by figure and widget."""
@@ -145,14 +132,13 @@ def scatter_axes(c: np.ndarray, P: np.ndarray, *, title: str = "", mark=None, xl
 def push_scatter(*, n: int, ms: tuple[int, ...], seed: int, t_end: float, rtol: float) -> Result:
     """One draw of ``n`` encodings at each ``m`` of ``ms``, interference alone to ``t_end``: ``(sqrt(m) c_ij,
     sqrt(m) P_ij)`` over the interfering pairs, the slope of ``P`` on ``c`` and its prediction."""
-    _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
-    points, slopes, spreads = [], [], []
+    points, spreads = [], []
     for m in ms:
         run = phase(n, m, seed, flow="interference", t_end=t_end, rtol=rtol)
         c, P = derivation.gram_schmidt_coefficient(run.G0)[run.interfering], run.push[run.interfering]
         points.append((c * math.sqrt(m), P * math.sqrt(m)))
-        slopes.append(push_slope(run))
         spreads.append(100 * float(np.sqrt(np.mean((P - c / 2) ** 2)) / np.mean(P)))
+    slopes = pooled_columns([(n, m, (seed,)) for m in ms], t_end=t_end, rtol=rtol)["slope"]
     numbers = {}
     for end, k in dict(first=0, last=-1).items():
         numbers |= {f"m_{end}": quote(ms[k], "d"), f"spread_{end}": quote(spreads[k], ".1f")}
@@ -168,40 +154,7 @@ def push_scatter_figure(r: Result) -> Figure:
     return render(panels, width=8.0, height=3.4)
 
 
-# --- third encodings, and the pooled statistics of many draws ----------------------------------------------
-
-
-def pair_stats(n: int, m: int, seeds: tuple[int, ...], *, flow: str, t_end: float, rtol: float) -> dict[str, float]:
-    """Pool the phases of ``sample_gram(n, m, seed)`` over ``seeds``, over the interfering ordered pairs:
-    ``mean_push`` E[P_ij]; ``slope`` of P on c (least squares through 0); ``shift`` E[P_ij - pair prediction]
-    and ``spread`` the RMS around it; ``mean_loss`` E[L_ij]; ``mean_gs_loss`` E[G_ij²/G_jj]; ``mean_drop``
-    E_i[drop of ||W_i||²]; ``pair_drop`` E_i[sum_j pair loss] (the drop if pairs did not interact);
-    ``convergence`` the largest relative move of P over the last quarter of a run."""
-    P, c, d, L, gsl, drop, pdrop, conv = [], [], [], [], [], [], [], 0.0
-    for s in seeds:
-        run = phase(n, m, s, flow=flow, t_end=t_end, rtol=rtol)
-        mask = run.interfering
-        P.append(run.push[mask])
-        c.append(derivation.gram_schmidt_coefficient(run.G0)[mask])
-        d.append((run.push - derivation.pair_push_prediction(run.G0))[mask])
-        L.append(run.L[-1][mask])
-        gsl.append(derivation.gram_schmidt_norm_loss(run.G0)[mask])
-        drop.append(run.norm_drop)
-        pdrop.append(derivation.pair_loss_prediction(run.G0).sum(axis=1))
-        conv = max(conv, run.convergence)
-    P, c, d, L, gsl = (np.concatenate(x) for x in (P, c, d, L, gsl))
-    out = dict(mean_push=P.mean(), slope=P @ c / (c @ c), shift=d.mean(), spread=np.sqrt(np.mean((d - d.mean()) ** 2)))
-    out |= dict(mean_loss=L.mean(), mean_gs_loss=gsl.mean(), mean_drop=np.mean(drop), pair_drop=np.mean(pdrop))
-    return out | dict(convergence=conv)
-
-
-def pooled_columns(n_m_seeds, *, t_end: float, rtol: float) -> dict[str, np.ndarray]:
-    """:func:`pair_stats` (interference alone) at each ``(n, m, seeds)``, by statistic, with the extra push and
-    its spread in their units ``(n-2)/m`` and ``sqrt(n-2)/m`` (``shift_units``, ``spread_units``)."""
-    rows = [pair_stats(n, m, s, flow="interference", t_end=t_end, rtol=rtol) for n, m, s in n_m_seeds]
-    col = {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
-    n, m = (np.array([x[k] for x in n_m_seeds], dtype=float) for k in (0, 1))
-    return col | dict(shift_units=col["shift"] * m / (n - 2), spread_units=col["spread"] * m / np.sqrt(n - 2))
+# --- T1-T3 pooled over draws: third encodings (in n), the orders and constants (in m) ------------------------
 
 
 @runner(min_lengths=dict(ns=3))
@@ -220,7 +173,6 @@ def third_encodings(
     mean extra push and its spread in ``n - 2`` and of the mean norm drop in ``n - 1``; the constants against
     their derivations (about ``pairs`` ordered pairs pooled per ``n``)."""
     _require(min(ns) >= 3, f"ns must hold sizes n >= 3 (a third encoding), got {ns}")
-    _require(m >= max(ns), f"m must be >= every n of ns, got m={m}, ns={ns}")
     sweep = [(n, m, seeds_for(n, pairs=pairs, base=seed + 1000 * k)) for k, n in enumerate(ns)]
     col, n_arr = pooled_columns(sweep, t_end=t_end, rtol=rtol), np.asarray(ns, dtype=float)
     c_shift, f_shift = CHECKS.shift_n.exponent(sizes=n_arr - 2, values=col["shift"], predicted=1.0)
@@ -229,13 +181,9 @@ def third_encodings(
     shift_const, spread_const = float(np.mean(col["shift_units"])), float(np.mean(col["spread_units"]))
     drop_ratio = col["mean_drop"] / col["pair_drop"]
     lifted = float(np.mean(drop_ratio / np.array([theory.loss_lift(n, m) for n in ns])))
-    checks = [
-        c_shift,
-        CHECKS.shift_const.close(predicted=1 / (8 * math.pi), measured=shift_const, rtol=shift_rtol),
-        c_spread,
-        c_drop,
-        CHECKS.drop_lift.close(predicted=1.0, measured=lifted, rtol=drop_rtol),
-    ]
+    c_const = CHECKS.shift_const.close(predicted=1 / (8 * math.pi), measured=shift_const, rtol=shift_rtol)
+    c_lift = CHECKS.drop_lift.close(predicted=1.0, measured=lifted, rtol=drop_rtol)
+    checks = [c_shift, c_const, c_spread, c_drop, c_lift]
     numbers = quotes(".2f", shift=f_shift, spread=f_spread, drop_n=f_drop, spread_const=spread_const)
     numbers |= quotes(".4f", shift_const=shift_const, shift_pred=1 / (8 * math.pi), drop_ratio=np.mean(drop_ratio))
     numbers |= quotes(".2f", spread_rel=spread_const * math.sqrt(2 * math.pi)) | dict(n_min=ns[0], n_max=ns[-1])
@@ -260,8 +208,6 @@ def third_encodings_figure(r: Result) -> Figure:
     """The third encodings' extra push and its spread, rescaled, against ``n``."""
     return render(third_axes(r.data["n"], r.data["col"], xlabel="features $n$", xlog=False), width=5.6, height=3.0)
 
-
-# --- T1, T2 (and T3) over m: Theta claims and constants ----------------------------------------------------
 
 M_LAWS = (  # the means fitted over m: key, label, predicted exponent, derivation (checks <key>_m, <key>_const)
     ("push", r"mean push $P_{ij}$", -0.5, theory.expected_push),
@@ -291,15 +237,14 @@ def m_scaling(
     ``ms`` at ``n`` (``draws`` draws each, interference alone to ``t_end``); their constants over
     ``m >= m_large`` against the derivations; the slope of ``P`` on ``c`` (half a Gram-Schmidt step); the same
     slope under the full flow (one draw per ``m``)."""
-    _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
     _require(m_large <= max(ms), f"m_large must not exceed the largest m, got m_large={m_large}, ms up to {max(ms)}")
     sweep = [(n, m, tuple(seed + draws * k + r for r in range(draws))) for k, m in enumerate(ms)]
     col = pooled_columns(sweep, t_end=t_end, rtol=rtol)
-    slope = {f: [push_slope(phase(n, m, s[0], flow=f, t_end=t_end, rtol=rtol)) for _, m, s in sweep] for f in FLOWS}
+    first = [(n, m, seeds[:1]) for _, m, seeds in sweep]  # one draw per m under each flow
+    slope = {flow: pooled_columns(first, flow=flow, t_end=t_end, rtol=rtol)["slope"] for flow in FLOWS}
     m_arr = np.asarray(ms, dtype=float)
     big, large = m_arr >= m_large, dict(ms=tuple(m for m in ms if m >= m_large))
-    # The third encodings add a relative (n-2)/sqrt(m) term to each mean (theory.expected_push), which steepens
-    # the fitted slopes a little over the grid: the exponent checks allow exponent_tolerance for it.
+    # the fading (n-2)/sqrt(m) terms of the means steepen the fitted slopes a little: exponent_tolerance allows it
     laws, fits = {}, {}
     for key, _, exponent, law in M_LAWS:
         values, tol = col[f"mean_{key}"], exponent_tolerance
@@ -308,17 +253,13 @@ def m_scaling(
         laws[key] = [check, CHECKS[f"{key}_const"].close(predicted=1.0, measured=ratio, rtol=constant_rtol, at=large)]
     slope_pred = np.array([theory.push_slope_prediction(n, int(m)) for m in ms])
     slope_dev = float(np.max(np.abs(col["slope"] / slope_pred - 1)[big]))
-    full_dev = float(np.max(np.abs(np.array(slope["full"]) / np.array(slope["interference"]) - 1)))
+    full_dev = float(np.max(np.abs(slope["full"] / slope["interference"] - 1)))
     loss_ratio = float(np.mean((col["mean_loss"] / col["mean_gs_loss"])[big]))
-    checks = [
-        CHECKS.converged.below(measured=max(col["convergence"]), bound=convergence_bound, scale=1.0, t_end=t_end),
-        *laws["push"],
-        CHECKS.half_step.below(measured=slope_dev, bound=slope_tolerance, scale=1.0, at=large),
-        CHECKS.full_slope.below(measured=full_dev, bound=full_tolerance, scale=1.0, at=dict(draws=1)),
-        *laws["loss"],
-        CHECKS.loss_half.close(predicted=0.5, measured=loss_ratio, rtol=ratio_rtol, at=large),
-        *laws["drop"],
-    ]
+    converged = dict(measured=max(col["convergence"]), bound=convergence_bound, scale=1.0, t_end=t_end)
+    c_half = CHECKS.half_step.below(measured=slope_dev, bound=slope_tolerance, scale=1.0, at=large)
+    c_full = CHECKS.full_slope.below(measured=full_dev, bound=full_tolerance, scale=1.0, at=dict(draws=1))
+    c_loss = CHECKS.loss_half.close(predicted=0.5, measured=loss_ratio, rtol=ratio_rtol, at=large)
+    checks = [CHECKS.converged.below(**converged), *laws["push"], c_half, c_full, *laws["loss"], c_loss, *laws["drop"]]
     drop_const = np.mean((col["mean_drop"] * m_arr / (n - 1))[big])
     numbers = quotes(".3f", push=fits["push"], loss=fits["loss"], drop_m=fits["drop"], loss_ratio=loss_ratio)
     numbers |= quotes(".3f", push_const=col["mean_push"][-1] * math.sqrt(ms[-1]), slope_small=col["slope"][0])
@@ -330,8 +271,7 @@ def m_scaling(
 
 
 def m_scaling_figure(r: Result) -> Figure:
-    """Left: mean push, per-pair loss and norm drop against ``m`` with fits and predictions; right: the third
-    encodings' extra push and spread, rescaled, against ``m``."""
+    """Left: the three means against ``m``, fitted and predicted; right: the extra push and its spread, rescaled."""
     d, n = r.data, r.params["n"]
     ms, series = [int(m) for m in d["m"]], []
     for k, (key, label, _, law) in enumerate(M_LAWS):
@@ -347,23 +287,13 @@ def m_scaling_figure(r: Result) -> Figure:
 # --- T3: how far each encoding moves ---------------------------------------------------------------------------
 
 
-def _transport(n: int, m: int, seed: int, t_end: float, rtol: float) -> tuple[float, float]:
-    """Mean over ``i`` of the squared relative displacement, and the squared error of the total-push picture
-    ``M - I ~ -P`` in ``W`` norm relative to the squared displacement (interference alone to ``t_end``)."""
-    run = phase(n, m, seed, flow="interference", t_end=t_end, rtol=rtol, count=2, transport=True)
-    moved = run.M[-1] - np.eye(n)
-    missed = moved + run.push
-    squared = float(np.mean(derivation.displacement_from_transport(run.G0, run.M[-1]) ** 2))
-    return squared, float(np.trace(missed @ run.G0 @ missed.T)) / float(np.trace(moved @ run.G0 @ moved.T))
-
-
 @runner(min_lengths=dict(ns=3, ms=3))
 def displacement(
     *,
     ns: tuple[int, ...],
-    m_fixed: int,
+    m: int,
     ms: tuple[int, ...],
-    n_fixed: int,
+    n: int,
     pairs: int,
     seed: int,
     t_end: float,
@@ -376,20 +306,18 @@ def displacement(
     exponent_tolerance: float,
     constant_rtol: float,
 ) -> Result:
-    """T3: how far each encoding moves over the interference phase (interference alone to ``t_end``), from the
-    transport ``W(t) = M(t) W(0)`` of the Gram flow: exponent fits in ``n - 1`` at ``m_fixed`` and in ``m`` at
-    ``n_fixed``, the constant against :func:`incidental.theory.expected_displacement`, and the error of the
-    total-push picture ``W(end) - W(0) ~ -P W(0)``; the transport is checked against a weight-space run at
-    ``weight_n``, ``weight_m``."""
-    _require(m_fixed >= max(ns), f"m_fixed must be >= every n of ns, got m_fixed={m_fixed}, ns={ns}")
-    _require(min(ms) >= n_fixed >= 2, f"n_fixed must lie between 2 and every m of ms, got n_fixed={n_fixed}, ms={ms}")
+    """T3: how far each encoding moves over the phase (interference alone), from the transport ``W(t) = M(t) W(0)``
+    of the Gram flow: exponent fits over ``ns`` (in ``n - 1``) at ``m`` and over ``ms`` at ``n``, the constant against
+    :func:`incidental.theory.expected_displacement`, the error of the total-push picture ``W(end) - W(0) ~ -P W(0)``;
+    the transport is checked against a weight-space run at ``weight_n``, ``weight_m``."""
 
-    def rms(n: int, m: int, seeds: tuple[int, ...]) -> tuple[float, float]:
-        moved, missed = zip(*(_transport(n, m, s, t_end, rtol) for s in seeds))
-        return math.sqrt(np.mean(moved)), math.sqrt(np.mean(missed))
+    def transported(size_n: int, size_m: int, base: int) -> tuple[float, float]:
+        run = dict(flow="interference", t_end=t_end, rtol=rtol, count=2, transport=True)
+        draws = seeds_for(size_n, pairs=pairs, base=base)
+        return theory.displacement_statistics([phase(size_n, size_m, draw, **run) for draw in draws])
 
-    by_n = np.array([rms(n, m_fixed, seeds_for(n, pairs=pairs, base=seed + 1000 * k))[0] for k, n in enumerate(ns)])
-    on_m = [rms(n_fixed, m, seeds_for(n_fixed, pairs=pairs, base=seed + 100 * k)) for k, m in enumerate(ms)]
+    by_n = np.array([transported(size, m, seed + 1000 * k)[0] for k, size in enumerate(ns)])
+    on_m = [transported(n, size, seed + 100 * k) for k, size in enumerate(ms)]
     by_m, picture = (np.array(x) for x in zip(*on_m))
     # the weight-space flow against the transport, and the total-push picture W(end) - W(0) ~ -P W(0) there
     W0 = sample_weights(weight_n, weight_m, seed=seed)
@@ -404,17 +332,13 @@ def displacement(
     c_m, f_m = CHECKS.disp_m.exponent(sizes=m_arr, values=by_m, predicted=-0.5, tolerance=tol)
     c_pic, f_pic = CHECKS.picture_m.exponent(sizes=m_arr, values=picture, predicted=-0.5, tolerance=tol)
     law = theory.expected_displacement
-    pred = np.array([law(n, m_fixed) for n in ns] + [law(n_fixed, m) for m in ms])
-    const = float(np.mean(np.concatenate([by_n, by_m]) / pred))
+    predicted = np.array([law(size, m) for size in ns] + [law(n, size) for size in ms])
+    const = float(np.mean(np.concatenate([by_n, by_m]) / predicted))
     weight = dict(n=weight_n, m=weight_m)
-    checks = [
-        CHECKS.transport.below(measured=weight_err, bound=weight_bound, scale=1.0, at=weight),
-        c_n,
-        c_m,
-        CHECKS.disp_const.close(predicted=1.0, measured=const, rtol=constant_rtol),
-        CHECKS.picture.below(measured=weight_picture, bound=picture_bound, scale=1.0, at=weight),
-        c_pic,
-    ]
+    c_transport = CHECKS.transport.below(measured=weight_err, bound=weight_bound, scale=1.0, at=weight)
+    c_const = CHECKS.disp_const.close(predicted=1.0, measured=const, rtol=constant_rtol)
+    c_picture = CHECKS.picture.below(measured=weight_picture, bound=picture_bound, scale=1.0, at=weight)
+    checks = [c_transport, c_n, c_m, c_const, c_picture, c_pic]
     f_abs = fit_exponent(m_arr, picture * by_m)
     numbers = quotes(".3f", disp_n=f_n, disp_m=f_m, picture=f_pic, disp_const=const, disp_max=by_n[-1])
     numbers |= quotes(".3f", disp_weight=weight_disp, picture_weight=weight_picture) | quotes(".2f", picture_abs=f_abs)
@@ -428,17 +352,17 @@ def displacement_figure(r: Result) -> Figure:
     d, p, law = r.data, r.params, theory.expected_displacement
     f_n, f_m, f_abs = d["fits"]
     ns, ms = [int(n) for n in d["n"]], [int(m) for m in d["m"]]
-    on_n = figures.through(d["n"] - 1, [law(n, p["m_fixed"]) for n in ns])
-    on_m = figures.through(ms, [law(p["n_fixed"], m) for m in ms])
+    on_n = figures.through(d["n"] - 1, [law(n, p["m"]) for n in ns])
+    on_m = figures.through(ms, [law(p["n"], m) for m in ms])
     left = figures.power_law_axes(
         figures.power_law(d["n"] - 1, d["by_n"], label="displacement", fit=f_n, predicted=on_n),
-        xlabel=f"other encodings $n - 1$ ($m = {p['m_fixed']}$)",
+        xlabel=f"other encodings $n - 1$ ($m = {p['m']}$)",
         ylabel=r"RMS $\|W_i(\mathrm{end}) - W_i(0)\| / \|W_i(0)\|$",
     )
     missed = figures.power_law(d["m"], d["picture_abs"], label=r"missed by $-P\,W(0)$", fit=f_abs, color=PALETTE[4])
     right = figures.power_law_axes(
         figures.power_law(d["m"], d["by_m"], label="displacement", fit=f_m, predicted=on_m) + missed,
-        xlabel=f"neurons $m$ ($n = {p['n_fixed']}$)",
+        xlabel=f"neurons $m$ ($n = {p['n']}$)",
         ylabel=r"RMS, relative to $\|W_i(0)\|$",
     )
     return render([left, right], width=10.0, height=3.6)
@@ -465,11 +389,11 @@ def directions(
     for a random orthogonal ``Q``); the squared first coordinate of each ``W_i(end)/|W_i(end)|`` (interference
     alone to ``t_end``, pooled over ``seeds``) against its exact law for a uniform unit vector in ``R^m``,
     ``Beta(1/2, (m-1)/2)`` (Kolmogorov-Smirnov)."""
-    x2 = []
-    for s in seeds:
-        W = simulate(sample_weights(n, m, seed=s), [0.0, t_end], terms=INTERFERENCE, rtol=rtol)[-1]
-        x2.append(W[:, 0] ** 2 / np.sum(W**2, axis=1))
-    p = float(stats.kstest(np.concatenate(x2), stats.beta(0.5, (m - 1) / 2).cdf).pvalue)
+    ends = [
+        simulate(sample_weights(n, m, seed=draw), [0.0, t_end], terms=INTERFERENCE, rtol=rtol)[-1] for draw in seeds
+    ]
+    first = np.concatenate([W[:, 0] ** 2 / np.sum(W**2, axis=1) for W in ends])  # squared first coordinates
+    p = float(stats.kstest(first, stats.beta(0.5, (m - 1) / 2).cdf).pvalue)
     W0 = sample_weights(rotation_n, rotation_m, seed=seeds[0])
     Q = stats.ortho_group.rvs(rotation_m, random_state=np.random.default_rng(seeds[0] + 1))
     rot = 0.0
@@ -477,25 +401,9 @@ def directions(
         rotated, plain = (simulate(W, [0.0, rotation_t], terms=terms, rtol=1e-12)[-1] for W in (W0 @ Q, W0))
         rot = max(rot, float(np.max(np.abs(rotated - plain @ Q))))
     at = dict(n=rotation_n, m=rotation_m, t_end=rotation_t)
-    checks = [
-        CHECKS.rotation.below(measured=rot, bound=rotation_tolerance, scale=1.0, at=at),
-        CHECKS.uniform.p_value(p=p, level=p_level),
-    ]
+    c_rotation = CHECKS.rotation.below(measured=rot, bound=rotation_tolerance, scale=1.0, at=at)
+    checks = [c_rotation, CHECKS.uniform.p_value(p=p, level=p_level)]
     return Result(checks=checks, numbers=quotes(".2f", p=p) | quotes(".0e", rotation=rot) | dict(draws=len(seeds)))
-
-
-def end_statistics(x: np.ndarray, x0: np.ndarray, n: int, m: int, *, zero: float) -> dict[str, float]:
-    """Statistics of ``x = sqrt(m) kappa_ij`` at the end of the phase (``x0`` at its start), for one draw.
-
-    ``positive`` (fraction ``x > zero``), ``at_zero`` (``|x| <= zero``), ``mean`` and its standard error ``se``
-    (over pairs), ``lift`` (mean ``x - x0`` over the pairs with ``x0 < -1``, which stay negative),
-    ``neg_p`` (KS p-value of ``-x`` over ``x < -zero`` against the push picture's lifted half-normal).
-    """
-    neg, sel = -x[x < -zero], x0 < -1.0
-    neg_p = stats.kstest(neg, lambda y: 1 - theory.end_negative_survival(y, n, m)).pvalue if neg.size else 0.0
-    lift = np.mean((x - x0)[sel]) if sel.any() else np.nan
-    out = dict(positive=np.mean(x > zero), at_zero=np.mean(np.abs(x) <= zero), mean=np.mean(x), lift=lift, neg_p=neg_p)
-    return {k: float(v) for k, v in out.items()} | {"se": float(np.std(x) / math.sqrt(x.size))}
 
 
 @runner
@@ -518,7 +426,6 @@ def end_law(
     """T4 (b, c): the overlaps and norms at the end of the interference phase against those of independent
     uniform unit vectors, and against the push picture (:func:`incidental.theory.end_cdf`). One draw of
     ``G(0)`` per ``m`` of ``ms``, run to ``t_end`` under interference alone and under the full flow."""
-    _require(min(ms) >= n, f"ms must be >= n (at least as many neurons as features), got n={n}, ms={ms}")
     rows, samples = [], []
     for k, m in enumerate(ms):
         run, full = (phase(n, m, seed + k, flow=flow, t_end=t_end, rtol=rtol) for flow in ("interference", "full"))
@@ -526,7 +433,7 @@ def end_law(
         row = dict(control_p=stats.kstest(x0, "norm").pvalue, norm_full=np.max(np.abs(np.diag(full.G[-1]) - 1)))
         row |= dict(norm_spread=np.sqrt(np.mean((norms - 1) ** 2)) / math.sqrt(2 / m))
         row["flow_diff"] = np.max(np.abs(full.kappa() - x))
-        rows.append(end_statistics(x, x0, n, m, zero=zero) | row)
+        rows.append(theory.end_statistics(x, x0, n, m, zero=zero) | row)
         samples.append(x)
     col = {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
     laws = (theory.atom_prediction, theory.end_mean_prediction, theory.negative_lift)
@@ -598,20 +505,16 @@ def end_law_figure(r: Result) -> Figure:
 # --- widgets -------------------------------------------------------------------------------------------------
 
 WIDGET_T_END = 15.0  # the widgets' interference phase: positive overlaps decay like e^{-2t}, e^{-30} ~ 1e-13
-WIDGET_RTOL = 1e-9
-WIDGET_TIMES = 61  # output times of a widget run (for the time course)
 WIDGET_ZERO = 1e-3  # |sqrt(m) kappa| below this counts as "at 0"
 C_FLUCT = 0.2  # spread of a pair's push around its prediction, in units of sqrt(n-2)/m (measured above)
 
 
 def ranked_pair(run: PhaseRun, rank: int) -> tuple[int, int]:
-    """The ``rank``-th most interfering pair ``(i, j)``, ``i < j`` (rank 1 = largest ``G_ij(0)``);
-    ranks beyond the number of interfering pairs give the last one."""
-    iu = np.triu_indices(run.n, k=1)
-    order = np.argsort(-run.G0[iu])
-    count = max(1, int(np.sum(run.G0[iu] > 0)))
-    k = order[min(max(rank, 1), count) - 1]
-    return int(iu[0][k]), int(iu[1][k])
+    """The pair ``(i, j)``, ``i < j``, with the ``rank``-th largest ``G_ij(0)`` (clipped to the interfering pairs)."""
+    upper = np.triu_indices(run.n, k=1)
+    order = np.argsort(-run.G0[upper])[: max(1, int(np.sum(run.G0[upper] > 0)))]
+    k = order[min(max(rank, 1), len(order)) - 1]
+    return int(upper[0][k]), int(upper[1][k])
 
 
 def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
@@ -621,7 +524,7 @@ def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
     The mean drop over ``i`` fluctuates like a mean over the ``n(n-1)/2`` pair losses (the drops share their
     pairs, ``L_ij = L_ji``): relative standard deviation ``sqrt(10 / (n (n-1)))``. Below about ``n = 9`` three
     of them exceed the prediction itself, and the T3 row is shown unresolved (too few pairs to tell)."""
-    run = phase(n, m, seed, flow="interference", t_end=WIDGET_T_END, rtol=WIDGET_RTOL, count=WIDGET_TIMES)
+    run = phase(n, m, seed, flow="interference", t_end=WIDGET_T_END, rtol=1e-9, count=61)  # 61 times: the course
     i, j = ranked_pair(run, pair)
     c, P, mask = derivation.gram_schmidt_coefficient(run.G0), run.push, run.interfering
     sigma = C_FLUCT * math.sqrt(max(n - 2, 1)) / m
@@ -629,8 +532,9 @@ def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
     fields = dict(i=i, j=j, c=cij, half=cij / 2, gs=derivation.gram_schmidt_norm_loss(run.G0)[i, j])
     pushed = dict(predicted=derivation.pair_push_prediction(run.G0)[i, j] + theory.push_shift(n, m), measured=P[i, j])
     lost = dict(predicted=derivation.pair_loss_prediction(run.G0)[i, j], measured=run.L[-1][i, j])
-    slope = dict(predicted=theory.push_slope_prediction(n, m), measured=push_slope(run))
-    dropped = dict(predicted=theory.expected_norm_drop(n, m), measured=run.norm_drop.mean())
+    pooled = theory.push_statistics([run])
+    slope = dict(predicted=theory.push_slope_prediction(n, m), measured=pooled["slope"])
+    dropped = dict(predicted=theory.expected_norm_drop(n, m), measured=pooled["mean_drop"])
     checks = [
         CHECKS.w_push.close(**pushed, atol=3 * sigma, **fields),
         CHECKS.w_slope.close(**slope, atol=4 * sigma / math.sqrt(float(np.sum(c[mask] ** 2)))),
@@ -649,16 +553,12 @@ def push_panel(n: int, m: int, seed: int, pair: int) -> Panel:
         xlim=(0.0, min(WIDGET_T_END, max(3.0, 2 * settle))),
         ylim=(0.0, 1.45 * max(cij, run.G0[i, j]) * s),
     )
-    note = (
-        f"Pair ({i},{j}) starts at √m G_ij = {run.G0[i, j] * s:.3f}; its push settles at "
-        f"{P[i, j] / cij:.3f} × its Gram-Schmidt coefficient (interference alone, t to {WIDGET_T_END:g})."
-    )
+    note = f"Pair ({i},{j}) starts at √m G_ij = {run.G0[i, j] * s:.3f}; its push settles at {P[i, j] / cij:.3f} × c_ij."
     return Panel(checks, svg([scatter, course], width=720, height=250), note)
 
 
 def push_explorable() -> Explorable:
-    """Widget: sizes, seed and pair against the total push and the norm loss (T1-T3). The notebook sets the
-    grids of the rendered book (:meth:`~incidental.explore.Explorable.grid`)."""
+    """Widget: sizes, seed and pair against the total push and the norm loss (T1-T3); the notebook sets the grids."""
     controls = [
         Control("n", "features n", (32, 64), 32, kind="size", low=4, high=64),
         Control("m", "neurons m", (4096, 2**20), 4096, kind="size", low=64, high=2**20),
@@ -670,11 +570,10 @@ def push_explorable() -> Explorable:
 
 
 def end_panel(n: int, m: int, seed: int) -> Panel:
-    """Widget panel for T4: the overlaps at the end (interference alone) against independent vectors and the
-    push picture, with the statistics that tell them apart."""
+    """Widget panel for T4: the overlaps after the phase against independent vectors and the push picture."""
     run = phase(n, m, seed, flow="interference", t_end=WIDGET_T_END, rtol=1e-7)
     x = run.kappa()
-    st = end_statistics(x, run.kappa(0), n, m, zero=WIDGET_ZERO)
+    st = theory.end_statistics(x, run.kappa(0), n, m, zero=WIDGET_ZERO)
     atom = dict(predicted=theory.atom_prediction(n, m), measured=st["at_zero"], atol=1.5 / math.sqrt(x.size))
     checks = [
         CHECKS.w_positive.below(measured=st["positive"], bound=0.01, scale=0.5, zero=WIDGET_ZERO),
@@ -686,8 +585,7 @@ def end_panel(n: int, m: int, seed: int) -> Panel:
 
 
 def end_explorable() -> Explorable:
-    """Widget: sizes and seed against the law of the overlaps at the end of the phase (T4). The notebook sets the
-    grids of the rendered book."""
+    """Widget: sizes and seed against the law of the overlaps after the phase (T4); the notebook sets the grids."""
     controls = [
         Control("n", "features n", (16, 64), 64, kind="size", low=4, high=64),
         Control("m", "neurons m", (16384, 2**22), 16384, kind="size", low=256, high=2**22),
