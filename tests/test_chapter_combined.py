@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from incidental import book, derivation, estimates, exact, runs, theory
+from incidental import book, derivation, estimates, exact, figures, runs, theory
 from incidental.chapters import combined as ch
 from incidental.checks import Check
 from matplotlib.figure import Figure
@@ -31,7 +31,7 @@ def test_rate_parts_add_up_to_the_exact_relative_rate(seed, n):
 
 
 def test_expected_rate_is_exact_for_two_encodings_and_zero_without_interference():
-    G = inc.gram(ch.interfering_pair_weights(50, seed=3))
+    G = inc.gram(exact.interfering_pair_weights(50, seed=3))
     np.testing.assert_allclose(derivation.expected_kappa_rate(G), inc.kappa_rate(G), atol=1e-15)
     G = inc.sample_gram(10, 40, seed=1)
     assert np.all(derivation.expected_kappa_rate(G)[G <= 0] == 0)
@@ -46,7 +46,7 @@ def test_mean_parts_cancel_in_theory():
 
 @pytest.mark.parametrize("m, seed", [(8, 0), (64, 1), (4096, 2), (2**20, 3)])
 def test_pair_closed_form_matches_the_simulated_flow(m, seed):
-    G0 = inc.gram(ch.interfering_pair_weights(m, seed=seed))
+    G0 = inc.gram(exact.interfering_pair_weights(m, seed=seed))
     t = np.linspace(0.0, 8.0, 81)
     Gs = inc.simulate_gram(G0, t, terms=("interference",), rtol=1e-12)
     g = exact.pair_overlap(G0, t)
@@ -125,29 +125,6 @@ def test_the_pair_view_is_the_trajectory_of_the_shared_run():
     assert A[0] == pytest.approx(1.0) and se[0] == pytest.approx(0.0, abs=1e-12)
 
 
-def _trajectory(t, kappa, integral):
-    run = runs.PhaseRun(2, 8, t, np.zeros((t.size, 2, 2)), None, None, None)
-    return runs.Pairs(run, np.array([0, 0]), np.array([1, 1]), kappa, integral, kappa)
-
-
-def test_fitted_rate_of_an_exact_exponential_and_crossings():
-    t = np.linspace(0.0, 2.0, 21)
-    kappa = 0.01 * np.exp(-np.outer(t, [1.5, 2.5]))
-    integral = np.outer(t, [1.5, 2.5])
-    traj = _trajectory(t, kappa, integral)
-    fit, avg = traj.fitted_rates((0.0, 2.0))
-    np.testing.assert_allclose(fit, [1.5, 2.5], rtol=1e-12)
-    np.testing.assert_allclose(avg, [1.5, 2.5], rtol=1e-12)
-    with pytest.raises(ValueError, match="late"):
-        traj.fitted_rates((5.0, 6.0), "late")
-    assert traj.first_time(t**2, 0.1) == pytest.approx(0.3 + 0.1 / 7)  # between (0.3, 0.09) and (0.4, 0.16)
-    assert traj.first_time(np.zeros(t.size), 0.1) == float("inf")
-    back = kappa.copy()
-    back[5:8, 0] = -1e-3  # crosses zero and comes back: it has still crossed
-    traj = _trajectory(t, back, integral)
-    assert traj.crossed_fraction()[4] == 0 and traj.crossed_fraction()[-1] == 0.5
-
-
 def test_ratio_estimates_with_equal_weights_are_the_mean_and_its_standard_error():
     x = np.array([[1.0, 2.0], [2.0, 0.0], [4.0, 1.0], [5.0, 5.0]])
     est = estimates.ratio_estimates(x, np.ones(4))
@@ -162,7 +139,7 @@ def test_ratio_estimates_with_equal_weights_are_the_mean_and_its_standard_error(
 SMALL = {
     "identities": (
         "rate_identities",
-        dict(n=6, m=48, t0=0.5, h=1e-4, fd_tolerance=1e-7, parts_n=8, parts_m=32, parts_tolerance=1e-12, seed=1),
+        dict(n=6, m=48, t0=0.5, h=1e-4, fd_tolerance=1e-7, parts=(8, 32), parts_tolerance=1e-12, seed=1),
     ),
     "means": (
         "mean_correction",
@@ -311,6 +288,13 @@ def test_an_unknown_knob_raises_naming_it():
         getattr(ch, runner)(**knobs, windo=(0.0, 1.0))
 
 
+def test_the_size_of_the_split_is_one_knob_checked_as_a_size():
+    runner, knobs = SMALL["identities"]
+    with pytest.raises(ValueError, match="parts"):
+        getattr(ch, runner)(**{**knobs, "parts": (32, 8)})
+    assert "n=8, m=32" in getattr(ch, runner)(**knobs).checks[-1].regime
+
+
 def test_every_knob_of_the_notebook_reaches_a_runner():
     _nb, code, _markdown = notebook_cells()
     calls = re.findall(r"^(\w+) = ch\.(\w+)\(\*\*(\w+)\)", "\n".join(code), flags=re.M)
@@ -398,12 +382,26 @@ def test_pair_panels_keep_the_band_in_view():
         error = ch.pair_axes(traj, p, int(np.argmin(np.abs(traj.times - values["time"]))))[1]
         lo, hi = error.ylim
         assert lo <= -2 * ch.WIDGET_LEVEL and 2 * ch.WIDGET_LEVEL <= hi <= 1.0, values
-    lo, hi = ch.error_limits(np.array([0.0, 50.0]), 0.1)
+    lo, hi = figures.error_limits(np.array([0.0, 50.0]), 0.1)
     assert lo <= -0.2 and hi == 1.0
-    lo, hi = ch.error_limits(np.array([0.0, 0.03]), 0.1)
+    lo, hi = figures.error_limits(np.array([0.0, 0.03]), 0.1)
     assert lo <= -0.2 and 0.2 <= hi < 0.3
     note = ch.pair_panel(64, 1024, 1, 3.0).note
     assert "off the right panel's scale" in note
+
+
+def test_a_clipped_error_stops_at_its_frame_and_estimate_bars_span_two_standard_errors():
+    t = np.linspace(0.0, 1.0, 11)
+    err = np.where(t > 0.55, 5.0, 0.01 * t)  # leaves any frame at t = 0.6
+    ax = figures.clipped_error(t, err, level=0.1, mark=8, xlabel="t")
+    assert ax.ylim == figures.error_limits(err, 0.1) and ax.ylim[1] == 1.0 and ax.xlabel == "t"
+    curve, marker = ax.series
+    assert curve.y[6] == 1.0 and np.all(np.isnan(curve.y[7:]))  # drawn up to the frame, then stopped
+    assert marker.y == [1.0] and ax.vlines[0][0] == pytest.approx(0.8) and ax.hlines == [(0.1, ""), (-0.1, "")]
+    est = [estimates.Estimate(1.0, 0.1), estimates.Estimate(2.0, 0.5)]
+    bars = figures.estimate_bars([1, 2], est, label="x", color="#000")
+    np.testing.assert_allclose([bars.low, bars.y, bars.high], [[0.8, 1.0], [1.0, 2.0], [1.2, 3.0]])
+    assert bars.kind == "errorbar" and bars.label == "x"
 
 
 def test_pair_numbers_wrap_around():
@@ -426,7 +424,7 @@ def test_a_knob_changes_the_quoted_numbers_and_the_caption(tmp_path, monkeypatch
     after = probe(
         "04_combined_rate",
         {
-            "    n=8, m=64, t0=0.5,": "    n=10, m=64, t0=0.5,",
+            "identity_knobs = dict(n=8, m=64,": "identity_knobs = dict(n=10, m=64,",
             "early_knobs = dict(n=64,": "early_knobs = dict(n=32,",
         },
     )

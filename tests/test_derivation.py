@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from incidental import derivation, theory
 
 INTERFERENCE = ("interference",)
 
@@ -78,3 +79,28 @@ def test_theory_constants_are_consistent():
     assert theory.drift_strength(2, 100) == 0.0
     with pytest.raises(ValueError, match="m must be >= n"):
         theory.drift_strength(10, 5)
+
+
+def test_mean_rate_parts_are_kappa_squared_weighted_means_and_cancel_in_the_mean():
+    two = derivation.mean_rate_parts(6, 30, draws=2, seed=3)
+    p = [derivation.relative_rate_parts(inc.sample_gram(6, 30, seed=s)) for s in (3, 4)]
+    w = np.concatenate([q.kappa**2 for q in p])
+    weighted = lambda part: np.sum(w * np.concatenate([getattr(q, part) for q in p])) / np.sum(w)
+    assert two.pairs == w.size and (two.n, two.m, two.draws) == (6, 30, 2)
+    assert two.numerator.mean == pytest.approx(weighted("numerator") * 30 / 6)
+    assert two.first_order.mean == pytest.approx(-weighted("first_order"))
+    assert two.own_plain.mean == pytest.approx(np.mean(np.concatenate([q.own for q in p])) * 30)
+    s = derivation.mean_rate_parts(16, 256, draws=40, seed=0)
+    assert s.predicted == pytest.approx((-14 / 16, 14 / 16))
+    for est, predicted in ((s.numerator, -14 / 16), (s.others, 14 / 16), (s.correction, s.own.mean), (s.own_plain, 2)):
+        assert abs(est.mean - predicted) < 4 * est.se
+    with pytest.raises(ValueError, match="draws"):
+        derivation.mean_rate_parts(6, 30, draws=0, seed=0)
+
+
+def test_fluctuation_scale_is_the_predicted_spread_and_the_median_error_half_of_it():
+    spread, median = derivation.fluctuation_scale(32, 4096, draws=4, seed=0)
+    assert spread == pytest.approx(theory.pair_spread(32, 4096), rel=0.05)
+    assert median == pytest.approx(theory.pair_spread(32, 4096) / 2, rel=0.1)
+    with pytest.raises(ValueError, match="draws"):
+        derivation.fluctuation_scale(32, 4096, draws=0, seed=0)

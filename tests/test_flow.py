@@ -3,6 +3,7 @@
 import incidental as inc
 import numpy as np
 import pytest
+from incidental import exact
 
 SMOOTH = ("feature_benefit", "interference")
 INTERFERENCE = ("interference",)
@@ -18,22 +19,34 @@ def test_weight_and_gram_flows_agree(terms, n, m, seed):
     assert np.max(np.abs(np.einsum("tim,tjm->tij", Ws, Ws) - Gs)) < 1e-8
 
 
-def positive_pair(m: int, seed: int) -> np.ndarray:
-    W = inc.sample_weights(2, m, seed=seed)
-    if W[0] @ W[1] < 0:
-        W[1] *= -1
-    return W
+def test_interfering_pair_weights_flip_the_second_encoding_only_if_needed():
+    for seed in range(8):
+        W, drawn = exact.interfering_pair_weights(16, seed=seed), inc.sample_weights(2, 16, seed=seed)
+        assert W.shape == (2, 16) and W[0] @ W[1] > 0
+        np.testing.assert_array_equal(W[0], drawn[0])
+        np.testing.assert_array_equal(W[1], drawn[1] * np.sign(drawn[0] @ drawn[1]))
+
+
+def test_rate_deficits_are_the_closed_form_on_interfering_draws_and_about_one_over_2m():
+    grams = [inc.sample_gram(2, 16, seed=k) for k in range(20)]
+    by_hand = [1 - exact.pair_decay_rate(G) / (G[0, 0] + G[1, 1]) for G in grams if G[0, 1] > 0]
+    assert exact.rate_deficits((16,), 20) == pytest.approx([np.mean(by_hand)])
+    deficits = exact.rate_deficits((16, 256, 4096), 200)
+    assert deficits.shape == (3,)
+    np.testing.assert_allclose(deficits * [16, 256, 4096], 0.5, rtol=0.1)
+    with pytest.raises(ValueError, match="draws"):
+        exact.rate_deficits((16,), 0)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_pair_interference_matches_exact_solution(seed):
-    W0 = positive_pair(8, seed) * (1 + 0.3 * seed)
+    W0 = exact.interfering_pair_weights(8, seed=seed) * (1 + 0.3 * seed)
     times = np.linspace(0, 10, 21)
     np.testing.assert_allclose(inc.simulate(W0, times, terms=INTERFERENCE), inc.pair_interference(W0, times), atol=1e-9)
 
 
 def test_pair_push_total_matches_integrated_push():
-    W0 = positive_pair(6, 3)
+    W0 = exact.interfering_pair_weights(6, seed=3)
     _, P = inc.simulate_gram_with_push(W0 @ W0.T, [0.0, 200.0], terms=INTERFERENCE)
     assert P[-1, 0, 1] == pytest.approx(inc.pair_push_total(W0 @ W0.T), rel=1e-8)
     tau = inc.pair_interference_tau(W0 @ W0.T, [0.0, 1.0, 2.0])
@@ -42,7 +55,7 @@ def test_pair_push_total_matches_integrated_push():
 
 
 def test_symmetric_pair_matches_exact_solution():
-    W0 = positive_pair(10, 4)
+    W0 = exact.interfering_pair_weights(10, seed=4)
     W0[1] *= np.linalg.norm(W0[0]) / np.linalg.norm(W0[1])  # equal norms
     times = np.linspace(0, 5, 11)
     np.testing.assert_allclose(inc.simulate(W0, times, terms=SMOOTH), inc.symmetric_pair(W0, times), atol=1e-9)

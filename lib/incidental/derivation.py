@@ -233,6 +233,10 @@ def first_order_norm_change(G0: np.ndarray, times: Sequence[float] | np.ndarray)
 
 from dataclasses import dataclass  # noqa: E402  (here, not at the top: one block per chapter)
 
+from .estimates import Estimate, ratio_estimates  # noqa: E402
+from .model import sample_gram  # noqa: E402
+from .theory import second_order_mean_slope, third_encoding_norm_loss  # noqa: E402
+
 
 @dataclass(frozen=True)
 class RateParts:
@@ -301,6 +305,77 @@ def expected_kappa_rate(G: np.ndarray) -> np.ndarray:
     d = np.diag(G)
     kappa = cosine_similarity(G)
     return _zero_diagonal(-np.maximum(kappa, 0.0) * (d[:, None] + d[None, :]) * (1.0 - kappa**2))
+
+
+@dataclass(frozen=True)
+class MeanRateParts:
+    """The parts of :class:`RateParts` on average at initialisation, at one ``(n, m)``: ``kappa^2``-weighted
+    means (:class:`~incidental.estimates.Estimate`, jackknife over draws) over ``pairs`` interfering pairs.
+
+    ``first_order`` is ``<a + b>``; ``numerator`` (N), ``others`` (D), ``own`` (Q) and ``correction``
+    (``<kappa'/kappa + a + b>``) are in units of ``n/m``, where the conditional means predict ``-(n-2)/n``,
+    ``+(n-2)/n`` and ``correction = own``; ``own_plain`` is the plain mean of ``kappa^2 (a + b)`` in units
+    of ``1/m`` (predicted 2).
+    """
+
+    n: int
+    m: int
+    draws: int
+    pairs: int
+    first_order: Estimate
+    numerator: Estimate
+    others: Estimate
+    own: Estimate
+    correction: Estimate
+    own_plain: Estimate
+
+    @property
+    def predicted(self) -> tuple[float, float]:
+        """The conditional means of N and D, ``-(n-2)/n`` and ``+(n-2)/n`` (units of ``n/m``), two floats."""
+        n, m = self.n, self.m
+        return second_order_mean_slope(n, m) * m / n, third_encoding_norm_loss(n, m) * m / n
+
+
+def mean_rate_parts(n: int, m: int, *, draws: int, seed: int) -> MeanRateParts:
+    """The four parts of the cosine's rate on average over ``draws`` Gram matrices ``sample_gram(n, m, seed + s)``.
+
+    Weighted by ``kappa^2`` (the least-squares fit of ``X kappa`` on ``kappa``): the plain mean of the
+    numerator part does not exist, because pairs with a tiny ``W_i . W_j`` divide a random
+    second-order term by almost zero (Cauchy tails).
+    """
+    rows, weights, plain, counts = [], [], [], []
+    for s in range(v.size("draws", draws, 1)):
+        p = relative_rate_parts(sample_gram(n, m, seed=seed + s))
+        w = p.kappa**2
+        parts = (-p.first_order, p.numerator, p.others, p.own, p.total - p.first_order)
+        rows.append([np.sum(w * x) for x in parts])
+        weights.append(np.sum(w))
+        plain.append([np.sum(p.own)])
+        counts.append(p.kappa.size)
+    est = ratio_estimates(np.asarray(rows), np.asarray(weights))
+    own_plain = ratio_estimates(np.asarray(plain), np.asarray(counts, dtype=float))[0]
+    scaled = [e.scaled(m / n) for e in est[1:]]
+    return MeanRateParts(n, m, draws, int(sum(counts)), est[0], *scaled, own_plain.scaled(m))
+
+
+def fluctuation_scale(n: int, m: int, *, draws: int, seed: int) -> tuple[float, float]:
+    """(spread, median error), two floats, over all pairs of ``draws`` draws ``sample_gram(n, m, seed + s)``.
+
+    ``spread = std(S_ij - (n-2) G_ij/m) / RMS(G_ij)``: the random part of the second-order numerator
+    terms relative to a typical overlap (predicted :func:`~incidental.theory.pair_spread`);
+    ``median error``: median over interfering pairs of ``|kappa_rate / first-order rate - 1|``
+    (predicted half the spread).
+    """
+    resid, overlaps, errors = [], [], []
+    i, j = np.triu_indices(n, k=1)
+    for s in range(v.size("draws", draws, 1)):
+        G = sample_gram(n, m, seed=seed + s)
+        resid.append(numerator_second_order(G)[i, j] - second_order_mean_slope(n, m) * G[i, j])
+        overlaps.append(G[i, j])
+        p = relative_rate_parts(G)
+        errors.append(np.abs(p.total / p.first_order - 1.0))
+    spread = float(np.std(np.concatenate(resid)) / np.sqrt(np.mean(np.concatenate(overlaps) ** 2)))
+    return spread, float(np.median(np.concatenate(errors)))
 
 
 # === total push (chapter 5): add formulas here ===

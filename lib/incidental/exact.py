@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _validate as v
+from .model import sample_gram, sample_weights
 
 
 def _pair_weights(W0: object) -> np.ndarray:
@@ -171,6 +172,23 @@ def pair_cosine(G0: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarr
     g = pair_overlap(G0, times)
     c2 = (a + b) ** 2 - 4 * max(g0, 0.0) ** 2
     return 2 * g / np.sqrt(c2 + 4 * g * g - (a - b) ** 2)
+
+
+def interfering_pair_weights(m: int, *, seed: int) -> np.ndarray:
+    """Two encodings ``(2, m)`` from ``sample_weights(2, m, seed)``, the second flipped if needed so they interfere."""
+    W = sample_weights(2, m, seed=seed)
+    return W * np.array([[1.0], [-1.0]]) if W[0] @ W[1] < 0 else W
+
+
+def rate_deficits(ms: Sequence[int], draws: int) -> np.ndarray:
+    """The mean relative deficit ``1 - c/(a_0 + b_0)`` of the late rate :func:`pair_decay_rate` below the
+    note's, over the interfering draws among ``sample_gram(2, m, seed=0..draws-1)``, per ``m`` of ``ms``:
+    ``(len(ms),)``, about ``1/(2m)``."""
+    out = []
+    for m in ms:
+        grams = (sample_gram(2, m, seed=k) for k in range(v.size("draws", draws, 1)))
+        out.append(float(np.mean([1.0 - pair_decay_rate(G) / (G[0, 0] + G[1, 1]) for G in grams if G[0, 1] > 0])))
+    return np.asarray(out)
 
 
 # === total push (chapter 5): add formulas here ===

@@ -203,4 +203,32 @@ def histogram_law(
 # === combined rate (chapter 4): add formulas here ===
 
 
+def error_limits(values: ArrayLike, level: float, *, cap: float = 1.0) -> tuple[float, float]:
+    """Limits ``(lo, hi)`` (two floats) for a relative error ``values`` around 0 that a heavy tail cannot
+    stretch: they take in the band ``±2 level`` and the curve (:func:`robust_limits`), never beyond ``±cap``."""
+    lo, hi = robust_limits(np.clip(values, -cap, cap), quantiles=(0.0, 1.0), include=(-2 * level, 2 * level), pad=0.1)
+    return max(lo, -cap), min(hi, cap)
+
+
+def clipped_error(t: ArrayLike, errors: ArrayLike, *, level: float, mark: int, **labels: str) -> Axes:
+    """Axes of a relative error ``errors`` ``(T,)`` over time ``t`` ``(T,)`` on :func:`error_limits`, with the band
+    ``±level`` dotted: a curve that leaves the frame stops at it, and the sample ``mark`` (an index) is a point,
+    at the frame's edge if it lies beyond, on a vertical line. ``labels``: the Axes' text (``xlabel``, ``title``)."""
+    t, err = np.asarray(t, dtype=float), np.asarray(errors, dtype=float)
+    ylim = error_limits(err, level)
+    shown = np.clip(err, *ylim)
+    outside = (err < ylim[0]) | (err > ylim[1])
+    shown[outside & np.concatenate([[False], outside[:-1]])] = np.nan  # the curve stops at the frame
+    marker = Series([t[mark]], [float(np.clip(err[mark], *ylim))], kind="points", color=PALETTE[1])
+    lines = dict(hlines=[(level, ""), (-level, "")], vlines=[(float(t[mark]), "")])
+    return Axes([Series(t, shown), marker], ylim=ylim, **lines, **labels)
+
+
+def estimate_bars(x: ArrayLike, estimates: Sequence, *, sigmas: float = 2.0, **style) -> Series:
+    """A series of error bars, ``sigmas`` standard errors around the means of ``estimates`` (one
+    :class:`~incidental.estimates.Estimate` per entry of ``x``); ``style``: the series' label, colour, ..."""
+    mean, se = np.array([est.mean for est in estimates]), np.array([est.se for est in estimates])
+    return Series(x, mean, kind="errorbar", low=mean - sigmas * se, high=mean + sigmas * se, **style)
+
+
 # === total push (chapter 5): add formulas here ===

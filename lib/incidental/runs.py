@@ -181,6 +181,22 @@ class Pairs:
         """RMS over all pairs of ``ReLU(kappa)``, ``(T,)``: the interference left, including new pairs."""
         return np.sqrt(np.mean(np.maximum(self.all_kappa, 0.0) ** 2, axis=1))
 
+    def breakdown(self, level: float, late: tuple[float, float]) -> tuple[float, float, float, float]:
+        """Where the note's :attr:`prediction` stops describing this run, four floats: the first times
+        (:meth:`first_time`; ``inf`` if never) at which the median pair (:meth:`median_deviation`) and the
+        population (``log A > log(1 + level)``, :meth:`amplitude`) are ``level`` off; the :meth:`late_rate` on the
+        window ``late``, and the :meth:`crossed_fraction` at its start."""
+        with np.errstate(divide="ignore"):
+            log_a = np.log(self.amplitude()[0])
+        crossed = float(self.crossed_fraction()[np.argmax(self.window(late, "late_window"))])
+        times = self.first_time(self.median_deviation(), level), self.first_time(log_a, np.log1p(level))
+        return *times, self.late_rate(late), crossed
+
+    @property
+    def overlaps(self) -> np.ndarray:
+        """The pairs' overlaps ``W_i . W_j`` ``(T, P)``."""
+        return self.run.G[:, self.i, self.j]
+
 
 @lru_cache(maxsize=1024)
 def phase(
