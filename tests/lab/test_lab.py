@@ -57,8 +57,10 @@ READ_PAGE = """() => {
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], ' +
         '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText.slice(0, 300)),
     figures: figures.length,
-    captioned: figures.filter(f => (f.querySelector('figcaption') || {innerText: ''}).innerText.trim().length > 20)
-        .length,
+    // A figure's caption is the Markdown cell right after its cell, opening with "Figure N.k."
+    captioned: figures.filter(f => { const next = cells[cells.indexOf(f.closest('.jp-Cell')) + 1];
+      const text = next && next.classList.contains('jp-MarkdownCell') ? next.innerText.trim() : '';
+      return /^Figure \\d+\\.\\d+\\./.test(text) && text.length > 20; }).length,
     busy: Array.from(document.querySelectorAll('.jp-InputPrompt')).filter(p => p.innerText.includes('*')).length,
   };
 }"""
