@@ -36,8 +36,10 @@ time of the last support change.
 
 from __future__ import annotations
 
+import json
 import time as _time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -776,6 +778,64 @@ def run_point(
         coll.append(argmax_collisions(snap.argmax, snap.sign))
     rec.update({"tau": taus, "density": dens, "max_overlap": overlap, "decided": decided, "collisions": coll})
     return rec
+
+
+SWEEP_FORMAT = "sweep_whole/1"
+"""The ``format`` of a sweep file's first line (:func:`read_sweep`)."""
+
+
+def read_recorded(path: Path) -> dict[str, Any] | None:
+    """A recorded file (``None`` if absent): a sweep (JSON Lines, :func:`read_sweep`) as its header with its
+    records under ``"runs"``, or a plain JSON document (the benchmark's)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    if path.suffix == ".jsonl":
+        header, runs = read_sweep(path)
+        return {**header, "runs": runs}
+    return json.loads(path.read_text())
+
+
+def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A sweep recorded by ``scripts/sweep_whole.py`` (JSON Lines): ``(header, records)``.
+
+    The file's first line is the header, what defines the sweep (``format``, ``library_version``, the
+    integrator ``settings`` with the ``lam`` rule, the grid ``n``, ``m``, ``seeds``); every later line is one
+    run (a :func:`run_point` record) or, under the single key ``"session"``, what one invocation of the script
+    did (command, workers, wall time). ``header`` is the first line plus ``sessions`` (their list),
+    ``wall_seconds`` (summed over them: a killed session records none) and ``cpu_seconds`` (summed over the
+    runs); ``records`` are sorted by ``(n, m, lam, seed)``. A last line cut off by an interrupted writer (no
+    final newline, not JSON) is ignored; a run recorded twice is an error.
+    """
+    path = Path(path)
+    lines = path.read_text().split("\n")
+    rows = []
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if k == len(lines) - 1:  # the unfinished last line of an interrupted writer
+                break
+            raise ValueError(f"{path}, line {k + 1}: not JSON: {line[:80]!r}") from None
+    if not rows or rows[0].get("format") != SWEEP_FORMAT:
+        raise ValueError(f"{path}: not a sweep file (its first line has no format {SWEEP_FORMAT!r})")
+    header, sessions, records, seen = dict(rows[0]), [], [], set()
+    for row in rows[1:]:
+        if set(row) == {"session"}:
+            sessions.append(row["session"])
+            continue
+        key = (row["n"], row["m"], row["seed"], row["lam"])
+        if key in seen:
+            raise ValueError(f"{path}: the run n={key[0]}, m={key[1]}, seed={key[2]}, lam={key[3]!r} is recorded twice")
+        seen.add(key)
+        records.append(row)
+    records.sort(key=lambda r: (r["n"], r["m"], r["lam"], r["seed"]))
+    header["sessions"] = sessions
+    header["wall_seconds"] = sum(s.get("wall_seconds", 0.0) for s in sessions)
+    header["cpu_seconds"] = sum(r["seconds"] for r in records)
+    return header, records
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ the runners (:func:`integrator`, :func:`phases`, :func:`lam_scan`, :func:`count_
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -32,11 +31,11 @@ PAPER_COUNTS: tuple[int, ...] = (72, 24, 12, 10, 10, 4, 7, 9, 4, 5, 4, 8, 3, 3, 
 """Lecomte et al.'s polysemantic counts at n = 256, m = 256 k (one seed each, AdamW, a counting window)."""
 
 DATA = dict(
-    paper="whole_paper_sweep.json",
-    counts="whole_count_sweep.json",
-    lam="whole_lam_sweep.json",
+    paper="whole_paper_sweep.jsonl",
+    counts="whole_count_sweep.jsonl",
+    lam="whole_lam_sweep.jsonl",
     bench="whole_benchmark.json",
-    lam_count="whole_lam_count_sweep.json",
+    lam_count="whole_lam_count_sweep.jsonl",
 )
 """The recorded files of ``book/data`` (``scripts/sweep_whole.py``, ``benchmarks/bench_whole.py``), by part."""
 
@@ -383,9 +382,8 @@ def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> F
 
 
 def load(name: str) -> dict[str, Any] | None:
-    """A recorded JSON file of ``book/data``, where the sweep script and the benchmark write (``None`` if absent)."""
-    path = repository_root() / "book" / "data" / name
-    return json.loads(path.read_text()) if path.exists() else None
+    """A recorded file of ``book/data`` (:func:`incidental.whole.read_recorded`; ``None`` if absent)."""
+    return whole.read_recorded(repository_root() / "book" / "data" / name)
 
 
 Part = tuple[list[Check], dict[str, Any], dict[str, Any]]
@@ -514,7 +512,7 @@ def recorded_count_figure(r: Result) -> Figure | str:
 def paper_table_html(r: Result) -> str:
     """The paper's counts against ours at n = 256, point by point (HTML)."""
     if r.data["files"]["paper"] is None:
-        return "<p><em>The paper-scale sweep is not recorded (book/data/whole_paper_sweep.json).</em></p>"
+        return "<p><em>The paper-scale sweep is not recorded (book/data/whole_paper_sweep.jsonl).</em></p>"
     s = r.data["paper_summary"]
     rows = "".join(
         f"<tr><td>{int(m)}</td><td>{p}</td><td>{mu:.1f} [{lo:.1f}, {hi:.1f}]</td><td>{pr:.1f}</td>"
