@@ -240,3 +240,28 @@ def test_count_summary_and_poisson_exponent_fit():
     assert alone.mean[0] == 3 and np.isnan(alone.low[0]) and np.isnan(alone.high[0])
     with pytest.raises(ValueError, match="counts"):
         fit_count_exponent(ms[:3], [-1, 0, 1])
+
+
+def test_the_step_is_bounded_by_the_sparsification_clock():
+    """At large lam sqrt(m) a fixed step lets features survive that the flow kills (issue 13): with the
+    clock bound the deaths do not move when the step is halved, and at lam sqrt(m) <= 0.1 nothing changes."""
+    import numpy as np
+    from incidental.model import sample_weights
+    from incidental.whole import SWEEP_SETTINGS, whole_flow
+
+    n, m = 32, 1024
+    W0 = sample_weights(n, m, seed=1)
+    lam = 3.2 / np.sqrt(m)
+    plain = {k: v for k, v in SWEEP_SETTINGS.items() if k != "tau_step"}
+
+    def dead(**settings):
+        return int(np.sum(~np.any(whole_flow(W0, lam, **settings).W != 0, axis=1)))
+
+    bounded = dead(**SWEEP_SETTINGS)
+    bound = SWEEP_SETTINGS["tau_step"] / 3.2
+    assert bounded == dead(**{**plain, "h": bound / 2, "h_sparse": bound / 2})
+    assert dead(**plain) < bounded  # the fixed coarse step under-kills (0.58 lam survival threshold at h = 1)
+    small = 0.1 / np.sqrt(m)
+    a = whole_flow(W0, small, **SWEEP_SETTINGS)
+    b = whole_flow(W0, small, **plain)
+    assert np.array_equal(a.W, b.W) and a.t_end == b.t_end

@@ -386,6 +386,7 @@ def whole_flow(
     polish: float | None = None,
     single_above: int | None = None,
     rk_order: int = 4,
+    tau_step: float | None = None,
 ) -> WholeRun:
     """Run the whole model (feature benefit, interference, L1) from ``W0`` ``(n, m)`` to convergence.
 
@@ -400,7 +401,10 @@ def whole_flow(
     fixed point to ``tol``, so that the end values carry the step's lag ``O(lam * polish)`` instead of
     ``O(lam * h_sparse)`` (``t_end`` stays the first convergence time). ``single_above`` (fast path
     only): while the dense block has more entries than this, compute it in single precision (twice
-    as fast; the fixed-point test and everything after run in double precision). Returns a
+    as fast; the fixed-point test and everything after run in double precision). ``tau_step``: bound
+    both steps by this fraction of the sparsification clock, ``h, h_sparse <= tau_step / (lam sqrt(m))``
+    (a weight of size ``1/sqrt(m)`` shrinks by ``lam h``: at large ``lam sqrt(m)`` a fixed step lets the
+    threshold act in too few, too large bites, and features that the flow kills survive). Returns a
     :class:`WholeRun`.
     """
     W0 = v.weights("W0", W0)
@@ -409,6 +413,9 @@ def whole_flow(
         raise ValueError("lam must be positive for the flow to reach exact zeros and stop, got 0")
     h = v.positive("h", h)
     h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
+    if tau_step is not None:
+        bound = v.positive("tau_step", tau_step) / (lam * np.sqrt(W0.shape[1]))
+        h, h_sparse = (bound if bound < step * (1 - 1e-9) else step for step in (h, h_sparse))  # not by round-off
     switch_density = v.positive("switch_density", switch_density)
     tol = v.positive("tol", tol)
     hold = 0.0 if hold == 0 else v.positive("hold", hold)  # 0: stop at the first fixed point
@@ -684,6 +691,7 @@ SWEEP_SETTINGS: dict[str, float] = {
     "hold": DEFAULT_HOLD,
     "single_above": 2**15,
     "rk_order": 3,
+    "tau_step": 0.1,
 }
 
 
