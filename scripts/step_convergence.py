@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     doc = {
-        "description": "chapter 7's numbers at the book's step, the step halved and quartered, and RK4 at a fixed small step",
+        "description": "chapter 7's numbers at the book's step, halved, quartered, and with RK4 at a fixed small step",
         "command": "step_convergence.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "library_version": library_version(),
         "schemes": {k: scheme_settings(k, 1.0) for k in args.schemes},
