@@ -265,3 +265,25 @@ def test_the_step_is_bounded_by_the_sparsification_clock():
     a = whole_flow(W0, small, **SWEEP_SETTINGS)
     b = whole_flow(W0, small, **plain)
     assert np.array_equal(a.W, b.W) and a.t_end == b.t_end
+
+
+def test_step_study_pairs_the_book_scheme_with_the_reference_seed_by_seed():
+    from incidental.whole import step_study
+
+    def run(scheme, seed, poly, dead):
+        return dict(
+            n=8,
+            m=64,
+            lam_sqrt_m=0.1,
+            seed=seed,
+            scheme=scheme,
+            polysemantic=poly,
+            dead_features=dead,
+            mechanism=0.5,
+            t_end=100.0 + seed,
+        )
+
+    runs = [run("book", 0, 2, 0), run("book", 1, 3, 4), run("rk4_fixed", 0, 2, 0), run("rk4_fixed", 1, 4, 4)]
+    rows = {key: (ref, book, se) for _, key, ref, book, se in step_study(runs)}
+    assert rows["polysemantic"] == (3.0, 2.5, 0.5)  # paired differences 0 and -1
+    assert rows["dead_fraction"] == (0.25, 0.25, 0.0) and rows["t_end"][2] == 0.0

@@ -792,6 +792,37 @@ SWEEP_FORMAT = "sweep_whole/1"
 """The ``format`` of a sweep file's first line (:func:`read_sweep`)."""
 
 
+def count_ratio(records: list[dict[str, Any]], confidence: float = 0.95) -> Interval:
+    """The records' polysemantic counts over their prediction, pooled (:func:`~incidental.pooled_ratio`)."""
+    predicted = [expected_polysemantic(r["n"], r["m"]) for r in records]
+    return pooled_ratio([r["polysemantic"] for r in records], predicted, confidence)
+
+
+def over_time(records: list[dict[str, Any]], key: str) -> np.ndarray:
+    """``key`` of each record at the times of ``TAU_GRID`` that every run reached, ``(runs, times)``."""
+    reached = min(len(r["tau"]) for r in records)
+    return np.array([r[key][:reached] for r in records], dtype=float)
+
+
+def step_study(runs: list[dict[str, Any]], reference: str = "rk4_fixed") -> list[tuple[dict, str, float, float, float]]:
+    """The step-convergence study (``scripts/step_convergence.py``) as rows ``(point, key, reference mean, book
+    mean, standard error of their paired difference)``: for each point ``(n, m, lam_sqrt_m, seeds)`` and each
+    of the count, the dead fraction, the mechanism and ``t_end``, the book's scheme against ``reference`` on the
+    same seeds."""
+    by: dict[tuple, dict[str, dict[int, dict]]] = {}
+    for r in runs:
+        row = {**r, "dead_fraction": r["dead_features"] / r["n"]}
+        by.setdefault((r["n"], r["m"], r["lam_sqrt_m"]), {}).setdefault(r["scheme"], {})[r["seed"]] = row
+    out = []
+    for (n, m, c), schemes in sorted(by.items()):
+        seeds = sorted(set(schemes["book"]) & set(schemes[reference]))
+        for key in ("polysemantic", "dead_fraction", "mechanism", "t_end"):
+            ref, book = (np.array([schemes[k][s][key] for s in seeds], dtype=float) for k in (reference, "book"))
+            se = float((book - ref).std(ddof=1) / np.sqrt(len(seeds)))
+            out.append((dict(n=n, m=m, lam_sqrt_m=c, seeds=len(seeds)), key, float(ref.mean()), float(book.mean()), se))
+    return out
+
+
 def read_recorded(path: Path) -> dict[str, Any] | None:
     """A recorded file (``None`` if absent): a sweep (JSON Lines, :func:`read_sweep`) as its header with its
     records under ``"runs"``, or a plain JSON document (the benchmark's)."""

@@ -1,10 +1,7 @@
 """Chapter 7 (Whole model): claims W1-W4 (the paper's picture), the paper's scale, and the chapter's widget.
 
-Feature benefit, interference and L1 together, from the ``N(0, 1/m)`` initialisation to convergence, with the
-integrator of :mod:`incidental.whole`, where every formula lives. The checks are declared once in ``CHECKS``;
-the runners (:func:`integrator`, :func:`phases`, :func:`lam_scan`, :func:`count_sweep`, :func:`mechanism` and
-:func:`recorded`, which reads the sweeps of ``scripts/sweep_whole.py``) take their knobs as keywords
-(:func:`~incidental.book.runner`); figure builders return the figure, whose caption is in the notebook.
+All three forces from the ``N(0, 1/m)`` initialisation to convergence, with the integrator of
+:mod:`incidental.whole`, where every formula lives; :func:`recorded` reads the recorded sweeps and step study.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from matplotlib.figure import Figure
 from .. import _validate as v
 from .. import svgplot, whole
 from ..book import Result, quote, quotes, repository_root, runner
-from ..checks import Check, Interval, declarations
+from ..checks import Check, declarations
 from ..explore import Control, Explorable, Panel
 from ..figures import time_course
 from ..model import sample_weights
@@ -36,6 +33,7 @@ DATA = dict(
     lam="whole_lam_sweep.jsonl",
     bench="whole_benchmark.json",
     lam_count="whole_lam_count_sweep.jsonl",
+    steps="whole_step_convergence.json",
 )
 """The recorded files of ``book/data`` (``scripts/sweep_whole.py``, ``benchmarks/bench_whole.py``), by part."""
 
@@ -48,18 +46,6 @@ def _lam(lam_sqrt_m: float, m: int) -> float:
 def point(n: int, m: int, seed: int, lam_sqrt_m: float) -> dict[str, Any]:
     """:func:`incidental.whole.run_point` at the book's settings (cached: runners that share runs share them)."""
     return whole.run_point(n, m, seed, lam=_lam(lam_sqrt_m, m))
-
-
-def count_ratio(records: list[dict[str, Any]], confidence: float = 0.95) -> Interval:
-    """The records' polysemantic counts over their prediction, pooled (:func:`~incidental.whole.pooled_ratio`)."""
-    predicted = [whole.expected_polysemantic(r["n"], r["m"]) for r in records]
-    return whole.pooled_ratio([r["polysemantic"] for r in records], predicted, confidence)
-
-
-def over_time(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    """``key`` of each record at the times of ``TAU_GRID`` that every run reached, ``(runs, times)``."""
-    reached = min(len(r["tau"]) for r in records)
-    return np.array([r[key][:reached] for r in records], dtype=float)
 
 
 # --- the integrator ----------------------------------------------------------------------------------
@@ -252,7 +238,7 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
     disc_err = float(np.max(np.abs(lengths - [whole.discrete_final_length(r["lam"], polish, order) for r in recs])))
     fits = {n: whole.count_fit([r for r in recs if r["n"] == n]) for n in ns}
     far = [r for r in recs if r["m"] >= 2 * r["n"]]
-    ratio_far = count_ratio(far)
+    ratio_far = whole.count_ratio(far)
     init_ratio = whole.pooled_ratio(
         [r["init_collisions"] for r in far], [whole.rival_no_relocation(r["n"], r["m"]) for r in far]
     )
@@ -320,8 +306,8 @@ def mechanism(*, n: int, m: int, seeds: tuple[int, ...], lam_sqrt_m: float) -> R
     initial collisions (kept, broken, new), over ``seeds``."""
     lam = _lam(lam_sqrt_m, m)
     recs = [point(n, m, s, lam_sqrt_m) for s in seeds]
-    tau, coll = over_time(recs, "tau")[0], over_time(recs, "collisions")
-    decided = over_time(recs, "decided").mean(axis=0)
+    tau, coll = whole.over_time(recs, "tau")[0], whole.over_time(recs, "collisions")
+    decided = whole.over_time(recs, "decided").mean(axis=0)
     mech, top3 = (float(np.mean([r[k] for r in recs])) for k in ("mechanism", "rank_le_2"))
     stay_single, stay_same = (float(np.nanmean([r[k] for r in recs])) for k in ("stay_single", "stay_same"))
     picture = 1.0 - (n - 1) / (4.0 * m)
@@ -396,7 +382,7 @@ def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
     runs = rec["runs"]
     summ = whole.summarize_counts(runs)
     far = [r for r in runs if r["m"] >= 512]
-    fit_far, ratio = whole.count_fit(far), count_ratio(far)
+    fit_far, ratio = whole.count_fit(far), whole.count_ratio(far)
     at = dict(n=256, m="512..4096", seeds=rec["seeds"], lam_sqrt_m=0.1)
     checks = [
         CHECKS.paper_theta.exponent(predicted=-1, fit=fit_far, tolerance=0.15, at=at)[0],
@@ -406,7 +392,7 @@ def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
     rival = np.array([whole.rival_no_relocation(256, int(mm)) for mm in summ.m])
     at_m = {mm: [r for r in runs if r["m"] == mm] for mm in (256, 4096)}
     inside = int(np.sum(np.abs(np.array(PAPER_COUNTS) - summ.mean) <= 2 * np.sqrt(summ.mean)))
-    ratio_eq = count_ratio([r for r in runs if r["m"] < 512])
+    ratio_eq = whole.count_ratio([r for r in runs if r["m"] < 512])
     mechanism_at_m = {f"paper_mech_{mm}": np.mean([r["mechanism"] for r in at_m[mm]]) for mm in at_m}
     numbers = {
         **quotes(".2f", paper_fit=whole.count_fit(runs), paper_far=fit_far, paper_ratio=ratio, paper_ratio_eq=ratio_eq),
@@ -419,8 +405,8 @@ def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
         "paper_cpu": quote(rec["cpu_seconds"] / 60, ".0f"),
         "paper_version": quote(rec["library_version"], ""),
     }
-    collisions = over_time(at_m[4096], "collisions").mean(axis=0) / whole.expected_polysemantic(256, 4096)
-    tau_4096 = dict(tau=over_time(at_m[4096], "tau")[0], ratio=collisions, n=256, m=4096)
+    collisions = whole.over_time(at_m[4096], "collisions").mean(axis=0) / whole.expected_polysemantic(256, 4096)
+    tau_4096 = dict(tau=whole.over_time(at_m[4096], "tau")[0], ratio=collisions, n=256, m=4096)
     return checks, numbers, dict(paper_summary=summ, rival=rival, tau_4096=tau_4096)
 
 
@@ -432,7 +418,7 @@ def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
         fit = whole.count_fit(sel)
         at = dict(n=n, m=f"{2 * n}..{max(r['m'] for r in sel)}", seeds=rec["seeds"], lam_sqrt_m=0.1)
         checks.append(CHECKS.sweep_theta.exponent(predicted=-1, fit=fit, tolerance=0.15, n=n, at=at)[0])
-        numbers.update(quotes(".2f", **{f"fit_{n}": fit, f"ratio_{n}": count_ratio(sel)}))
+        numbers.update(quotes(".2f", **{f"fit_{n}": fit, f"ratio_{n}": whole.count_ratio(sel)}))
     return checks, numbers, {}
 
 
@@ -456,8 +442,8 @@ def _lam_count(rec: dict[str, Any], confidence: float, power: float) -> Part:
     """The count over its prediction against ``lam sqrt(m)``: below 1 while small, 1 once large."""
     runs = rec["runs"]
     n, m = runs[0]["n"], runs[0]["m"]
-    small = count_ratio([r for r in runs if r["lam_sqrt_m"] <= 0.2 + 1e-9], confidence)
-    large = count_ratio([r for r in runs if r["lam_sqrt_m"] >= 0.8 - 1e-9], confidence)
+    small = whole.count_ratio([r for r in runs if r["lam_sqrt_m"] <= 0.2 + 1e-9], confidence)
+    large = whole.count_ratio([r for r in runs if r["lam_sqrt_m"] >= 0.8 - 1e-9], confidence)
     at = dict(n=n, m=m, seeds=rec["seeds"])
     checks = [
         CHECKS.deficit_small.below(measured=small.high, bound=1.0, at={**at, "lam_sqrt_m": "≤ 0.2"}),
@@ -477,6 +463,22 @@ def _bench(rec: dict[str, Any], confidence: float, power: float) -> Part:
     return [], numbers, {}
 
 
+def _steps(rec: dict[str, Any], confidence: float, power: float) -> Part:
+    """The step study: at each point, the book's scheme against RK4 at a fixed small step on the same seeds, within
+    two standard errors of their paired difference (the mechanism: within its quoted precision, 0.01)."""
+    rows = whole.step_study(rec["runs"])
+    names = dict(polysemantic="step_count", dead_fraction="step_dead", mechanism="step_mechanism")
+    checks = [
+        CHECKS[names[key]].close(predicted=ref, measured=book, atol=0.01 if key == "mechanism" else 2 * se, at=at)
+        for at, key, ref, book, se in rows
+        if key in names
+    ]
+    t_end = max(abs(book - ref) / ref for _, key, ref, book, _ in rows if key == "t_end")
+    paper = max((ref - book) / ref for at, key, ref, book, _ in rows if key == "polysemantic" and at["n"] == 256)
+    numbers = quotes(".0f", step_t_end=100 * t_end, step_paper=100 * paper)
+    return checks, {**numbers, "step_runs": quote(len(rec["runs"]), "d")}, {}
+
+
 @runner
 def recorded(*, confidence: float, power: float) -> Result:
     """Checks and numbers from the recorded sweeps (:data:`DATA`): the paper's grid (n = 256), the count sweep
@@ -484,7 +486,7 @@ def recorded(*, confidence: float, power: float) -> Result:
     test that tells the prediction from its nearest rival would need. Without the files, no check and a note."""
     files = {part: load(name) for part, name in DATA.items()}
     checks, numbers, data = [], {}, {"files": files}
-    parts = dict(paper=_paper, counts=_count_sweeps, lam=_lam_sweep, bench=_bench, lam_count=_lam_count)
+    parts = dict(paper=_paper, counts=_count_sweeps, lam=_lam_sweep, bench=_bench, lam_count=_lam_count, steps=_steps)
     for part, read in parts.items():
         if files[part] is not None:
             more_checks, more_numbers, more_data = read(files[part], confidence, power)
