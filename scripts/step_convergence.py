@@ -40,8 +40,11 @@ SCHEMES = {
 
 def effective_steps(settings: dict, lam_sqrt_m: float) -> tuple[float, float]:
     """The steps ``(h, h_sparse)`` a run with ``settings`` takes (after the clock bound ``tau_step``)."""
-    bound = settings["tau_step"] / lam_sqrt_m if settings.get("tau_step") else float("inf")
-    return tuple(bound if bound < settings[k] * (1 - 1e-9) else settings[k] for k in ("h", "h_sparse"))
+    from incidental.whole import clock_bounded_steps
+
+    if not settings.get("tau_step"):
+        return settings["h"], settings["h_sparse"]
+    return clock_bounded_steps(settings["h"], settings["h_sparse"], lam_sqrt_m, settings["tau_step"])
 
 
 def scheme_settings(name: str, lam_sqrt_m: float) -> dict:

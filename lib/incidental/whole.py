@@ -368,6 +368,12 @@ def _savings(
 # --- the integrator ------------------------------------------------------------------------------
 
 
+def clock_bounded_steps(h: float, h_sparse: float, lam_sqrt_m: float, tau_step: float) -> tuple[float, float]:
+    """``(h, h_sparse)``, each at most ``tau_step / (lam sqrt(m))`` (unchanged unless the bound is smaller)."""
+    bound = tau_step / lam_sqrt_m
+    return tuple(bound if bound < step * (1 - 1e-9) else step for step in (h, h_sparse))
+
+
 def whole_flow(
     W0: np.ndarray,
     lam: float,
@@ -414,8 +420,7 @@ def whole_flow(
     h = v.positive("h", h)
     h_sparse = h if h_sparse is None else v.positive("h_sparse", h_sparse)
     if tau_step is not None:
-        bound = v.positive("tau_step", tau_step) / (lam * np.sqrt(W0.shape[1]))
-        h, h_sparse = (bound if bound < step * (1 - 1e-9) else step for step in (h, h_sparse))  # not by round-off
+        h, h_sparse = clock_bounded_steps(h, h_sparse, lam * np.sqrt(W0.shape[1]), v.positive("tau_step", tau_step))
     switch_density = v.positive("switch_density", switch_density)
     tol = v.positive("tol", tol)
     hold = 0.0 if hold == 0 else v.positive("hold", hold)  # 0: stop at the first fixed point
