@@ -571,9 +571,9 @@ def end_panel(n: int, m: int, lam_sqrt_m: float, seed: int) -> Panel:
     left = svgplot.Axes(series, xlabel=xlabel, ylabel="feature", xlim=(0, m), ylim=(-1, n))
     sign = {1: "+", -1: "−"}
     pairs = [f"neuron {k}: features {f[0]} ({sign[s[0]]}) and {f[1]} ({sign[s[1]]})" for k, f, s in state.shared]
-    listed = ", ".join(pairs[:8]) + (" …" if len(pairs) > 8 else "") if pairs else "no polysemantic neuron"
+    listed = ", ".join(pairs[:8]) + (" …" if len(pairs) > 8 else "") + ". " if pairs else ""
     note += (
-        f"{listed}. Every feature ends at length {np.mean(state.lengths):.4f} (w*(λ) = {whole.final_length(lam):.4f}); "
+        f"{listed}Every feature ends at length {np.mean(state.lengths):.4f} (w*(λ) = {whole.final_length(lam):.4f}); "
         f"t_end = {run.t_end:.0f}."
     )
     return Panel(checks, svgplot.svg([left], width=640, height=260), note)
