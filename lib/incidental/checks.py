@@ -422,3 +422,8 @@ def tally(checks: Iterable[Check]) -> dict[str, int]:
     for c in checks:
         out[c.verdict] += 1
     return out
+
+
+def assert_all(checks: Iterable[Check]) -> list[Check]:
+    """Assert every check; return them as a list (for display)."""
+    return [c.assert_holds() for c in checks]

@@ -831,13 +831,12 @@ def step_study(runs: list[dict[str, Any]], reference: str = "rk4_fixed") -> list
 def read_recorded(path: Path) -> dict[str, Any] | None:
     """A recorded file (``None`` if absent): a sweep (JSON Lines, :func:`read_sweep`) as its header with its
     records under ``"runs"``, or a plain JSON document (the benchmark's)."""
-    path = Path(path)
     if not path.exists():
         return None
-    if path.suffix == ".jsonl":
-        header, runs = read_sweep(path)
-        return {**header, "runs": runs}
-    return json.loads(path.read_text())
+    if path.suffix != ".jsonl":
+        return json.loads(path.read_text())
+    header, runs = read_sweep(path)
+    return {**header, "runs": runs}
 
 
 def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
