@@ -27,6 +27,7 @@ from ..runs import INTERFERENCE, phase
 
 Ints, Floats = tuple[int, ...], tuple[float, ...]
 EXACT, FREE = svgplot.PALETTE[0], svgplot.PALETTE[1]
+REF_R, REF_LATE, REF_ONE = svgplot.PALETTE[2], "#000000", "#999999"  # Fig. 2.7's reference lines
 
 CHECKS = declarations("numerator")  # the check table: chapters/checks/numerator.yaml
 
@@ -442,8 +443,17 @@ def flow_axes(flow: dict, n: int, m: int, *, mark: float | None = None) -> svgpl
     # The ReLU-free ratio grows without bound: cut the axis a decade above 1 so that the exact
     # median (the message) keeps most of the height.
     low = 0.5 * float(np.nanmin(np.concatenate([flow["exact"][0], [r, late]])))
-    hlines = [(r, f"r = {r:.3f} (t = 0)"), (late, f"late prediction {late:.3f}"), (1.0, "ratio 1")]
-    lines = dict(hlines=hlines, vlines=[(mark, "")] if mark is not None else [])
+    # The three reference levels as flat lines, each in its own colour and pattern (one dotted grey
+    # for all three could not be told apart): r green dashed, the late prediction black dashed,
+    # the ratio 1 grey solid.
+    span = [float(flow["times"][0]), float(flow["times"][-1])]
+    for value, label, color, dashed in (
+        (r, f"r = {r:.3f} (t = 0)", REF_R, True),
+        (late, f"late prediction {late:.3f}", REF_LATE, True),
+        (1.0, "ratio 1", REF_ONE, False),
+    ):
+        series.append(svgplot.Series(span, [value, value], label=label, color=color, dashed=dashed))
+    lines = dict(vlines=[(mark, "")] if mark is not None else [])
     return svgplot.Axes(series, xlabel="time $t$", ylabel="|second| / |first|", ylog=True, ylim=(low, 10.0), **lines)
 
 
