@@ -208,7 +208,7 @@ def early_figure(r: Result) -> Figure:
         svgplot.Series(d["edges"], counts[w], kind="steps", color=PALETTE[k], label=label.format(*p[w], d[w].size))
         for k, w in enumerate(("early", "late"))
     ]
-    lines = [(2.0, "note: a+b ≈ 2", "#000"), (2 - d["x"], f"drift model: 2 − x = {2 - d['x']:.3f}", PALETTE[2])]
+    lines = [(2.0, "note: a+b ≈ 2", "#000"), (2 - d["x"], f"drift model: 2 − ν = {2 - d['x']:.3f}", PALETTE[2])]
     series += [svgplot.Series([x, x], [0, top], color=c, dashed=True, label=label) for x, label, c in lines]
     axes = svgplot.Axes(series, xlabel=r"decay rate of $\kappa$", ylabel="pairs", ylim=(0, top))
     return render(axes, width=6.4, height=3.2)
@@ -237,12 +237,12 @@ def drift_figure(r: Result) -> Figure:
     """``log A(t) / x`` per size, on top of the drift profile ``f(t)``."""
     t = r.data["times"]
     series = [
-        svgplot.Series(t, y, label=f"n={n}, m={m} (x={x:.2f})", color=PALETTE[k % len(PALETTE)])
+        svgplot.Series(t, y, label=f"n={n}, m={m} (ν={x:.2f})", color=PALETTE[k % len(PALETTE)])
         for k, (n, m, x, y) in enumerate(r.data["curves"])
     ]
-    profile = r"drift model $f(t) = t - (1-e^{-2t})/2$"
+    profile = r"drift model $\beta(t) = t - (1-e^{-2t})/2$"
     series.append(svgplot.Series(t, theory.drift_profile(t), label=profile, color="#000", dashed=True))
-    return render(svgplot.Axes(series, xlabel="time $t$", ylabel=r"$\log A(t)\,/\,x$"), width=6.4, height=3.2)
+    return render(svgplot.Axes(series, xlabel="time $t$", ylabel=r"$\log \Gamma(t)\,/\,\nu$"), width=6.4, height=3.2)
 
 
 @dataclass(frozen=True)
@@ -339,11 +339,11 @@ def breakdown_figure(r: Result) -> Figure:
         rate.append(svgplot.Series(x, [q.late_rate for q in sel], label=f"n = {n}", kind="points", color=color))
         ratio = [q.t_population / q.t_predicted for q in sel]
         times.append(svgplot.Series(x, ratio, kind="points", color=color, label=f"population, n = {n}"))
-    rate.append(svgplot.Series(xs, 2 - xs, label="drift model 2 − x", color="#000", dashed=True))
+    rate.append(svgplot.Series(xs, 2 - xs, label="drift model 2 − ν", color="#000", dashed=True))
     median = [q.t_median / q.t_predicted for q in points]
     times.append(svgplot.Series([q.x for q in points], median, kind="points", color="#999", label="median pair, all n"))
     times.append(svgplot.Series(xs, np.ones_like(xs), label="drift model", color="#000", dashed=True))
-    common = dict(xlabel=r"$x = (n-2)/\sqrt{2\pi m}$", xlog=True, vlines=[(p["x_max"], f"x = {p['x_max']:g}")])
+    common = dict(xlabel=r"$\nu = (n-2)/\sqrt{2\pi m}$", xlog=True, vlines=[(p["x_max"], f"ν = {p['x_max']:g}")])
     band = [(1 + p["time_rtol"], f"±{p['time_rtol']:.0%}"), (1 - p["time_rtol"], "")]
     late_label = "late decay rate (t∈[{:g},{:g}])".format(*p["late_window"])
     time_label = f"$t^*$ ({p['level']:.0%} off the note) / drift model"
@@ -494,7 +494,7 @@ def widget_run(n: int, m: int, seed: int, time: float) -> tuple[Pairs, int, floa
     the drift strength ``x`` and the panel's note on the drift model's breakdown time."""
     traj, x = trajectory(n, m, seed, t_end=WIDGET_T_END, steps=WIDGET_STEPS), theory.drift_strength(n, m)
     note = (
-        f"Population drift x = (n−2)/√(2πm) = {x:.3f}; the drift model puts the population {WIDGET_LEVEL:.0%} off "
+        f"Population drift ν = (n−2)/√(2πm) = {x:.3f}; the drift model puts the population {WIDGET_LEVEL:.0%} off "
         f"at t* ≈ {theory.breakdown_time(x, WIDGET_LEVEL):.2f}."
     )
     return traj, int(np.argmin(np.abs(traj.times - float(time)))), x, note
@@ -557,8 +557,8 @@ def ensemble_panel(n: int, m: int, seed: int, time: float) -> Panel:
         q = np.nanpercentile(traj.log_deviation, [10, 50, 90], axis=1)
     series = [
         *figures.time_course(t, q[1], label="median pair, 10–90% of pairs (band)", low=q[0], high=q[2]),
-        svgplot.Series(t, np.log(A), label="population log A(t)", color=PALETTE[2]),
-        svgplot.Series(t, model, label="drift model x f(t)", color="#000", dashed=True),
+        svgplot.Series(t, np.log(A), label="population log Γ(t)", color=PALETTE[2]),
+        svgplot.Series(t, model, label="drift model ν β(t)", color="#000", dashed=True),
     ]
     top, bottom = float(max(np.nanmax(q[2]), model.max(), level)), float(min(np.nanmin(q[0]), 0.0))
     ylim = (bottom - 0.05 * (top - bottom), top + 0.6 * (top - bottom))  # room for the legend above the curves

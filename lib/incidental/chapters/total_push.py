@@ -308,7 +308,7 @@ def displacement(
 ) -> Result:
     """T3: how far each encoding moves over the phase (interference alone), from the transport ``W(t) = M(t) W(0)``
     of the Gram flow: exponent fits over ``ns`` (in ``n - 1``) at ``m`` and over ``ms`` at ``n``, the constant against
-    :func:`incidental.theory.expected_displacement`, the error of the total-push picture ``W(end) - W(0) ~ -P W(0)``;
+    :func:`incidental.theory.expected_displacement`, the error of the total-push model ``W(end) - W(0) ~ -P W(0)``;
     the transport is checked against a weight-space run at ``weight_n``, ``weight_m``."""
 
     def transported(size_n: int, size_m: int, base: int) -> tuple[float, float]:
@@ -319,7 +319,7 @@ def displacement(
     by_n = np.array([transported(size, m, seed + 1000 * k)[0] for k, size in enumerate(ns)])
     on_m = [transported(n, size, seed + 100 * k) for k, size in enumerate(ms)]
     by_m, picture = (np.array(x) for x in zip(*on_m))
-    # the weight-space flow against the transport, and the total-push picture W(end) - W(0) ~ -P W(0) there
+    # the weight-space flow against the transport, and the total-push model W(end) - W(0) ~ -P W(0) there
     W0 = sample_weights(weight_n, weight_m, seed=seed)
     W = simulate(W0, [0.0, t_end], terms=INTERFERENCE, rtol=weight_rtol)[-1]
     ph = simulate_gram_phase(W0 @ W0.T, [0.0, t_end], terms=INTERFERENCE, rtol=weight_rtol, transport=True)
@@ -348,7 +348,7 @@ def displacement(
 
 
 def displacement_figure(r: Result) -> Figure:
-    """The relative displacement against ``n`` and ``m`` with the prediction, and what the total-push picture misses."""
+    """The relative displacement against ``n`` and ``m`` with the prediction, and what the total-push model misses."""
     d, p, law = r.data, r.params, theory.expected_displacement
     f_n, f_m, f_abs = d["fits"]
     ns, ms = [int(n) for n in d["n"]], [int(m) for m in d["m"]]
@@ -424,7 +424,7 @@ def end_law(
     flow_bound: float,
 ) -> Result:
     """T4 (b, c): the overlaps and norms at the end of the interference phase against those of independent
-    uniform unit vectors, and against the push picture (:func:`incidental.theory.end_cdf`). One draw of
+    uniform unit vectors, and against the push model (:func:`incidental.theory.end_cdf`). One draw of
     ``G(0)`` per ``m`` of ``ms``, run to ``t_end`` under interference alone and under the full flow."""
     rows, samples = [], []
     for k, m in enumerate(ms):
@@ -476,7 +476,7 @@ def end_axes(samples: dict[str, np.ndarray], n: int, m: int, *, zero: float, lab
     grid = np.linspace(-4, 4, 161)
     left, atom, lift = grid[grid < 0], float(np.mean(np.abs(x) <= zero)), theory.negative_lift(n, m)
     normal = dict(label="N(0,1): independent vectors", color=GREY, dashed=True)
-    pushed = dict(label="push picture", color="#000", dashed=True)
+    pushed = dict(label="push model", color="#000", dashed=True)
     density = [Series(edges, heights, label="end, κ < 0 (density)", kind="steps")]
     density += [Series(grid, stats.norm.pdf(grid), **normal), Series(left, stats.norm.pdf(left - lift), **pushed)]
     xlabel = r"$\sqrt{m}\,\kappa_{ij}$ at the end"
@@ -570,7 +570,7 @@ def push_explorable() -> Explorable:
 
 
 def end_panel(n: int, m: int, seed: int) -> Panel:
-    """Widget panel for T4: the overlaps after the phase against independent vectors and the push picture."""
+    """Widget panel for T4: the overlaps after the phase against independent vectors and the push model."""
     run = phase(n, m, seed, flow="interference", t_end=WIDGET_T_END, rtol=1e-7)
     x = run.kappa()
     st = theory.end_statistics(x, run.kappa(0), n, m, zero=WIDGET_ZERO)
