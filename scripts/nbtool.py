@@ -1,7 +1,9 @@
 """Maintainer tool: write a notebook from a plain-text source, or dump a notebook to one.
 
 Source format: cells separated by lines ``# %% [markdown]`` or ``# %%`` (code), as in
-jupytext's "percent" format, without its header. Notebooks are written without outputs.
+jupytext's "percent" format, without its header; a cell's metadata (tags, ``jupyter.source_hidden``)
+follows its marker as one line of JSON, ``# %% {"tags": ["solution"]}``, and is kept both ways.
+Notebooks are written without outputs.
 
     python scripts/nbtool.py dump book/01_setup.ipynb > /tmp/01.py
     python scripts/nbtool.py write /tmp/01.py book/01_setup.ipynb
@@ -15,22 +17,23 @@ import sys
 from pathlib import Path
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-MARKER = re.compile(r"^# %%( \[markdown\])?\s*$", re.M)
+MARKER = re.compile(r"^# %%( \[markdown\])?[ \t]*(\{.*\})?[ \t]*$", re.M)
 
 
 def to_cells(text: str) -> list[dict]:
     """Cells of a percent-format source, in order."""
     cells = []
     parts = MARKER.split(text)
-    # parts: [preamble, md-flag, body, md-flag, body, ...]
-    for k in range(1, len(parts), 2):
-        markdown, body = parts[k] is not None, parts[k + 1].strip("\n")
+    # parts: [preamble, md-flag, metadata, body, md-flag, metadata, body, ...]
+    for k in range(1, len(parts), 3):
+        markdown, body = parts[k] is not None, parts[k + 2].strip("\n")
+        metadata = json.loads(parts[k + 1]) if parts[k + 1] else {}
         source = body.splitlines(keepends=True)
         if markdown:
-            cells.append({"cell_type": "markdown", "metadata": {}, "source": source})
+            cells.append({"cell_type": "markdown", "metadata": metadata, "source": source})
         else:
             cells.append(
-                {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+                {"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": [], "source": source}
             )
     return cells
 
@@ -62,7 +65,9 @@ def write(src: Path, dest: Path) -> None:
 def dump(path: Path) -> str:
     out = []
     for cell in json.loads(path.read_text())["cells"]:
-        out.append("# %% [markdown]" if cell["cell_type"] == "markdown" else "# %%")
+        marker = "# %% [markdown]" if cell["cell_type"] == "markdown" else "# %%"
+        metadata = {k: v for k, v in cell.get("metadata", {}).items() if k not in ("execution", "trusted")}
+        out.append(marker + (" " + json.dumps(metadata, ensure_ascii=False) if metadata else ""))
         out.append("".join(cell["source"]).rstrip("\n") + "\n")
     return "\n".join(out)
 

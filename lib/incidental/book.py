@@ -197,6 +197,15 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def table_html(heads: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A plain table in the book's check-table style (HTML): one header row, then ``rows`` (cells as ``str``)."""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return (
+        "<table class='incidental-checks' style='border-collapse:collapse;font-size:0.85em'>"
+        f"<thead><tr>{''.join(f'<th>{h}</th>' for h in heads)}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 # --- figures --------------------------------------------------------------------------------
 
 _MATH = re.compile(r"\$(.+?)\$")

@@ -9,7 +9,9 @@ the static figures draw it with :func:`incidental.plotting.render`, the widget p
 - :func:`time_course`: a measured quantity over time against its prediction, with an optional
   band (an interval over seeds or pairs);
 - :func:`error_law`: the distribution of a measured error (its survival function
-  ``P(X > x)``) against a predicted law.
+  ``P(X > x)``) against a predicted law;
+- :func:`counts_against_m` and :func:`ratio_groups`: measured means with intervals, one colour per
+  group, against their prediction (a count against ``m``; a ratio to the prediction, whose value is 1).
 """
 
 from __future__ import annotations
@@ -232,3 +234,36 @@ def estimate_bars(x: ArrayLike, estimates: Sequence, *, sigmas: float = 2.0, **s
 
 
 # === total push (chapter 5): add formulas here ===
+
+
+def counts_against_m(
+    summaries: Sequence[tuple[str, object]], rival: Callable[[int, int], float], *, extra: Sequence[Series] = ()
+) -> Axes:
+    """Counts against ``m``, log-log, one colour per group: each summary's means with their intervals (a
+    ``CountSummary``: ``m``, ``n``, ``mean``, ``low``, ``high``, ``predicted``), its prediction (solid), the
+    ``rival(n, m)`` of the last group (dashed grey), and ``extra`` series."""
+    series = []
+    for k, (label, s) in enumerate(summaries):
+        color, ok = PALETTE[k % len(PALETTE)], s.mean > 0
+        ci = dict(kind="errorbar", low=np.maximum(s.low[ok], s.mean[ok] * 0.05), high=s.high[ok])
+        series.append(Series(s.m[ok], s.mean[ok], label=f"{label} (mean, 95% CI)", color=color, **ci))
+        series.append(Series(s.m, s.predicted, label="", color=color))
+    if summaries:
+        s = summaries[-1][1]
+        values = [rival(int(s.n[-1]), int(m)) for m in s.m]
+        series.append(Series(s.m, values, label="sign-blind rival (last n)", color="#888", dashed=True))
+    series += list(extra)
+    return Axes(series, xlabel="neurons m", ylabel="polysemantic neurons", xlog=True, ylog=True)
+
+
+def ratio_groups(x: ArrayLike, groups: dict[str, Sequence], *, xlabel: str, ylim: tuple = (0.4, 1.3)) -> Axes:
+    """Measured over predicted against ``x`` (log), one colour per group of intervals (``value``, ``low``,
+    ``high``; nan where not measured), set side by side, with the prediction's ratio 1."""
+    x = np.asarray(x, float)
+    series = [Series(x[[0, -1]], [1.0, 1.0], label="prediction", color="#000")]
+    for k, (label, intervals) in enumerate(groups.items()):
+        value, low, high = (np.array([getattr(i, a) for i in intervals], float) for a in ("value", "low", "high"))
+        ok, color = np.isfinite(value), PALETTE[k % len(PALETTE)]
+        ci = dict(kind="errorbar", low=low[ok], high=high[ok])
+        series.append(Series(x[ok] * 1.03**k, value[ok], label=label, color=color, **ci))
+    return Axes(series, xlabel=xlabel, ylabel="measured / predicted", xlog=True, ylim=ylim)

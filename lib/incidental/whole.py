@@ -803,6 +803,59 @@ def count_ratio(records: list[dict[str, Any]], confidence: float = 0.95) -> Inte
     return pooled_ratio([r["polysemantic"] for r in records], predicted, confidence)
 
 
+#: The bands of the load ``m / n`` over which chapter 7 pools the count's ratio to its prediction, ``[low, high)``.
+LOAD_BANDS: tuple[tuple[float, float], ...] = ((2.0, 4.0), (4.0, 8.0), (8.0, 17.0))
+
+
+def in_band(records: list[dict[str, Any]], band: tuple[float, float]) -> list[dict[str, Any]]:
+    """The records whose load ``m / n`` lies in ``band = (low, high)``, ``low <= m/n < high``."""
+    return [r for r in records if band[0] <= r["m"] / r["n"] < band[1]]
+
+
+def common_ratio_p(ratios: list[Interval], confidence: float = 0.95) -> float:
+    """p-value of the chi-square test that independent measured ratios (normal intervals at ``confidence``, as
+    :func:`pooled_ratio` gives) share one value: the statistic is ``sum ((r_i - r_w) / se_i)^2`` about their
+    inverse-variance mean ``r_w``, with ``len(ratios) - 1`` degrees of freedom."""
+    from scipy.stats import chi2
+
+    z = norm.ppf(0.5 + confidence / 2)
+    r = np.array([x.value for x in ratios])
+    se = np.array([(x.high - x.low) / (2 * z) for x in ratios])
+    weights = 1.0 / se**2
+    mean = np.sum(weights * r) / np.sum(weights)
+    return float(chi2.sf(np.sum(((r - mean) / se) ** 2), len(ratios) - 1))
+
+
+def ratios_by_load(
+    runs: list[dict[str, Any]], confidence: float = 0.95
+) -> tuple[dict[int, Interval], list[Interval], dict[int, list[Interval]]]:
+    """The count over its prediction (:func:`count_ratio`): pooled over ``2 <= m/n < 8`` at each ``n`` that has
+    runs there, ``{n: ratio}``; in each band of :data:`LOAD_BANDS` pooled over ``n``; and in each band at each
+    ``n``, ``{n: [ratio per band]}`` (nan where a band has no run)."""
+    ns = sorted({r["n"] for r in runs})
+    at_n = {n: [r for r in runs if r["n"] == n] for n in ns}
+    common = {n: count_ratio(in_band(at_n[n], (2, 8)), confidence) for n in ns}
+    bands = [count_ratio(in_band(runs, b), confidence) for b in LOAD_BANDS]
+    by_n = {n: [count_ratio(in_band(at_n[n], b), confidence) for b in LOAD_BANDS] for n in ns}
+    return {n: x for n, x in common.items() if np.isfinite(x.value)}, bands, by_n
+
+
+def mean_by_lam(runs: list[dict[str, Any]], key: str, confidence: float, scale: float = 1.0) -> dict[str, Any]:
+    """The mean of ``key`` over ``scale``, with its interval, at each recorded ``lam sqrt(m)`` (a figure's
+    series: ``c``, ``value``, ``low``, ``high``, and the runs' ``n`` and ``m``)."""
+    cs = sorted({round(r["lam_sqrt_m"], 6) for r in runs})
+    means = [mean_interval([r[key] for r in runs if round(r["lam_sqrt_m"], 6) == c], confidence) for c in cs]
+    parts = {part: np.array([getattr(x, part) for x in means]) / scale for part in ("value", "low", "high")}
+    return dict(c=np.array(cs), n=runs[0]["n"], m=runs[0]["m"], **parts)
+
+
+def ratio_difference(a: Interval, b: Interval, confidence: float = 0.95) -> Interval:
+    """``a - b`` for two independent measured ratios (normal intervals at ``confidence``), with its interval."""
+    half = np.hypot(a.high - a.value, b.high - b.value)
+    diff = a.value - b.value
+    return Interval(float(diff), float(diff - half), float(diff + half))
+
+
 def over_time(records: list[dict[str, Any]], key: str) -> np.ndarray:
     """``key`` of each record at the times of ``TAU_GRID`` that every run reached, ``(runs, times)``."""
     reached = min(len(r["tau"]) for r in records)

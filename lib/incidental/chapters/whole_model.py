@@ -14,10 +14,10 @@ from matplotlib.figure import Figure
 
 from .. import _validate as v
 from .. import svgplot, whole
-from ..book import Result, quote, quotes, repository_root, runner
+from ..book import Result, quote, quotes, repository_root, runner, table_html
 from ..checks import Check, declarations
 from ..explore import Control, Explorable, Panel
-from ..figures import time_course
+from ..figures import counts_against_m, ratio_groups, time_course
 from ..model import sample_weights
 from ..plotting import render
 
@@ -34,6 +34,7 @@ DATA = dict(
     bench="whole_benchmark.json",
     lam_count="whole_lam_count_sweep.jsonl",
     steps="whole_step_convergence.json",
+    n512="whole_n512_sweep.jsonl",
 )
 """The recorded files of ``book/data`` (``scripts/sweep_whole.py``, ``benchmarks/bench_whole.py``), by part."""
 
@@ -233,7 +234,7 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
     polish, order = whole.SWEEP_SETTINGS["polish"], whole.SWEEP_SETTINGS["rk_order"]
     shared_ok = all(r["polysemantic"] == r["opposite_sign_pairs"] and r["same_sign_shared"] == 0 for r in recs)
     single = all(r["single_neuron_features"] == r["n"] for r in recs)
-    lengths = np.array([r["mean_length"] for r in recs])
+    lengths, lams = np.array([r["mean_length"] for r in recs]), [r["lam"] for r in recs]
     length_err = float(np.max(np.abs(lengths - [whole.final_length(r["lam"]) for r in recs])))
     disc_err = float(np.max(np.abs(lengths - [whole.discrete_final_length(r["lam"], polish, order) for r in recs])))
     fits = {n: whole.count_fit([r for r in recs if r["n"] == n]) for n in ns}
@@ -264,37 +265,15 @@ def count_sweep(*, ns: tuple[int, ...], ms: tuple[int, ...], seeds: tuple[int, .
         **quotes(".2f", ratio_far=ratio_far, init_ratio=init_ratio, **{f"fit_{n}": fits[n] for n in ns}),
         "length_err": quote(length_err, ".1e"),
         "disc_err": quote(disc_err, ".0e"),
-        "w_star": quote(whole.final_length(recs[0]["lam"]), ".5f"),
+        "w_star": quote(" to ".join(f"{whole.final_length(x):.4f}" for x in (max(lams), min(lams))), ""),
     }
     return Result(checks=checks, numbers=numbers, data=dict(summary=whole.summarize_counts(recs)))
-
-
-def count_axes(summaries: list[tuple[str, Any]], *, paper: bool = False) -> svgplot.Axes:
-    """Counts against m, log-log, one colour per n: measured means with intervals, the prediction (solid) and,
-    for the largest n, the sign-blind rival; the paper's single-seed counts if ``paper``."""
-    series = []
-    for k, (label, s) in enumerate(summaries):
-        color = svgplot.PALETTE[k % len(svgplot.PALETTE)]
-        ok = s.mean > 0
-        low = np.maximum(s.low[ok], s.mean[ok] * 0.05)
-        ci = dict(kind="errorbar", low=low, high=s.high[ok])
-        series.append(svgplot.Series(s.m[ok], s.mean[ok], label=f"{label} (mean, 95% CI)", color=color, **ci))
-        series.append(svgplot.Series(s.m, s.predicted, label="", color=color))
-    if summaries:
-        s = summaries[-1][1]
-        rival = [whole.rival_sign_blind(int(s.n[-1]), int(m)) for m in s.m]
-        series.append(svgplot.Series(s.m, rival, label="rival: every collision stays", color="#888", dashed=True))
-    if paper:
-        series.append(
-            svgplot.Series(PAPER_M, PAPER_COUNTS, label="Lecomte et al. (n=256, one seed)", kind="points", color="#000")
-        )
-    return svgplot.Axes(series, xlabel="neurons m", ylabel="polysemantic neurons", xlog=True, ylog=True)
 
 
 def count_figure(r: Result) -> Figure:
     """The counts of :func:`count_sweep` against ``m``, one colour per ``n``, with the prediction and the rival."""
     sums = [(f"n={n}", r.data["summary"].subset(n)) for n in r.params["ns"]]
-    return render(count_axes(sums), height=3.3, width=6.0)
+    return render(counts_against_m(sums, whole.rival_sign_blind), height=3.3, width=6.0)
 
 
 # --- W4: the mechanism -----------------------------------------------------------------------------------
@@ -394,27 +373,30 @@ def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
     inside = int(np.sum(np.abs(np.array(PAPER_COUNTS) - summ.mean) <= 2 * np.sqrt(summ.mean)))
     ratio_eq = whole.count_ratio([r for r in runs if r["m"] < 512])
     mechanism_at_m = {f"paper_mech_{mm}": np.mean([r["mechanism"] for r in at_m[mm]]) for mm in at_m}
+    collisions = whole.over_time(at_m[4096], "collisions").mean(axis=0) / whole.expected_polysemantic(256, 4096)
+    tau_4096 = dict(tau=whole.over_time(at_m[4096], "tau")[0], ratio=collisions, n=256, m=4096)
     numbers = {
         **quotes(".2f", paper_fit=whole.count_fit(runs), paper_far=fit_far, paper_ratio=ratio, paper_ratio_eq=ratio_eq),
         **quotes(".1f", paper_wall=rec["wall_seconds"] / 60, paper_m256=summ.mean[0], rival_256=rival[0]),
         **quotes(".1f", pred_256=summ.predicted[0]),
-        **quotes(".2f", rival_4096=rival[-1], pred_4096=summ.predicted[-1], **mechanism_at_m),
+        **quotes(".2f", rival_4096=rival[-1], pred_4096=summ.predicted[-1], coll_4096=collisions[-1], **mechanism_at_m),
         **quotes("d", paper_runs=len(runs), paper_seeds=rec["seeds"], paper_inside=inside),
         **quotes("d", paper_converged=sum(r["converged"] for r in runs), need_4096=int(np.ceil(need[-1]))),
         "need_256": quote(int(max(1, np.ceil(need[0]))), "d"),
         "paper_cpu": quote(rec["cpu_seconds"] / 60, ".0f"),
         "paper_version": quote(rec["library_version"], ""),
     }
-    collisions = whole.over_time(at_m[4096], "collisions").mean(axis=0) / whole.expected_polysemantic(256, 4096)
-    tau_4096 = dict(tau=whole.over_time(at_m[4096], "tau")[0], ratio=collisions, n=256, m=4096)
     return checks, numbers, dict(paper_summary=summ, rival=rival, tau_4096=tau_4096)
 
 
 def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
-    """The count sweep at more ``n``: the exponent and the pooled ratio over ``m >= 2n``, per ``n``."""
+    """The count sweep at more ``n``: the exponent and the pooled ratio over ``m >= 2n``, per ``n`` (an ``n``
+    recorded at fewer than three such ``m`` so far, as in an unfinished sweep, is left out)."""
     runs, checks, numbers = rec["runs"], [], {}
     for n in sorted({r["n"] for r in runs}):
         sel = [r for r in runs if r["n"] == n and r["m"] >= 2 * n]
+        if len({r["m"] for r in sel}) < 3:
+            continue
         fit = whole.count_fit(sel)
         at = dict(n=n, m=f"{2 * n}..{max(r['m'] for r in sel)}", seeds=rec["seeds"], lam_sqrt_m=0.1)
         checks.append(CHECKS.sweep_theta.exponent(predicted=-1, fit=fit, tolerance=0.15, n=n, at=at)[0])
@@ -422,17 +404,28 @@ def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
     return checks, numbers, {}
 
 
-def _by_lam(runs: list[dict[str, Any]], key: str, confidence: float, scale: float = 1.0) -> dict[str, Any]:
-    """The mean of ``key`` over ``scale``, with its interval, at each recorded ``lam sqrt(m)``: a figure's series."""
-    cs = sorted({round(r["lam_sqrt_m"], 6) for r in runs})
-    means = [whole.mean_interval([r[key] for r in runs if round(r["lam_sqrt_m"], 6) == c], confidence) for c in cs]
-    parts = {part: np.array([getattr(x, part) for x in means]) / scale for part in ("value", "low", "high")}
-    return dict(c=np.array(cs), n=runs[0]["n"], m=runs[0]["m"], **parts)
+def _deficit(runs: list[dict[str, Any]], confidence: float) -> Part:
+    """The count's ratio to its prediction at ``lam sqrt(m) = 0.1`` over every recorded ``n``: does the deficit
+    grow with ``n`` at a fixed load, or with the load ``m/n``?"""
+    common, bands, by_n = whole.ratios_by_load([r for r in runs if abs(r["lam_sqrt_m"] - 0.1) < 1e-9], confidence)
+    deeper = whole.ratio_difference(bands[-1], bands[0], confidence)
+    ns = sorted(common)
+    at = dict(lam_sqrt_m=0.1, n=f"{ns[0]}..{ns[-1]}")
+    checks = [
+        CHECKS.deficit_n.p_value(p=whole.common_ratio_p(list(common.values()), confidence), level=0.05, ns=ns, at=at),
+        CHECKS.deficit_load.below(measured=deeper.high, bound=0.0, at=at),
+    ]
+    numbers = quotes(".2f", **{f"load_{n}": common[n] for n in ns}, **{f"band_{k}": x for k, x in enumerate(bands)})
+    return (
+        checks,
+        {**numbers, **quotes(".2f", deeper=deeper), "load_ns": quote(", ".join(map(str, ns)), "")},
+        {"load": by_n},
+    )
 
 
 def _lam_sweep(rec: dict[str, Any], confidence: float, power: float) -> Part:
     """The mechanism rate over ``lam sqrt(m)`` (recorded, many seeds)."""
-    mech = _by_lam(rec["runs"], "mechanism", confidence)
+    mech = whole.mean_by_lam(rec["runs"], "mechanism", confidence)
     numbers = quotes("d", lam_n=mech["n"], lam_m=mech["m"], lam_seeds=rec["seeds"])
     numbers.update(quotes(".2f", lam_mech_min=min(mech["value"]), lam_mech_max=max(mech["value"])))
     return [], numbers, {"lam": mech}
@@ -452,7 +445,8 @@ def _lam_count(rec: dict[str, Any], confidence: float, power: float) -> Part:
         ),
     ]
     numbers = {**quotes(".2f", lc_small=small, lc_large=large), **quotes("d", lc_n=n, lc_m=m, lc_seeds=rec["seeds"])}
-    return checks, numbers, {"lam_count": _by_lam(runs, "polysemantic", confidence, whole.expected_polysemantic(n, m))}
+    by_lam = whole.mean_by_lam(runs, "polysemantic", confidence, whole.expected_polysemantic(n, m))
+    return checks, numbers, {"lam_count": by_lam}
 
 
 def _bench(rec: dict[str, Any], confidence: float, power: float) -> Part:
@@ -486,29 +480,41 @@ def recorded(*, confidence: float, power: float) -> Result:
     test that tells the prediction from its nearest rival would need. Without the files, no check and a note."""
     files = {part: load(name) for part, name in DATA.items()}
     checks, numbers, data = [], {}, {"files": files}
-    parts = dict(paper=_paper, counts=_count_sweeps, lam=_lam_sweep, bench=_bench, lam_count=_lam_count, steps=_steps)
+    parts = dict(
+        paper=_paper,
+        counts=_count_sweeps,
+        n512=_count_sweeps,
+        lam=_lam_sweep,
+        bench=_bench,
+        lam_count=_lam_count,
+        steps=_steps,
+    )
     for part, read in parts.items():
         if files[part] is not None:
             more_checks, more_numbers, more_data = read(files[part], confidence, power)
             checks, numbers, data = checks + more_checks, {**numbers, **more_numbers}, {**data, **more_data}
+    counted = [r for part in ("counts", "paper", "n512") if files[part] for r in files[part]["runs"]]
+    if counted:
+        more_checks, more_numbers, more_data = _deficit(counted, confidence)
+        checks, numbers, data = checks + more_checks, {**numbers, **more_numbers}, {**data, **more_data}
     present = [DATA[part] for part, x in files.items() if x]
     numbers["present"] = quote("recorded: " + (", ".join(present) or "nothing"), "")
     return Result(checks=checks, numbers=numbers, data=data)
 
 
 def recorded_count_figure(r: Result) -> Figure | str:
-    """The recorded counts at n = 64, 128 and 256 (the paper's grid) with the predictions and the paper's
-    numbers (a note if nothing is recorded)."""
+    """The recorded counts at every recorded n against m with the predictions and the paper's numbers (left),
+    and their ratio to the prediction against the load m/n (right); a note if nothing is recorded."""
     files = r.data["files"]
-    sums = []
-    if files["counts"] is not None:
-        s = whole.summarize_counts(files["counts"]["runs"])
-        sums += [(f"n={n}", s.subset(n)) for n in sorted(set(s.n.tolist()))]
-    if files["paper"] is not None:
-        sums.append(("n=256", r.data["paper_summary"]))
-    if not sums:
+    runs = [x for part in ("counts", "paper", "n512") if files[part] for x in files[part]["runs"]]
+    if not runs:
         return "<p><em>No recorded sweep in book/data: run scripts/sweep_whole.py.</em></p>"
-    return render(count_axes(sums, paper=True), height=3.6, width=6.4)
+    s = whole.summarize_counts(runs)
+    sums = [(f"n={n}", s.subset(n)) for n in sorted(set(s.n.tolist()))]
+    paper = svgplot.Series(PAPER_M, PAPER_COUNTS, label="Lecomte et al. (n=256, one seed)", kind="points", color="#000")
+    centres = [np.sqrt(lo * min(hi, 16)) for lo, hi in whole.LOAD_BANDS]
+    load = ratio_groups(centres, {f"n={n}": x for n, x in sorted(r.data["load"].items())}, xlabel="load m/n")
+    return render([counts_against_m(sums, whole.rival_sign_blind, extra=[paper]), load], height=3.6, width=10.0)
 
 
 def paper_table_html(r: Result) -> str:
@@ -516,16 +522,12 @@ def paper_table_html(r: Result) -> str:
     if r.data["files"]["paper"] is None:
         return "<p><em>The paper-scale sweep is not recorded (book/data/whole_paper_sweep.jsonl).</em></p>"
     s = r.data["paper_summary"]
-    rows = "".join(
-        f"<tr><td>{int(m)}</td><td>{p}</td><td>{mu:.1f} [{lo:.1f}, {hi:.1f}]</td><td>{pr:.1f}</td>"
-        f"<td>{rv:.1f}</td><td>{'yes' if lo <= p <= hi else 'no'}</td></tr>"
+    rows = [
+        (int(m), p, f"{mu:.1f} [{lo:.1f}, {hi:.1f}]", f"{pr:.1f}", f"{rv:.1f}", "yes" if lo <= p <= hi else "no")
         for m, p, mu, lo, hi, pr, rv in zip(s.m, PAPER_COUNTS, s.mean, s.low, s.high, s.predicted, r.data["rival"])
-    )
-    heads = ("m", "paper (1 seed)", "this book (mean, 95% CI)", "prediction", "rival: no relocation", "paper inside CI")
-    return (
-        "<table class='incidental-checks' style='border-collapse:collapse;font-size:0.85em'>"
-        f"<thead><tr>{''.join(f'<th>{h}</th>' for h in heads)}</tr></thead><tbody>{rows}</tbody></table>"
-    )
+    ]
+    heads = ("m", "paper (1 seed)", "this book (mean, 95% CI)", "prediction", "no-relocation rival", "paper inside CI")
+    return table_html(heads, rows)
 
 
 # --- the widget ---------------------------------------------------------------------------------------------
