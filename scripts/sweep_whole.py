@@ -122,6 +122,12 @@ def parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help=f"local workers or processes (default {cores()}: one per core)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--by-seed",
+        action="store_true",
+        help="run seed by seed (every point's seed 0, then seed 1, ...), so that a sweep stopped early has the same "
+        "seeds at every point; default: largest runs first (the workers end evenly)",
+    )
     return p
 
 
@@ -140,6 +146,8 @@ def plan(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, float], li
     lams = (lambda m: [args.lam]) if args.lam is not None else (lambda m: [c / m**0.5 for c in args.lam_sqrt_m])
     tasks = [(n, m, s, lam) for n in args.n for m in args.m if m >= n for lam in lams(m) for s in range(args.seeds)]
     tasks.sort(key=lambda t: -(t[0] ** 2) * t[1])  # largest first: the workers end evenly
+    if args.by_seed:
+        tasks.sort(key=lambda t: t[2])  # stable: largest first within a seed
     rule = f"lam = {args.lam}" if args.lam is not None else f"lam = c / sqrt(m), c in {args.lam_sqrt_m}"
     header = {
         "format": SWEEP_FORMAT,

@@ -1,7 +1,10 @@
 """The whole model (chapter *Whole model*): the integrator to convergence, its fast path, the end state."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from incidental import whole
 from incidental.checks import ExponentFit
 from incidental.model import sample_weights
 from incidental.whole import (
@@ -23,6 +26,9 @@ from incidental.whole import (
     summarize_counts,
     whole_flow,
 )
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def lam_for(m: int, c: float = 0.2) -> float:
@@ -287,3 +293,30 @@ def test_step_study_pairs_the_book_scheme_with_the_reference_seed_by_seed():
     rows = {key: (ref, book, se) for _, key, ref, book, se in step_study(runs)}
     assert rows["polysemantic"] == (3.0, 2.5, 0.5)  # paired differences 0 and -1
     assert rows["dead_fraction"] == (0.25, 0.25, 0.0) and rows["t_end"][2] == 0.0
+
+
+def test_recorded_sweeps_at_small_lam_are_what_the_clock_bounded_scheme_computes():
+    """The count sweeps at lam sqrt(m) = 0.1 were recorded before the clock bound existed (their header has no
+    tau_step); the bound leaves the steps there unchanged, so today's scheme recomputes a recorded run exactly."""
+    header, runs = whole.read_sweep(ROOT / "book" / "data" / "whole_count_sweep.jsonl")
+    assert "tau_step" not in header["settings"] and whole.SWEEP_SETTINGS["tau_step"]
+    rec = next(r for r in runs if r["n"] == 64 and r["m"] == 128 and r["seed"] == 1)
+    now = whole.run_point(64, 128, 1, lam=rec["lam"])
+    for key in ("polysemantic", "dead_features", "mechanism", "t_end", "steps", "mean_length", "density"):
+        assert now[key] == rec[key], key
+
+
+def test_ratios_by_load_pool_bands_and_test_one_common_ratio():
+    """Made-up records: a count at the prediction at n = 32 and at 0.5 of it at n = 64 (both at m/n = 4)."""
+    recs = [
+        dict(n=n, m=4 * n, polysemantic=scale * whole.expected_polysemantic(n, 4 * n) + noise, seed=s)
+        for n, scale in ((32, 1.0), (64, 0.5))
+        for s, noise in enumerate((-0.5, 0.5) * 10)
+    ]
+    common, bands, by_n = whole.ratios_by_load(recs)
+    assert common[32].low < 1.0 < common[32].high and common[64].low < 0.5 < common[64].high
+    assert whole.common_ratio_p(list(common.values())) < 1e-6  # 1 and 0.5: not one ratio
+    assert whole.common_ratio_p([common[32], common[32]]) == pytest.approx(1.0)
+    assert np.isnan(bands[0].value) and np.isfinite(bands[1].value) and len(by_n[32]) == len(whole.LOAD_BANDS)
+    diff = whole.ratio_difference(common[64], common[32])
+    assert diff.high < 0 < diff.value + 1 and diff.low < diff.value < diff.high

@@ -65,12 +65,14 @@ def interaction_matrix(G: np.ndarray, terms: Sequence[str] = v.SMOOTH_TERMS) -> 
     interference. This is the one home of the two smooth forces: the weight-space
     flow uses ``A W``, the Gram-space flow ``A G + G A^T``.
     """
-    terms = v.terms(terms, v.SMOOTH_TERMS)
-    A = np.zeros_like(G)
-    if "feature_benefit" in terms:
-        A += np.diag(1.0 - np.diag(G))
+    if terms is not v.SMOOTH_TERMS:  # the default (both forces) is valid: skip the check in hot loops
+        terms = v.terms(terms, v.SMOOTH_TERMS)
     if "interference" in terms:
-        A -= interference_weights(G)
+        A = -relu(G)
+        A += 0.0  # -0.0 -> 0.0: the same bits as 0 - ReLU(G)
+    else:
+        A = np.zeros_like(G)
+    np.fill_diagonal(A, 1.0 - G.diagonal() if "feature_benefit" in terms else 0.0)
     return A
 
 

@@ -282,12 +282,31 @@ def _conflicted_components(B: np.ndarray) -> np.ndarray:
     nz = B != 0
     pos, neg = np.count_nonzero(B > 0, axis=0), np.count_nonzero(B < 0, axis=0)
     bad_col = (pos >= 2) | (neg >= 2)
+    bad_row = nz[:, bad_col].any(axis=1)
+    if B.shape[0] <= _SMALL_BLOCK:  # dense linking and label propagation: cheaper than sparse graphs here
+        return _spread_over_components(nz, bad_row)
     S = csr_matrix(nz.astype(np.int8))
     ncomp, label = connected_components(S @ S.T, directed=False)
-    bad_row = np.asarray(S[:, bad_col].sum(axis=1)).ravel() > 0 if bad_col.any() else np.zeros(B.shape[0], bool)
     bad_comp = np.zeros(ncomp, dtype=bool)
     bad_comp[label[bad_row]] = True
     return bad_comp[label]
+
+
+_SMALL_BLOCK = 256
+"""Blocks of at most this many features find their groups with dense matrices (:func:`_spread_over_components`)."""
+
+
+def _spread_over_components(nz: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Rows of the boolean ``nz`` ``(k, c)`` linked (directly or through other rows) by a shared column to a
+    ``marked`` row, the marked rows included: ``marked`` spread over each connected group, ``(k,)``."""
+    A = nz.astype(np.float32)
+    link = (A @ A.T) > 0  # rows sharing a column (each row with itself)
+    reached = marked.copy()
+    while True:
+        grown = link[:, reached].any(axis=1) if reached.any() else reached
+        if np.array_equal(grown, reached):
+            return reached
+        reached = grown
 
 
 def _block_step(
