@@ -555,3 +555,89 @@ def test_search_works_offline(browser: Any, server: str, book_html: Path) -> Non
     assert hits > 0
     assert not v.blocked, f"the search reached outside the book: {v.blocked}"
     assert not v.errors, "\n".join(v.errors)
+
+
+# --- the exercises (issue 14) -------------------------------------------------------------------
+
+EXERCISES = """() => {
+  const statements = Array.from(document.querySelectorAll('p > strong:first-child'))
+      .map(s => s.textContent.trim()).filter(t => /^Exercise \\d+\\.\\d+$/.test(t));
+  const solutions = Array.from(document.querySelectorAll('div.cell.tag_solution'));
+  const hidden = el => !el || (el.checkVisibility ? !el.checkVisibility() : el.offsetParent === null);
+  return {
+    statements,
+    solutions: solutions.length,
+    folded: solutions.filter(c => { const d = c.querySelector('details');
+      return d && !d.open && hidden(c.querySelector('.cell_input')); }).length,
+    passed: solutions.filter(c => c.querySelector('.exercise-verdict.exercise-pass')).length,
+    blank: document.querySelectorAll('div.cell.tag_exercise-answer .exercise-verdict.exercise-blank').length,
+    boxes: document.querySelectorAll('.exercise-box').length,
+  };
+}"""
+
+
+def chapter_pages() -> list[str]:
+    from browser_support import toc_pages
+
+    return [p for p in toc_pages() if re.fullmatch(r"book/\d\d_\w+\.html", p)]
+
+
+@pytest.mark.parametrize("chapter_page", chapter_pages())
+def test_chapter_pages_show_exercises_with_folded_solutions(
+    browser: Any, server: str, book_html: Path, chapter_page: str
+) -> None:
+    """Every chapter ends with at least 3 exercises numbered by chapter; each solution is folded (its code
+    hidden until a click) and shows that it passed its check; each blank answer says "no answer yet"."""
+    context, page, v = open_page(browser, server, chapter_page)
+    try:
+        ex = page.evaluate(EXERCISES)
+    finally:
+        context.close()
+    REPORT.setdefault(chapter_page, {})["exercises"] = ex
+    number = int(Path(chapter_page).name[:2])
+    assert len(ex["statements"]) >= 3, f"{chapter_page}: {ex}"
+    assert ex["statements"] == [f"Exercise {number}.{k}" for k in range(1, len(ex["statements"]) + 1)]
+    assert ex["solutions"] == ex["folded"] == ex["passed"] == ex["blank"] == len(ex["statements"]), ex
+    assert not v.errors, "\n".join(v.errors)
+
+
+def test_a_solution_opens_and_the_answer_box_says_right_and_wrong(browser: Any, server: str, book_html: Path) -> None:
+    """On a static page (no kernel): a click opens a folded solution; a number typed into a predict
+    exercise's box is judged against the value and tolerance written into the page at build time."""
+    pages = [p for p in chapter_pages() if "exercise-box" in (book_html / p).read_text(errors="replace")]
+    assert pages, "no chapter has a numeric exercise's answer box"
+    context, page, v = open_page(browser, server, pages[0])
+    name = shot_name(pages[0])
+    try:
+        solution = page.locator("div.cell.tag_solution").first
+        code = solution.locator(".cell_input")
+        solution.scroll_into_view_if_needed()
+        assert not code.is_visible(), "the solution is not folded"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}__solution_folded.png"))
+        solution.locator("summary").first.click()
+        code.wait_for(state="visible", timeout=5_000)
+        assert "expect_pass=True" in code.inner_text()
+        page.screenshot(path=str(SCREENSHOTS / f"{name}__solution_opened.png"))
+
+        box = page.locator(".exercise-box").first
+        want = float(box.get_attribute("data-answer"))
+        tol = float(box.get_attribute("data-atol")) + float(box.get_attribute("data-rtol")) * abs(want)
+        field, button, feedback = box.locator("input"), box.locator("button"), box.locator(".exercise-feedback")
+        box.scroll_into_view_if_needed()
+        verdicts = {}
+        for label, typed in (
+            ("right", f"{want:.6g}"),
+            ("wrong", f"{want + 3 * tol + 0.5 * abs(want):.6g}"),
+            ("not_a_number", "two"),
+        ):
+            field.fill(typed)
+            button.click() if label != "wrong" else field.press("Enter")
+            verdicts[label] = feedback.inner_text()
+            box.screenshot(path=str(SCREENSHOTS / f"{name}__answer_box_{label}.png"))
+    finally:
+        context.close()
+    REPORT.setdefault(pages[0], {})["answer_box"] = verdicts
+    assert verdicts["right"].startswith("Right"), verdicts
+    assert verdicts["wrong"].startswith("Not yet"), verdicts
+    assert "Type a number" in verdicts["not_a_number"], verdicts
+    assert not v.errors and not v.blocked, (v.errors, v.blocked)

@@ -196,3 +196,59 @@ def test_the_introduction_opens_rendered(lab_server: str, browser: Any, screensh
         assert "claims ledger" in text
     finally:
         page.close()
+
+
+EXERCISES = """() => {
+  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+  const verdicts = Array.from(document.querySelectorAll('.exercise-verdict')).map(v => v.innerText.trim());
+  const statements = cells.filter(c => c.classList.contains('jp-MarkdownCell') &&
+      /^Exercise \\d+\\.\\d+ \\((derive|implement|predict)\\)/.test(c.innerText.trim())).length;
+  return {
+    verdicts,
+    statements,
+    collapsed: document.querySelectorAll('.jp-Cell .jp-InputPlaceholder').length,
+    boxes: document.querySelectorAll('.exercise-box').length,
+  };
+}"""
+
+
+def test_a_chapter_runs_with_its_exercises_blank(
+    lab_server: str, lab_root: Path, browser: Any, screenshots: Path
+) -> None:
+    """Chapter 2 in JupyterLab with every answer cell left blank: it runs without an error, each answer
+    cell says "no answer yet", each solution (collapsed: its source hidden) passes its check; then a
+    wrong answer typed into an answer cell and run shows a hint, not a traceback."""
+    name = "02_numerator"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab_server}/lab/tree/{name}.ipynb?reset")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+        page.wait_for_timeout(3000)
+        run_all(page)
+        state = wait_until_idle(page, RUN_TIMEOUT_S)
+        assert not state["errors"], f"{name}: cells ended in errors: {state['errors'][:3]}"
+        ex = page.evaluate(EXERCISES)
+        assert ex["statements"] >= 3, ex
+        blank = [v for v in ex["verdicts"] if "no answer yet" in v]
+        right = [v for v in ex["verdicts"] if ": right:" in v]
+        assert len(blank) == len(right) == ex["statements"], ex["verdicts"]
+        assert ex["collapsed"] >= ex["statements"], f"{name}: the solutions' sources are not collapsed ({ex})"
+        page.locator(".exercise-verdict").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / f"{name}-exercises-blank.png"))
+
+        # a wrong answer in the first answer cell (Exercise 2.1): a sign error
+        cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text='exercises.check("2.1", answer)').first
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(
+            'def answer(G):\n    return np.maximum(G, 0) * (1 - np.eye(len(G)))\n\n\nexercises.check("2.1", answer)'
+        )
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_timeout(3000)
+        verdict = cell.locator(".exercise-verdict").inner_text()
+        assert "not yet" in verdict and "Traceback" not in cell.inner_text(), verdict
+        cell.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / f"{name}-exercise-hint.png"))
+    finally:
+        page.close()
