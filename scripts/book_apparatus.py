@@ -6,6 +6,7 @@
    empty this extension removes the launch services (sphinx-book-theme would otherwise fail, or
    render dead links); with a URL set it keeps them (Colab only for a GitHub repository, the
    only kind Colab opens) and also turns on the repository and issues buttons.
+2. **The download menu offers the print edition** (``book.pdf``, built by ``make pdf``).
 """
 
 from __future__ import annotations
@@ -140,10 +141,45 @@ def require_vendored_assets(app: Sphinx, config: Config) -> None:
             )
 
 
+#: The print edition, published beside the pages by ``make pdf`` (scripts/build_pdf.py).
+PDF_EDITION = "book.pdf"
+
+
+def pdf_edition_button(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """The download menu offers the whole book as one PDF.
+
+    A button, not a link: the HTML book is built before the PDF (``make pdf`` prints it), so a
+    link would be dead until then. On a click it opens the PDF when it is there, and otherwise
+    says so and prints the page (the theme's own ".pdf" entry).
+    """
+    groups = context.get("header_buttons")
+    if not isinstance(groups, list) or "pathto" not in context:
+        return
+    url = context["pathto"](PDF_EDITION, 1)
+    script = (
+        f"var u='{url}';fetch(u,{{method:'HEAD'}}).then(function(r){{if(r.ok){{window.location.href=u;}}"
+        "else{window.alert('The PDF edition is not built yet (make pdf): printing this page instead.');"
+        "window.print();}},function(){window.location.href=u;})"
+    )
+    for group in groups:
+        if isinstance(group, dict) and group.get("label") == "download-buttons":
+            group.setdefault("buttons", []).append(
+                {
+                    "type": "javascript",
+                    "javascript": script,
+                    "text": "book .pdf",
+                    "tooltip": "The whole book as one PDF (the print edition)",
+                    "icon": "fas fa-book",
+                    "label": "download-book-pdf-button",
+                }
+            )
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", apply_repository_url, priority=100)
     app.connect("config-inited", require_vendored_assets, priority=100)
     app.connect("builder-inited", add_mathjax2_hub_shim)
     # Late, after every extension that adds per-page scripts (myst-nb's widget scripts).
     app.connect("html-page-context", page_scripts, priority=900)
+    app.connect("html-page-context", pdf_edition_button, priority=900)  # after the theme's buttons
     return {"parallel_read_safe": True, "parallel_write_safe": True}
