@@ -16,7 +16,7 @@ NODE_STAMP := node_modules/.package-lock.json
 ASSETS  := _assets/vendor/MANIFEST.json
 PYTEST  := $(BIN)/python -m pytest -rs
 
-.PHONY: book test lab lab-test lint format git-filter assets browser-test benchmark clean
+.PHONY: book test lab lab-test lint format git-filter assets browser-test benchmark clean pdf
 
 # JupyterLab in the venv opens Markdown files (book/intro.md) rendered, through jupyterlab-myst.
 $(STAMP): requirements.txt pyproject.toml scripts/lab_overrides.json
@@ -61,12 +61,22 @@ book: $(STAMP) $(ASSETS)
 test: $(STAMP) $(ASSETS)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
-	$(PYTEST) tests --ignore=tests/browser --ignore=tests/lab --nbval-lax book
+	$(PYTEST) tests --ignore=tests/browser --ignore=tests/lab --ignore=tests/pdf --nbval-lax book
 	$(MAKE) --no-print-directory book
 	@$(BIN)/python tests/browser/browser_support.py >/dev/null || \
 	  echo "*** No Chromium found (looked for \$$CHROMIUM, chromium, chromium-browser, google-chrome): the browser tests in tests/browser will be SKIPPED. Install it (apt-get install chromium) to run them. ***"
 	$(PYTEST) tests/browser
 	$(PYTEST) tests/lab
+
+## pdf: the print edition, _build/pdf/book.pdf (also _build/html/book.pdf, the download button's
+## target): the built HTML book printed page by page with headless Chromium and joined, with
+## contents, bookmarks and internal links (scripts/build_pdf.py; nothing is re-executed), then
+## checked (tests/pdf). Runs `make book` first (quick when the build is current); PDF_FROM_BUILT=1
+## prints the build as it is.
+pdf: $(STAMP) $(ASSETS)
+	@if [ -z "$(PDF_FROM_BUILT)" ]; then $(MAKE) --no-print-directory book; fi
+	$(BIN)/python scripts/build_pdf.py
+	BOOK_PDF_REQUIRED=1 $(PYTEST) tests/pdf
 
 ## browser-test: only the browser tests, over the book as built now (built first if missing)
 browser-test: $(STAMP) $(ASSETS)
