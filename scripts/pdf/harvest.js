@@ -82,15 +82,20 @@
     const h = document.createElement("h2");
     h.textContent = "Solutions to the exercises";
     section.appendChild(h);
-    const headings = Array.from(article.querySelectorAll("h2, h3, h4, .admonition-title, .exercise-title"));
+    // A solution is named after its exercise: the last "Exercise N.k" (a heading or a bold lead-in)
+    // before it, else the last heading before it.
+    const marks = Array.from(article.querySelectorAll("h2, h3, h4, strong, b, .admonition-title"));
+    const before = (el, sol) => (el.compareDocumentPosition(sol) & Node.DOCUMENT_POSITION_FOLLOWING) && !el.contains(sol);
     solutions.forEach((sol, i) => {
-      // Named after the nearest heading or exercise title before it in the page.
-      let title = "";
-      for (const el of headings) {
-        if (el.compareDocumentPosition(sol) & Node.DOCUMENT_POSITION_FOLLOWING && !el.contains(sol)) {
-          title = text(el).replace(/#$/, "").trim();
-        }
+      let exercise = "", heading = "";
+      for (const el of marks) {
+        if (!before(el, sol)) continue;
+        const t = text(el).replace(/#$/, "").trim();
+        const m = t.match(/^Exercise\s+\d+(\.\d+)*/);
+        if (m) exercise = m[0];
+        if (/^H\d$/.test(el.tagName)) heading = t;
       }
+      const title = exercise ? `Solution to ${exercise}` : `Solution ${i + 1}` + (heading ? `: ${heading}` : "");
       const id = `pdf-solution-${i + 1}`;
       const ref = document.createElement("p");
       ref.className = "pdf-solution-ref";
@@ -104,7 +109,7 @@
       item.id = id;
       const t = document.createElement("p");
       t.className = "pdf-solution-title";
-      t.appendChild(document.createTextNode(`Solution ${i + 1}` + (title ? `: ${title} ` : " ")));
+      t.appendChild(document.createTextNode(`${title} `));
       back.textContent = "(back to the exercise)";
       t.appendChild(back);
       item.appendChild(t);

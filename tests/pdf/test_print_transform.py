@@ -72,7 +72,7 @@ def test_solutions_move_to_the_end_of_the_chapter(harvested: dict[str, Any]) -> 
         assert html.index(marker) > html.index("LAST_WORDS"), f"{marker} is not after the chapter's last section"
     assert html.index("SOLUTION_ONE") < html.index("SOLUTION_TWO")
     assert "Solutions to the exercises" in html
-    assert "Solution 1: Exercise 9.1" in html and "Solution 2: Exercise 9.2" in html
+    assert "Solution to Exercise 9.1" in html and "Solution to Exercise 9.2" in html
     # In the exercise a link to its solution, and back.
     assert 'href="#p0-pdf-solution-1"' in html and 'id="p0-pdf-solution-1"' in html
     assert 'href="#p0-pdf-solution-ref-1"' in html and 'id="p0-pdf-solution-ref-1"' in html
