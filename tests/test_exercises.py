@@ -152,6 +152,12 @@ def _kappa_rate(G, dG):
     return out
 
 
+def _lifted(nu):
+    from incidental import crowding
+
+    return crowding.lifted_coupling_nu(nu)
+
+
 def _raises(*_args):
     raise ValueError("not implemented")
 
@@ -242,6 +248,17 @@ WRONG = {
         "lam = 0 only": lambda lam: 1.0,
     },
     "7.4": {"the half density": 0.5 + 0.1, "everything gone": 0.0},
+    "8.1": {
+        "the unlifted nu": lambda nu: nu,
+        "twice": lambda nu: 2 * _lifted(nu),
+        "raises": _raises,
+    },
+    "8.2": {
+        "both-negative terms kept": lambda X, Y: float(-np.sum(X * Y) / 4),
+        "sign": lambda X, Y: float(np.sum(np.where((X < 0) & (Y < 0), 0.0, X * Y / 4))),
+        "an array": lambda X, Y: np.where((X < 0) & (Y < 0), 0.0, -X * Y / 4),
+    },
+    "8.3": {"twice": 2 * np.sqrt(3 - 1 / np.pi**2) / 8, "the mean shift 1/(8 pi)": 1 / (8 * np.pi)},
 }
 
 

@@ -48,6 +48,14 @@ REGISTER: tuple[Claim, ...] = (
         "paper",
     ),
     Claim("W4", "07_whole_model", "a feature ends on the neuron it was most aligned with at initialisation", "paper"),
+    Claim(
+        "C1",
+        "08_crowded",
+        "across the load up to m = n: which steps of chapters 2-5 hold, where each breaks, what happens beyond",
+        "book",
+    ),
+    Claim("C2", "08_crowded", "the push scatter constant, derived: sqrt(3 - 1/pi^2)/8", "book"),
+    Claim("C3", "08_crowded", "the late decay rate once n is not small against sqrt(m), derived", "book"),
 )
 
 

@@ -643,6 +643,43 @@ _predict_exercise(
 )
 
 
+# === chapter 8: the crowded regime =================================================================
+
+
+@_register("8.1", "derive", "the lifted late coupling")
+def _lifted_coupling(answer: Any) -> None:
+    from . import crowding
+
+    cases = [(f"nu={nu}", (nu,)) for nu in (0.5, 1.5, 3.0, 0.05)] + [("nu=0, no third encoding", (0.0,))]
+    _function_cases(answer, cases, crowding.lifted_coupling_nu, rtol=1e-8, atol=1e-12)
+
+
+def _third_cases(seed: int) -> list[tuple[str, tuple]]:
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(0, 0.03, (2, 30))
+    return [
+        ("30 third encodings", (X, Y)),
+        ("one third encoding, both positive", (np.array([0.02]), np.array([0.05]))),
+        ("all overlaps negative", (-np.abs(X), -np.abs(Y))),
+    ]
+
+
+@_register("8.2", "implement", "the first-order extra push of the third encodings")
+def _third_push(answer: Any) -> None:
+    from . import crowding
+
+    _function_cases(answer, _third_cases(82), crowding.third_encoding_push, rtol=1e-9, atol=1e-15)
+
+
+def _omega() -> float:
+    from . import crowding
+
+    return crowding.push_scatter_constant()
+
+
+_predict_exercise("8.3", "the push scatter constant", _omega, "rtol")
+
+
 # --- for the documentation and the tests ------------------------------------------------------------
 
 

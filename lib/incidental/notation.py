@@ -325,6 +325,21 @@ SYMBOLS: tuple[Entry, ...] = (
         "eq-wm-count",
         "integer, $0 \\dots m$",
     ),
+    # the crowded regime (chapter 8)
+    S(
+        "\\omega",
+        "the push scatter constant, $\\sqrt{3 - 1/\\pi^2}/8$",
+        "08_crowded",
+        "eq-push-scatter",
+        "$\\approx 0.213$",
+    ),
+    S(
+        "\\mu'",
+        "mean row sum of the late coupling, negative overlaps lifted",
+        "08_crowded",
+        "eq-lifted-coupling",
+        "$[0, 2)$",
+    ),
 )
 """Every symbol of the book, with its one meaning (chapters 1-7)."""
 
