@@ -1,5 +1,6 @@
 """The whole model (chapter *Whole model*): the integrator to convergence, its fast path, the end state."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from incidental.whole import (
     summarize_counts,
     whole_flow,
 )
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -320,3 +320,17 @@ def test_ratios_by_load_pool_bands_and_test_one_common_ratio():
     assert np.isnan(bands[0].value) and np.isfinite(bands[1].value) and len(by_n[32]) == len(whole.LOAD_BANDS)
     diff = whole.ratio_difference(common[64], common[32])
     assert diff.high < 0 < diff.value + 1 and diff.low < diff.value < diff.high
+
+
+def test_a_sweep_is_finished_only_once_its_last_invocation_completed(tmp_path):
+    """read_sweep's ``finished``: false while the sweep runs (no session line yet) or after failed runs."""
+    head = dict(format=whole.SWEEP_FORMAT, library_version="x", settings={}, n=[4], m=[4], seeds=1)
+    run = dict(n=4, m=4, seed=0, lam=0.1, polysemantic=0, seconds=1.0)
+    path = tmp_path / "s.jsonl"
+    for lines, finished in (
+        ([head, run], False),
+        ([head, run, {"session": {"status": "failed runs"}}], False),
+        ([head, run, {"session": {"status": "complete", "wall_seconds": 1.0}}], True),
+    ):
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        assert whole.read_sweep(path)[0]["finished"] is finished

@@ -918,9 +918,10 @@ def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     integrator ``settings`` with the ``lam`` rule, the grid ``n``, ``m``, ``seeds``); every later line is one
     run (a :func:`run_point` record) or, under the single key ``"session"``, what one invocation of the script
     did (command, workers, wall time). ``header`` is the first line plus ``sessions`` (their list),
-    ``wall_seconds`` (summed over them: a killed session records none) and ``cpu_seconds`` (summed over the
-    runs); ``records`` are sorted by ``(n, m, lam, seed)``. A last line cut off by an interrupted writer (no
-    final newline, not JSON) is ignored; a run recorded twice is an error.
+    ``wall_seconds`` (summed over them: a killed session records none), ``cpu_seconds`` (summed over the
+    runs) and ``finished`` (the last invocation ended with every run recorded: false while a sweep runs, or
+    after one was killed or had failed runs); ``records`` are sorted by ``(n, m, lam, seed)``. A last line cut
+    off by an interrupted writer (no final newline, not JSON) is ignored; a run recorded twice is an error.
     """
     path = Path(path)
     lines = path.read_text().split("\n")
@@ -949,6 +950,7 @@ def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records.sort(key=lambda r: (r["n"], r["m"], r["lam"], r["seed"]))
     header["sessions"] = sessions
     header["wall_seconds"] = sum(s.get("wall_seconds", 0.0) for s in sessions)
+    header["finished"] = bool(sessions) and sessions[-1].get("status", "complete") == "complete"
     header["cpu_seconds"] = sum(r["seconds"] for r in records)
     return header, records
 

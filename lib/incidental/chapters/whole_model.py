@@ -347,8 +347,10 @@ def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> F
 
 
 def load(name: str) -> dict[str, Any] | None:
-    """A recorded file of ``book/data`` (:func:`incidental.whole.read_recorded`; ``None`` if absent)."""
-    return whole.read_recorded(repository_root() / "book" / "data" / name)
+    """A recorded file of ``book/data`` (:func:`incidental.whole.read_recorded`); ``None`` if absent or if it
+    is a sweep that has not finished (still running, or killed: finish it with ``--resume``)."""
+    rec = whole.read_recorded(repository_root() / "book" / "data" / name)
+    return None if rec is None or rec.get("finished") is False else rec
 
 
 Part = tuple[list[Check], dict[str, Any], dict[str, Any]]
@@ -390,17 +392,17 @@ def _paper(rec: dict[str, Any], confidence: float, power: float) -> Part:
 
 
 def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
-    """The count sweep at more ``n``: the exponent and the pooled ratio over ``m >= 2n``, per ``n`` (an ``n``
-    recorded at fewer than three such ``m`` so far, as in an unfinished sweep, is left out)."""
+    """The count sweep at more ``n``: the pooled ratio over ``m >= 2n`` and, once recorded at three such ``m``
+    or more (an unfinished sweep may have fewer), the exponent, per ``n``."""
     runs, checks, numbers = rec["runs"], [], {}
     for n in sorted({r["n"] for r in runs}):
         sel = [r for r in runs if r["n"] == n and r["m"] >= 2 * n]
-        if len({r["m"] for r in sel}) < 3:
-            continue
-        fit = whole.count_fit(sel)
-        at = dict(n=n, m=f"{2 * n}..{max(r['m'] for r in sel)}", seeds=rec["seeds"], lam_sqrt_m=0.1)
-        checks.append(CHECKS.sweep_theta.exponent(predicted=-1, fit=fit, tolerance=0.15, n=n, at=at)[0])
-        numbers.update(quotes(".2f", **{f"fit_{n}": fit, f"ratio_{n}": whole.count_ratio(sel)}))
+        numbers.update(quotes(".2f", **{f"ratio_{n}": whole.count_ratio(sel)}))
+        if len({r["m"] for r in sel}) >= 3:
+            fit = whole.count_fit(sel)
+            at = dict(n=n, m=f"{2 * n}..{max(r['m'] for r in sel)}", seeds=rec["seeds"], lam_sqrt_m=0.1)
+            checks.append(CHECKS.sweep_theta.exponent(predicted=-1, fit=fit, tolerance=0.15, n=n, at=at)[0])
+            numbers.update(quotes(".2f", **{f"fit_{n}": fit}))
     return checks, numbers, {}
 
 
@@ -415,12 +417,9 @@ def _deficit(runs: list[dict[str, Any]], confidence: float) -> Part:
         CHECKS.deficit_n.p_value(p=whole.common_ratio_p(list(common.values()), confidence), level=0.05, ns=ns, at=at),
         CHECKS.deficit_load.below(measured=deeper.high, bound=0.0, at=at),
     ]
-    numbers = quotes(".2f", **{f"load_{n}": common[n] for n in ns}, **{f"band_{k}": x for k, x in enumerate(bands)})
-    return (
-        checks,
-        {**numbers, **quotes(".2f", deeper=deeper), "load_ns": quote(", ".join(map(str, ns)), "")},
-        {"load": by_n},
-    )
+    numbers = quotes(".2f", **{f"band_{k}": x for k, x in enumerate(bands)}, deeper=deeper)
+    numbers["loads"] = quote(", ".join(f"{common[n]:.2f} at n = {n}" for n in ns), "")
+    return checks, {**numbers, "load_ns": quote(", ".join(map(str, ns)), "")}, {"load": by_n}
 
 
 def _lam_sweep(rec: dict[str, Any], confidence: float, power: float) -> Part:
