@@ -145,6 +145,8 @@
       dropped += 1;
       continue;
     }
+    // A short reference ("Proposition 2", "(5)", "Figure 2.1") never breaks across lines.
+    if (text(a).length <= 24) a.classList.add("pdf-nowrap");
     const frag = decodeURIComponent(url.hash.replace(/^#/, ""));
     a.setAttribute("href", frag ? `#p${target}-${frag}` : `#p${target}`);
     internal += 1;

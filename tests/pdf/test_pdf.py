@@ -78,7 +78,8 @@ def test_every_page_of_the_book_is_in_it_with_a_bookmark(reader: Any, text: str,
 def test_contents_and_bookmarks_in_page_order(reader: Any, page_texts: list[str]) -> None:
     marks = outline(reader)
     assert marks and marks[0][1] == "Contents", f"the first bookmark is not the contents: {marks[:1]}"
-    assert page_texts[1].lstrip().startswith("Contents"), "the first page after the title page is not the contents"
+    head = page_texts[1].strip().splitlines()[:3]  # the running header may come first
+    assert "Contents" in head, f"the first page after the title page is not the contents: {head}"
     top_pages = [p for depth, _, p in marks if depth == 0]
     assert top_pages == sorted(top_pages), f"bookmarks out of page order: {top_pages}"
     assert len(marks) > len(top_pages), "the bookmarks list no section of any chapter"
@@ -86,11 +87,15 @@ def test_contents_and_bookmarks_in_page_order(reader: Any, page_texts: list[str]
     labels = reader.page_labels
     assert labels[0] == "i" and labels[1] == "1", f"page labels {labels[:3]}"
     contents = flat("".join(page_texts[1 : top_pages[1]]))
-    wrong = [
-        (name, labels[page])
-        for depth, name, page in marks[1:]
-        if depth == 0 and flat(name.split(" · ")[-1]) + labels[page] not in contents
-    ]
+
+    def gives(name: str, label: str) -> bool:
+        # The entry's title, then its page within a few characters (a wrapped title's chapter
+        # label and lines may come out of the text in another order).
+        title = flat(name.split(" · ")[-1])
+        at = contents.find(title[:24])
+        return at >= 0 and label in contents[at + min(len(title), 24) : at + len(title) + 24]
+
+    wrong = [(name, labels[page]) for depth, name, page in marks[1:] if depth == 0 and not gives(name, labels[page])]
     assert not wrong, f"the contents do not give these entries' pages: {wrong}"
 
 
