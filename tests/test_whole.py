@@ -295,13 +295,14 @@ def test_step_study_pairs_the_book_scheme_with_the_reference_seed_by_seed():
     assert rows["dead_fraction"] == (0.25, 0.25, 0.0) and rows["t_end"][2] == 0.0
 
 
-def test_recorded_sweeps_at_small_lam_are_what_the_clock_bounded_scheme_computes():
+@pytest.mark.parametrize("name, n, m, seed", [("whole_count_sweep", 64, 128, 1), ("whole_paper_sweep", 256, 256, 3)])
+def test_recorded_sweeps_at_small_lam_are_what_the_clock_bounded_scheme_computes(name, n, m, seed):
     """The count sweeps at lam sqrt(m) = 0.1 were recorded before the clock bound existed (their header has no
     tau_step); the bound leaves the steps there unchanged, so today's scheme recomputes a recorded run exactly."""
-    header, runs = whole.read_sweep(ROOT / "book" / "data" / "whole_count_sweep.jsonl")
+    header, runs = whole.read_sweep(ROOT / "book" / "data" / f"{name}.jsonl")
     assert "tau_step" not in header["settings"] and whole.SWEEP_SETTINGS["tau_step"]
-    rec = next(r for r in runs if r["n"] == 64 and r["m"] == 128 and r["seed"] == 1)
-    now = whole.run_point(64, 128, 1, lam=rec["lam"])
+    rec = next(r for r in runs if r["n"] == n and r["m"] == m and r["seed"] == seed)
+    now = whole.run_point(n, m, seed, lam=rec["lam"])
     for key in ("polysemantic", "dead_features", "mechanism", "t_end", "steps", "mean_length", "density"):
         assert now[key] == rec[key], key
 
