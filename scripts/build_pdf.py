@@ -232,7 +232,7 @@ def contents_html(entries: list[dict[str, Any]]) -> str:
     def line(target: str, title: str, label: str = "") -> str:
         label_html = f'<span class="pdf-toc-label">{html.escape(label)}</span> ' if label else ""
         return (
-            f'<span class="pdf-toc-line">{label_html}<a href="#{target}">{html.escape(title)}</a>'
+            f'<span class="pdf-toc-line"><a href="#{target}">{label_html}{html.escape(title)}</a>'
             f'<span class="pdf-toc-fill"></span><span class="pdf-toc-page" data-target="{target}">000</span></span>'
         )
 
