@@ -94,7 +94,7 @@ def test_every_chapter_ends_with_exercises(name: str) -> None:
 def test_every_exercise_is_in_the_book() -> None:
     in_book = {key for _, src in cells_tagged("exercise-answer") for key in CHECK.findall(src)}
     chapters = {int(name.split("_")[0]) for name in CHAPTERS}
-    declared = {key for key, e in exercises.REGISTRY.items() if e.chapter in chapters}
+    declared = {e.key for e in exercises.all_exercises() if e.chapter in chapters}
     assert declared == in_book
 
 
@@ -189,7 +189,7 @@ WRONG = {
         "n - 1 third encodings": lambda n, m: np.sqrt(3 * (n - 1) / (8 * m)),
         "raises": _raises,
     },
-    "2.3": {"twice": 2 * np.sqrt(3 * 62 / (8 * 4096)), "sign": -np.sqrt(3 * 62 / (8 * 4096)), "text": "0.07"},
+    "2.3": {"twice": 2 * np.sqrt(3 * 30 / (8 * 4096)), "sign": -np.sqrt(3 * 30 / (8 * 4096)), "text": "0.07"},
     "3.1": {
         "factor 2": lambda G: -np.sum(_relu_offdiag(G) ** 2, axis=1),
         "sum includes j = i": lambda G: -2 * np.sum(np.maximum(G, 0) ** 2, axis=1),
@@ -259,7 +259,26 @@ WRONG = {
         "an array": lambda X, Y: np.where((X < 0) & (Y < 0), 0.0, -X * Y / 4),
     },
     "8.3": {"twice": 2 * np.sqrt(3 - 1 / np.pi**2) / 8, "the mean shift 1/(8 pi)": 1 / (8 * np.pi)},
+    "9.1": {
+        "without the 2": lambda m, level: 8 * m * level**2 / 3,
+        "level not squared": lambda m, level: 2 + 8 * m * level / 3,
+        "raises": _raises,
+    },
+    "9.2": {
+        "the other side": lambda n, m, nu: (np.asarray(n) - 2) / np.sqrt(2 * np.pi * np.asarray(m)) > nu,
+        "n instead of n - 2": lambda n, m, nu: np.asarray(n) / np.sqrt(2 * np.pi * np.asarray(m)) <= nu,
+        "a number": lambda n, m, nu: True,
+    },
+    "9.3": {"sqrt(m)": 256.0, "without sqrt(2 pi)": 2 + 0.4 * 65536**0.5},
 }
+
+
+KEYS = [e.key for e in exercises.all_exercises()]
+
+
+def wrong_answers(key: str) -> dict:
+    """The wrong answers of exercise ``key``: those above and those declared with the exercise."""
+    return WRONG.get(key, {}) | exercises.exercise(key).wrong
 
 
 def context(key: str) -> dict:
@@ -267,10 +286,10 @@ def context(key: str) -> dict:
     return {e.tolerance: 0.03 if e.tolerance == "atol" else 0.05} if e.kind == "predict" else {}
 
 
-@pytest.mark.parametrize("key", sorted(WRONG))
+@pytest.mark.parametrize("key", KEYS)
 def test_wrong_answers_fail_with_a_hint(key: str) -> None:
-    assert len(WRONG[key]) >= 2
-    for what, answer in WRONG[key].items():
+    assert len(wrong_answers(key)) >= 2, f"exercise {key}: give at least two plausible wrong answers"
+    for what, answer in wrong_answers(key).items():
         with np.errstate(all="ignore"):
             verdict = exercises.check(key, answer, **context(key))
         assert verdict.status == "fail", f"{key} ({what}) was not caught: {verdict}"
@@ -281,7 +300,8 @@ def test_wrong_answers_fail_with_a_hint(key: str) -> None:
 
 
 def test_every_exercise_has_wrong_answers() -> None:
-    assert set(WRONG) == set(exercises.REGISTRY)
+    assert set(WRONG) <= set(KEYS)
+    assert all(len(wrong_answers(key)) >= 2 for key in KEYS)
 
 
 HINTS = [
@@ -309,7 +329,7 @@ def test_the_hint_names_what_is_wrong(key: str, what: str, says: str) -> None:
         assert says in exercises.check(key, WRONG[key][what], **context(key)).message
 
 
-@pytest.mark.parametrize("key", sorted(exercises.REGISTRY))
+@pytest.mark.parametrize("key", KEYS)
 def test_a_blank_answer_is_no_answer_yet(key: str) -> None:
     def blank(*_args):
         pass
@@ -355,3 +375,40 @@ def test_the_readers_arrays_are_copies() -> None:
         return out
 
     assert exercises.check("1.1", mutating).passed
+
+
+def test_an_answer_of_an_odd_type_is_a_hint() -> None:
+    class Odd:
+        def __float__(self):
+            raise ZeroDivisionError("odd")
+
+    for key, answer in (
+        ("4.3", Odd()),
+        ("1.1", lambda W: {"a": 1}),
+        ("1.1", lambda W: np.zeros((2, 2, 2))),
+        ("7.1", 3),
+    ):
+        verdict = exercises.check(key, answer, **context(key))
+        assert verdict.status == "fail" and verdict.message, verdict
+
+
+def test_a_chapter_module_declares_its_own_exercises() -> None:
+    """The public API (CONTRIBUTING.md, "Exercises"): a chapter module declares an exercise, its judge
+    compares the answer with a library function on its cases, and gives at least two wrong answers."""
+    with pytest.raises(ValueError, match="two plausible wrong answers"):
+        exercises.derive("99.1", "too few wrong answers", wrong={"sign": lambda x: -x})
+    try:
+
+        @exercises.derive(
+            "99.1", "the logistic rate", wrong={"sign": lambda a: 2 * a * (a - 1), "half": lambda a: a * (1 - a)}
+        )
+        def _judge(answer):
+            cases = [(f"a={a}", (a,)) for a in (0.3, 1.0, 2.0)]
+            exercises.compare_cases(answer, cases, lambda a: 2 * a * (1 - a), rtol=1e-12)
+
+        assert exercises.check("99.1", lambda a: 2 * a * (1 - a)).passed
+        for answer in exercises.exercise("99.1").wrong.values():
+            assert exercises.check("99.1", answer).status == "fail"
+        assert "half" in exercises.check("99.1", lambda a: a * (1 - a)).message
+    finally:
+        exercises.REGISTRY.pop("99.1", None)

@@ -50,6 +50,9 @@ class _Hint(Exception):
         self.rel = rel
 
 
+Hint = _Hint  # raised by a judge: a wrong answer, with the hint as its message
+
+
 class _Blank(Exception):
     """An answer left blank (``None``, or a function that returns ``None``)."""
 
@@ -85,9 +88,10 @@ class Verdict:
 
     def _repr_html_(self) -> str:
         mark = {"pass": "✓", "fail": "✗", "blank": "…"}[self.status]
+        colour = {"pass": "#1a7f37", "fail": "#b35900", "blank": "#57606a"}[self.status]
         out = (
-            f'<div class="exercise-verdict exercise-{self.status}" data-exercise="{self.key}">'
-            f"<strong>{mark} {html.escape(self.text())}</strong></div>"
+            f'<div class="exercise-verdict exercise-{self.status}" data-exercise="{self.key}" '
+            f'style="color: {colour}">{mark} {html.escape(self.text())}</div>'
         )
         return out + (box_html(self.key, **self.box) if self.box else "")
 
@@ -118,6 +122,8 @@ class Exercise:
     ``judge(answer, **context)`` returns ``None`` when the answer is right and raises :class:`_Hint`
     (wrong) or :class:`_Blank` otherwise. ``tolerance`` names the keyword a ``predict`` exercise
     needs (``"atol"`` or ``"rtol"``: the chapter's own tolerance); ``value`` is its library value.
+    ``wrong``: plausible wrong answers by name, which the tests require to fail with a hint
+    (``tests/test_exercises.py`` also holds such answers for the exercises declared here).
     """
 
     key: str
@@ -126,6 +132,7 @@ class Exercise:
     judge: Callable[..., None]
     tolerance: str = ""
     value: Callable[[], float] | None = None
+    wrong: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def chapter(self) -> int:
@@ -147,17 +154,81 @@ def _register(key: str, kind: str, title: str, **extra: Any) -> Callable[[Callab
     return wrap
 
 
+def all_exercises() -> list[Exercise]:
+    """Every exercise, those declared in chapter modules included, in order of chapter and number."""
+    _import_chapter_modules()
+    return sorted(REGISTRY.values(), key=lambda e: tuple(int(x) for x in e.key.split(".")))
+
+
 def exercises_of(chapter: int) -> list[Exercise]:
     """The exercises of chapter ``chapter``, in order."""
-    found = [e for e in REGISTRY.values() if e.chapter == chapter]
+    found = [e for e in all_exercises() if e.chapter == chapter]
     return sorted(found, key=lambda e: int(e.key.split(".")[1]))
 
 
 def exercise(key: str) -> Exercise:
-    """The exercise ``key`` (``"4.2"``); an unknown key raises ``ValueError`` listing the known ones."""
+    """The exercise ``key`` (``"4.2"``); an unknown key raises ``ValueError`` listing the known ones.
+
+    Exercises declared in a chapter module (``incidental.chapters.*``, with :func:`derive`,
+    :func:`implement` or :func:`predict`) are found too: the chapter modules are imported on a miss.
+    """
+    if key not in REGISTRY:
+        _import_chapter_modules()
     if key not in REGISTRY:
         raise ValueError(f"no exercise {key!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[key]
+
+
+def _import_chapter_modules() -> None:
+    import importlib
+    import pkgutil
+
+    from . import chapters
+
+    for info in pkgutil.iter_modules(chapters.__path__):
+        importlib.import_module(f"{chapters.__name__}.{info.name}")
+
+
+# --- declaring an exercise from a chapter module (the public API) -----------------------------------
+
+
+def derive(key: str, title: str, *, wrong: dict[str, Any]) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Declare exercise ``key`` of kind *derive*: decorates its judge ``judge(answer)``, which returns
+    ``None`` when the answer is right and raises :class:`Hint` (via :func:`compare_cases`) otherwise.
+    ``wrong``: at least two plausible wrong answers by name (a sign error, a factor of 2, ...), which
+    the tests require to fail with a hint."""
+    return _register(key, "derive", title, wrong=_wrong(key, wrong))
+
+
+def implement(
+    key: str, title: str, *, wrong: dict[str, Any]
+) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Declare exercise ``key`` of kind *implement* (see :func:`derive`)."""
+    return _register(key, "implement", title, wrong=_wrong(key, wrong))
+
+
+def _wrong(key: str, wrong: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(wrong, dict) or len(wrong) < 2:
+        raise ValueError(f"exercise {key}: give at least two plausible wrong answers (wrong={{name: answer}})")
+    return dict(wrong)
+
+
+def predict(key: str, title: str, value: Callable[[], float], tolerance: str, *, wrong: dict[str, Any]) -> None:
+    """Declare exercise ``key`` of kind *predict*: the answer must lie within the chapter's tolerance of
+    ``value()`` (a library function); ``tolerance`` is ``"atol"`` or ``"rtol"``, the keyword the
+    notebook passes to :func:`check` from its knobs."""
+    if tolerance not in ("atol", "rtol"):
+        raise ValueError(f"tolerance must be 'atol' or 'rtol', got {tolerance!r}")
+    _predict_exercise(key, title, value, tolerance, wrong=_wrong(key, wrong))
+
+
+def compare_cases(
+    answer: Any, cases: Iterable[tuple[str, tuple]], oracle: Callable[..., Any], **tolerance: float
+) -> None:
+    """Run the reader's function ``answer`` on each ``(label, args)`` case against the library's ``oracle``
+    (``rtol=``, ``atol=`` as in ``numpy.allclose``); raises :class:`Hint` naming the first failing case,
+    the kind of error (sign, factor, shape, transposed, not finite) and the regime where it grows."""
+    _function_cases(answer, cases, oracle, **tolerance)
 
 
 def check(key: str, answer: Any, *, expect_pass: bool = False, **context: Any) -> Verdict:
@@ -185,6 +256,8 @@ def check(key: str, answer: Any, *, expect_pass: bool = False, **context: Any) -
         verdict = Verdict(key, "blank", str(blank), box)
     except _Hint as hint:
         verdict = Verdict(key, "fail", str(hint))
+    except Exception as exc:  # an answer the comparison cannot use (an odd type): a hint, not a traceback
+        verdict = Verdict(key, "fail", f"the check could not use your answer ({type(exc).__name__}: {exc})")
     if expect_pass and not verdict.passed:
         raise AssertionError(verdict.text())
     return verdict
@@ -370,6 +443,11 @@ def _pair_cases(seed: int) -> list[tuple[str, tuple]]:
     return out
 
 
+weights_cases = _weights_cases  # public: the inputs the book's exercises use, for chapter modules
+gram_cases = _gram_cases
+pair_cases = _pair_cases
+
+
 def _gram2(a: float, b: float, g: float) -> np.ndarray:
     return np.array([[a, g], [g, b]])
 
@@ -403,8 +481,8 @@ def _predict(value: Callable[[], float], tolerance: str) -> Callable[..., None]:
     return judge
 
 
-def _predict_exercise(key: str, title: str, value: Callable[[], float], tolerance: str) -> None:
-    _register(key, "predict", title, tolerance=tolerance, value=value)(_predict(value, tolerance))
+def _predict_exercise(key: str, title: str, value: Callable[[], float], tolerance: str, **extra: Any) -> None:
+    _register(key, "predict", title, tolerance=tolerance, value=value, **extra)(_predict(value, tolerance))
 
 
 # === chapter 1: setup ==============================================================================
@@ -465,7 +543,7 @@ def _median_error(answer: Any) -> None:
     _function_cases(answer, cases, theory.second_order_ratio, rtol=1e-9)
 
 
-_predict_exercise("2.3", "the median error at n = 64, m = 4096", lambda: theory.second_order_ratio(64, 4096), "rtol")
+_predict_exercise("2.3", "the median error at n = 32, m = 4096", lambda: theory.second_order_ratio(32, 4096), "rtol")
 
 
 # === chapter 3: denominator =========================================================================
@@ -678,6 +756,34 @@ def _omega() -> float:
 
 
 _predict_exercise("8.3", "the push scatter constant", _omega, "rtol")
+
+
+# === chapter 9: where each result holds ===========================================================
+
+
+@_register("9.1", "derive", "the boundary of the first-order rate")
+def _first_order_boundary(answer: Any) -> None:
+    from . import crowding
+
+    cases = [(f"m={m}, level={lv}", (m, lv)) for m, lv in ((4096, 0.1), (65536, 0.05), (256, 0.3), (10**9, 0.01))]
+    _function_cases(answer, cases, crowding.first_order_boundary, rtol=1e-9)
+
+
+@_register("9.2", "implement", "where the decay at rate 2 holds")
+def _within_crowding(answer: Any) -> None:
+    from . import crowding
+
+    n = np.array([8, 16, 32, 64, 128, 64, 512])
+    m = np.array([65536, 4096, 4096, 1024, 65536, 64, 512])
+    cases = [
+        ("a grid of (n, m)", (n, m, 0.2)),
+        ("nu = 1", (n, m, 1.0)),
+        ("one point, n = 2", (np.array([2]), np.array([16]), 0.0)),
+    ]
+    _function_cases(answer, cases, crowding.within_crowding)
+
+
+_predict_exercise("9.3", "the largest n with nu <= 1 at m = 65536", lambda: 2 + math.sqrt(2 * math.pi * 65536), "rtol")
 
 
 # --- for the documentation and the tests ------------------------------------------------------------

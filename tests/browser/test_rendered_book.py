@@ -604,7 +604,8 @@ def test_chapter_pages_show_exercises_with_folded_solutions(
 def test_a_solution_opens_and_the_answer_box_says_right_and_wrong(browser: Any, server: str, book_html: Path) -> None:
     """On a static page (no kernel): a click opens a folded solution; a number typed into a predict
     exercise's box is judged against the value and tolerance written into the page at build time."""
-    pages = [p for p in chapter_pages() if "exercise-box" in (book_html / p).read_text(errors="replace")]
+    built = [p for p in chapter_pages() if (book_html / p).exists()]
+    pages = [p for p in built if "exercise-box" in (book_html / p).read_text(errors="replace")]
     assert pages, "no chapter has a numeric exercise's answer box"
     context, page, v = open_page(browser, server, pages[0])
     name = shot_name(pages[0])
@@ -616,6 +617,7 @@ def test_a_solution_opens_and_the_answer_box_says_right_and_wrong(browser: Any, 
         page.screenshot(path=str(SCREENSHOTS / f"{name}__solution_folded.png"))
         solution.locator("summary").first.click()
         code.wait_for(state="visible", timeout=5_000)
+        page.wait_for_timeout(600)  # the theme fades the opened cell in
         assert "expect_pass=True" in code.inner_text()
         page.screenshot(path=str(SCREENSHOTS / f"{name}__solution_opened.png"))
 
@@ -633,6 +635,7 @@ def test_a_solution_opens_and_the_answer_box_says_right_and_wrong(browser: Any, 
             field.fill(typed)
             button.click() if label != "wrong" else field.press("Enter")
             verdicts[label] = feedback.inner_text()
+            page.wait_for_timeout(200)
             box.screenshot(path=str(SCREENSHOTS / f"{name}__answer_box_{label}.png"))
     finally:
         context.close()

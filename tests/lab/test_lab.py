@@ -200,7 +200,8 @@ def test_the_introduction_opens_rendered(lab_server: str, browser: Any, screensh
 
 EXERCISES = """() => {
   const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
-  const verdicts = Array.from(document.querySelectorAll('.exercise-verdict')).map(v => v.innerText.trim());
+  const verdicts = Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText.trim())
+      .filter(t => /^\\S?\\s*Exercise \\d+\\.\\d+: (right|not yet|no answer yet):/.test(t));
   const statements = cells.filter(c => c.classList.contains('jp-MarkdownCell') &&
       /^Exercise \\d+\\.\\d+ \\((derive|implement|predict)\\)/.test(c.innerText.trim())).length;
   return {
@@ -227,15 +228,22 @@ def test_a_chapter_runs_with_its_exercises_blank(
         page.wait_for_timeout(3000)
         run_all(page)
         state = wait_until_idle(page, RUN_TIMEOUT_S)
-        assert not state["errors"], f"{name}: cells ended in errors: {state['errors'][:3]}"
+        deadline = time.monotonic() + 120  # until every exercise cell has shown its verdict
         ex = page.evaluate(EXERCISES)
+        while len(ex["verdicts"]) < 2 * ex["statements"] and time.monotonic() < deadline:
+            page.wait_for_timeout(1000)
+            ex = page.evaluate(EXERCISES)
+        state = page.evaluate(READ_PAGE)
+        shown = page.locator(".jp-OutputArea-output", has_text="no answer yet")
+        if shown.count():
+            shown.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / f"{name}-exercises-blank.png"))
+        assert not state["errors"], f"{name}: cells ended in errors: {state['errors'][:3]}"
         assert ex["statements"] >= 3, ex
         blank = [v for v in ex["verdicts"] if "no answer yet" in v]
         right = [v for v in ex["verdicts"] if ": right:" in v]
         assert len(blank) == len(right) == ex["statements"], ex["verdicts"]
         assert ex["collapsed"] >= ex["statements"], f"{name}: the solutions' sources are not collapsed ({ex})"
-        page.locator(".exercise-verdict").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(screenshots / f"{name}-exercises-blank.png"))
 
         # a wrong answer in the first answer cell (Exercise 2.1): a sign error
         cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text='exercises.check("2.1", answer)').first
@@ -246,7 +254,7 @@ def test_a_chapter_runs_with_its_exercises_blank(
         )
         page.keyboard.press("Shift+Enter")
         page.wait_for_timeout(3000)
-        verdict = cell.locator(".exercise-verdict").inner_text()
+        verdict = cell.locator(".jp-OutputArea-output").last.inner_text()
         assert "not yet" in verdict and "Traceback" not in cell.inner_text(), verdict
         cell.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / f"{name}-exercise-hint.png"))
