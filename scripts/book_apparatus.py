@@ -163,6 +163,9 @@ def pdf_edition_button(app: Sphinx, pagename: str, templatename: str, context: d
     )
     for group in groups:
         if isinstance(group, dict) and group.get("label") == "download-buttons":
+            for button in group.get("buttons", []):
+                if button.get("label") == "download-pdf-button":  # the theme's: prints this page
+                    button["text"] = "page .pdf"
             group.setdefault("buttons", []).append(
                 {
                     "type": "javascript",
