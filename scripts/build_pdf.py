@@ -352,8 +352,11 @@ def print_book(browser: Any, server: str, document: str, title_page: str) -> tup
         page = context.new_page()
         page.set_default_timeout(LOAD_TIMEOUT_MS)
         page.goto(url, wait_until="load")
-        page.evaluate("async () => { if (document.fonts) { await document.fonts.ready; } }")
         page.emulate_media(media="print")
+        # Laid out for print, then every web font it uses (MathJax's among them) loaded.
+        page.evaluate(
+            "async () => { void document.body.offsetHeight; if (document.fonts) { await document.fonts.ready; } }"
+        )
         options = dict(PDF_OPTIONS, display_header_footer=True, header_template=HEADER, footer_template=FOOTER)
         t0 = time.monotonic()
         first = page.pdf(**options)
@@ -379,6 +382,7 @@ def print_book(browser: Any, server: str, document: str, title_page: str) -> tup
         title = context.new_page()
         title.goto(title_url, wait_until="load")
         title.emulate_media(media="print")
+        title.evaluate("async () => { if (document.fonts) { await document.fonts.ready; } }")
         cover = title.pdf(format="A4", print_background=True, prefer_css_page_size=True)
         title.close()
     finally:
