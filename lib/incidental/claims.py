@@ -56,6 +56,7 @@ REGISTER: tuple[Claim, ...] = (
     ),
     Claim("C2", "08_crowded", "the push scatter constant, derived: sqrt(3 - 1/pi^2)/8", "book"),
     Claim("C3", "08_crowded", "the late decay rate once n is not small against sqrt(m), derived", "book"),
+    Claim("R1", "09_regimes", "each result holds where its derived boundary says, on a measured map", "book"),
 )
 
 

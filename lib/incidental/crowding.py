@@ -111,3 +111,16 @@ def third_encoding_push(X: np.ndarray, Y: np.ndarray) -> float:
     if X.shape != Y.shape:
         raise ValueError(f"X and Y must have the same shape, got {X.shape} and {Y.shape}")
     return float(np.sum(np.where((X < 0) & (Y < 0), 0.0, -X * Y / 4)))
+
+
+def first_order_boundary(m: float, level: float) -> float:
+    """The ``n`` at which chapter 2's median error ``sqrt(3 (n - 2) / 8m)`` of the first-order rate reaches
+    ``level``: ``2 + 8 m level^2 / 3`` (a float; chapter 9's boundary of N3)."""
+    return 2 + 8 * m * level**2 / 3
+
+
+def within_crowding(n: np.ndarray, m: np.ndarray, nu: float) -> np.ndarray:
+    """Where the crowding ``(n - 2)/sqrt(2 pi m)`` is at most ``nu``: a boolean array of the broadcast shape of
+    ``n`` and ``m`` (chapter 9's boundaries of K2 and T1)."""
+    n, m = np.asarray(n, dtype=float), np.asarray(m, dtype=float)
+    return (n - 2) / np.sqrt(2 * np.pi * m) <= nu
