@@ -366,7 +366,7 @@ GLOSSARY: tuple[Entry, ...] = (
     ),
     T(
         "the register",
-        "the list of claims the book must check (S1 ... W4, and the crowded regime's C-claims), each "
+        "the list of claims the book must check (S1 ... W4, C1-C3 of the crowded regime and R1 of the map), each "
         "with whose statement it is",
         "ledger",
     ),
@@ -439,6 +439,20 @@ GLOSSARY: tuple[Entry, ...] = (
         "07_whole_model",
         "eq-wm-count",
     ),
+    T(
+        "no-relocation rival",
+        "chapter 7's rival count: the sign rule without relocation, $m(1 - (1 - 1/2m)^n)^2$",
+        "07_whole_model",
+        "eq-wm-count",
+    ),
+    T(
+        "sign-blind rival",
+        "chapter 7's rival count: every collision of initial argmaxes, whatever the signs (twice the constant)",
+        "07_whole_model",
+        "eq-wm-count",
+    ),
+    T("the crowded regime", "loads $n/m$ that are not small, up to $m = n$", "08_crowded"),
+    T("the map", "where each result's check holds over a grid of $n$ and $m$, recorded by a script", "09_regimes"),
     T("knobs", "the visible cell above an experiment that holds every size, seed, time and tolerance it uses", "intro"),
 )
 """The book's own words."""
@@ -479,6 +493,7 @@ CHAPTER_TITLES = {
     "06_fixed_norm": "ch. 6",
     "07_whole_model": "ch. 7",
     "08_crowded": "ch. 8",
+    "09_regimes": "ch. 9",
     "ledger": "ledger",
 }
 
