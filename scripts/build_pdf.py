@@ -8,10 +8,11 @@ static print-ready HTML (``scripts/pdf/harvest.js``): widget controls become one
 the settings shown and where the interactive version is, exercise solutions move to the end of
 their chapter, answer boxes become blank boxes, ids are made unique and links between pages
 become links inside the document. The pages are joined into one document after a table of
-contents, styled for A4 (``scripts/pdf/print.css``) and printed with Chromium's PDF printer,
-which writes the bookmarks (from the headings) and internal links (named destinations). A first
-print gives the page of every contents entry; the second print carries those numbers. A title
-page is added with ``pypdf``.
+contents (the introduction's references moved to the end), styled for A4
+(``scripts/pdf/print.css``) and printed with Chromium's PDF printer, which makes every internal
+link a link to a named destination. A first print gives the page of every contents entry; the
+second print carries those numbers. ``pypdf`` then adds the title page, the bookmarks (the
+contents' entries: chapters and their sections) and page labels matching the printed numbers.
 
 Nothing is re-executed: the PDF shows exactly what the HTML book shows (figure, equation and
 proposition numbers included).
