@@ -320,12 +320,26 @@ def point_panel(n: int, m: int) -> Panel:
         return Panel([], "", note=f"no recorded point at n = {n}, m = {m} (m must be at least n)")
     p = found[0]
     checks = [g.judge(p) for g in REGIMES]
+    figure = svgplot.svg(point_axes(p, rec), width=560, height=280)
     held = [g.label for g, c in zip(REGIMES, checks) if c.holds]
     note = (
         f"n = {n}, m = {m}: load (n−2)/m = {(n - 2) / m:.3g}, ν = {theory.drift_strength(n, m):.2f}; "
         f"{len(held)} of {len(REGIMES)} results hold here"
     )
-    return Panel(checks, "", note=note)
+    return Panel(checks, figure, note=note)
+
+
+def point_axes(p: dict, rec: dict) -> Axes:
+    """The chosen point (large, coloured by how many results hold there) among the derived boundaries."""
+    m_range = (min(rec["settings"]["ms"]), max(rec["settings"]["ms"]))
+    grid = np.geomspace(*m_range, 40)
+    series = []
+    lines = [(g.boundary, f"{g.claim}: {g.boundary_label}") for g in REGIMES if g.boundary is not None]
+    for k, (f, label) in enumerate([*lines, (NORM_BOUNDARY[0], f"D3: {NORM_BOUNDARY[1]}")]):
+        series.append(Series(grid, [f(m) for m in grid], label=label, color=svgplot.PALETTE[k % 6], dashed=True))
+    series.append(Series(grid, grid, label="m = n", color="#bbbbbb"))
+    series.append(Series([p["m"]], [p["n"]], label=f"n = {p['n']}, m = {p['m']}", kind="points", color="#000"))
+    return Axes(series, xlabel="neurons m", ylabel="features n", xlog=True, ylog=True, ylim=(2.5, 400))
 
 
 def claim_explorable() -> Explorable:
