@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pdf_support, in any import mode
 
-from pdf_support import BOOK_HTML, BOOK_PDF, toc_pages
+from pdf_support import BOOK_HTML, BOOK_PDF, normal, toc_pages
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +54,8 @@ def page_texts(pdf_path: Path, reader: Any) -> list[str]:
         ).stdout
         pages = out.split("\f")[: len(reader.pages)]
         assert len(pages) == len(reader.pages), "pdftotext and pypdf disagree on the number of pages"
-        return pages
-    return [page.extract_text() or "" for page in reader.pages]
+        return [normal(p) for p in pages]
+    return [normal(page.extract_text() or "") for page in reader.pages]
 
 
 @pytest.fixture(scope="session")

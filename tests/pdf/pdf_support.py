@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,9 +21,14 @@ HARVEST_JS = ROOT / "scripts" / "pdf" / "harvest.js"
 RAW_OBJECT_TEXT = ("<IPython.core.display", "VBox(children=", "HBox(children=", "object at 0x", "HTML(value=")
 
 
+def normal(text: str) -> str:
+    """NFKC: a PDF's ligatures (the "fi" of "figure" as one glyph) read as their letters."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def flat(text: str) -> str:
     """Text with every run of whitespace removed: line breaks fall differently in the PDF."""
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", "", normal(text))
 
 
 __all__ = [
@@ -35,5 +41,6 @@ __all__ = [
     "SCREENSHOTS",
     "find_chromium",
     "flat",
+    "normal",
     "toc_pages",
 ]
