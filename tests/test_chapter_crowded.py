@@ -111,6 +111,12 @@ def test_late_decay_holds_and_fails_a_broken_tolerance():
     assert crowded.late_decay_figure(r) is not None
 
 
+def test_end_state_reads_the_recorded_sweep_and_fails_a_broken_tolerance():
+    r = crowded.end_state(confidence=0.95, ratio_rtol=0.05)
+    assert all(c.holds for c in r.checks) and int(str(r.q.runs)) > 0
+    assert not all(c.holds for c in crowded.end_state(confidence=0.95, ratio_rtol=1e-4).checks)
+
+
 @pytest.mark.parametrize(
     "knob, value",
     [("n", 1), ("ms", (8,)), ("seed", -1), ("small_rtol", 0.0), ("late_window", (6.0, 4.0)), ("unresolved_level", 1.5)],

@@ -385,3 +385,27 @@ def load_explorable() -> Explorable:
 def explorables() -> dict[str, Explorable]:
     """Fresh instances of this chapter's widgets, by name."""
     return {"steps at a load": load_explorable()}
+
+
+# --- the whole model's end state at m = n (chapter 7's recorded sweep) -------------------------------------
+
+SWEEP = "book/data/whole_count_sweep.jsonl"  # recorded by scripts/sweep_whole.py (chapter 7)
+
+
+@runner
+def end_state(*, confidence: float, ratio_rtol: float) -> Result:
+    """C1 (end state): chapter 7's recorded count of polysemantic neurons over the picture's
+    ``n(n-1)/(2(2m-1))``, pooled over the runs at ``m = n`` (and, for contrast, at ``m = 2n``), with a
+    ``confidence`` interval; the check: within ``ratio_rtol`` of 1 at ``m = n``."""
+    from .. import whole
+    from ..book import repository_root
+
+    header, runs = whole.read_sweep(repository_root() / SWEEP)
+    at = {k: [r for r in runs if r["m"] == k * r["n"]] for k in (1, 2)}
+    _require(bool(at[1]), f"the recorded sweep {SWEEP} has no run at m = n")
+    equal, double = (whole.count_ratio(at[k], confidence) for k in (1, 2))
+    check = CHECKS.end_count.close(predicted=1.0, measured=float(equal.value), rtol=ratio_rtol, at=dict(m="n"))
+    numbers = quotes(".2f", equal=equal, double=double) | dict(
+        runs=len(at[1]), ns=", ".join(str(n) for n in header["n"]), lam_rule=header["settings"]["lam_rule"]
+    )
+    return Result(checks=[check], numbers=numbers, data=dict(runs=runs))
