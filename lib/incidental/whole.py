@@ -4,7 +4,7 @@ Chapter *Whole model* (claims W1-W4). The flow ``dW/dt = A(W W^T) W - lam sign(W
 integrated by operator splitting with the exact soft-threshold (proximal) step of the L1
 force, which reaches exact zeros:
 
-    W_{k+1} = S_{lam h}( Phi_h(W_k) ),   S_c(x) = sign(x) max(|x| - c, 0),
+    W_{k+1} = prox_{lam h}( Phi_h(W_k) ),   prox_a(u) = sign(u) max(|u| - a, 0),
 
 where ``Phi_h`` is one classical RK4 step of the smooth forces (feature benefit and
 interference). These iterates are the Strang splitting of :func:`incidental.flow.simulate`
@@ -112,7 +112,7 @@ def prox(V: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def split_step(W: np.ndarray, lam: float, h: float, order: int = 4) -> np.ndarray:
-    """One step ``S_{lam h}(RK_h(W))`` of the splitting (RK of ``order`` 2, 3 or 4), in weight space, ``(n, m)``."""
+    """One step ``prox_{lam h}(RK_h(W))`` of the splitting (RK of ``order`` 2, 3 or 4), in weight space, ``(n, m)``."""
     return prox(rk_step(W, h, order), lam * h)
 
 
@@ -578,7 +578,7 @@ def final_length(lam: float) -> float:
 
 
 def discrete_final_length(lam: float, h: float, order: int = 4) -> float:
-    """The rest length of a lone feature under the integrator's step ``S_{lam h} RK4_h`` (a float).
+    """The rest length of a lone feature under the integrator's step ``prox_{lam h} RK4_h`` (a float).
 
     The fixed point of ``w -> c(w^2) w - lam h`` (``c`` the radial RK4 factor); it differs from
     :func:`final_length` by ``-lam h / 2`` to first order in ``h`` (the half-step lag of the splitting).

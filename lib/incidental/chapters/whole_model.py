@@ -333,7 +333,7 @@ def mechanism_figure(r: Result, recorded_tau: dict[str, Any] | None = None) -> F
         vlines=[(float(d["tau_res"]), "")],
     )
     band = dict(low=d["coll"] - 2 * d["coll_se"], high=d["coll"] + 2 * d["coll_se"])
-    labels = dict(label=f"C(τ), n={p['n']}, m={p['m']}", predicted_label="prediction n(n-1)/(2(2m-1))")
+    labels = dict(label=f"K(τ), n={p['n']}, m={p['m']}", predicted_label="prediction n(n-1)/(2(2m-1))")
     series = time_course(tau, d["coll"], np.full(tau.size, d["predicted"]), **labels, **band)
     if recorded_tau is not None:
         label = f"recorded n={recorded_tau['n']}, m={recorded_tau['m']} (rescaled)"
