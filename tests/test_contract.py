@@ -2,7 +2,7 @@
 
 Every chapter of ``_toc.yml`` has its notebook, its module in ``incidental.chapters`` (with at
 least one widget) and its tests; its notebook follows the pattern (a ``book.Chapter`` first,
-``chapter.finish()`` last, numbers quoted with ``{eval}`` from names the notebook defines, no
+``chapter.finish()`` last, exercises before it, numbers quoted with ``{eval}`` from names the notebook defines, no
 ``glue``, no captions in metadata, no markup that JupyterLab shows raw); every claim of the
 register whose chapter is in the book appears in a check of that chapter's module; and no
 notebook is committed with outputs.
@@ -78,6 +78,19 @@ def test_notebook_follows_the_pattern(name: str) -> None:
     for expression in EVAL.findall("\n".join(markdown)):
         assert re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", expression), f"{name}: {{eval}} of {expression!r}"
         assert expression.split(".")[0] in defined, f"{name}: {{eval}}`{expression}` names no variable of the notebook"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_ends_with_its_exercises(name: str) -> None:
+    """Pattern step 6: an "## Exercises" section after the summary and before ``chapter.finish()``
+    (each exercise, its answer cell and its folded solution: ``tests/test_exercises.py``)."""
+    nb = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
+    sources = ["".join(c["source"]) for c in nb["cells"]]
+    summary = [k for k, s in enumerate(sources) if s.startswith("## Summary")]
+    exercises = [k for k, s in enumerate(sources) if s.startswith("## Exercises")]
+    finish = [k for k, s in enumerate(sources) if s.strip() == "chapter.finish()"]
+    assert len(exercises) == 1, f"{name}: one '## Exercises' section wanted"
+    assert summary and summary[-1] < exercises[0] < finish[-1], f"{name}: summary, exercises, chapter.finish()"
 
 
 def module_source(name: str) -> str:
