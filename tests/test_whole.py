@@ -307,31 +307,43 @@ def test_recorded_sweeps_at_small_lam_are_what_the_clock_bounded_scheme_computes
         assert now[key] == rec[key], key
 
 
-def test_ratios_by_load_pool_bands_and_test_one_common_ratio():
-    """Made-up records: a count at the prediction at n = 32 and at 0.5 of it at n = 64 (both at m/n = 4)."""
-    recs = [
-        dict(n=n, m=4 * n, polysemantic=scale * whole.expected_polysemantic(n, 4 * n) + noise, seed=s)
-        for n, scale in ((32, 1.0), (64, 0.5))
-        for s, noise in enumerate((-0.5, 0.5) * 10)
-    ]
-    common, bands, by_n = whole.ratios_by_load(recs)
-    assert common[32].low < 1.0 < common[32].high and common[64].low < 0.5 < common[64].high
-    assert whole.common_ratio_p(list(common.values())) < 1e-6  # 1 and 0.5: not one ratio
-    assert whole.common_ratio_p([common[32], common[32]]) == pytest.approx(1.0)
+def test_ratios_by_load_pool_bands_and_follow_the_trend_with_n():
+    """Made-up records at m/n = 4: the count at the prediction at n = 32 and at 0.5 of it at n = 64, then 0.75 of
+    it at n = 32: the ratio falls by 0.5 per doubling of n, then by 0.25."""
+
+    def records(scales):
+        return [
+            dict(n=n, m=4 * n, polysemantic=scale * whole.expected_polysemantic(n, 4 * n) + noise, seed=s)
+            for n, scale in scales
+            for s, noise in enumerate((-0.5, 0.5) * 10)
+        ]
+
+    bands, by_n, trends = whole.ratios_by_load(records(((32, 1.0), (64, 0.5))))
     assert np.isnan(bands[0].value) and np.isfinite(bands[1].value) and len(by_n[32]) == len(whole.LOAD_BANDS)
-    diff = whole.ratio_difference(common[64], common[32])
-    assert diff.high < 0 < diff.value + 1 and diff.low < diff.value < diff.high
+    assert by_n[32][1].low < 1.0 < by_n[32][1].high and by_n[64][1].low < 0.5 < by_n[64][1].high
+    assert trends[1].low < -0.5 < trends[1].high < 0 and np.isnan(trends[0].value)
+    assert whole.ratios_by_load(records(((32, 0.75), (64, 0.5))))[2][1].value == pytest.approx(-0.25, abs=0.02)
+    diff = whole.ratio_difference(by_n[64][1], by_n[32][1])
+    assert diff.high < 0 and diff.low < diff.value < diff.high
 
 
 def test_a_sweep_is_finished_only_once_its_last_invocation_completed(tmp_path):
-    """read_sweep's ``finished``: false while the sweep runs (no session line yet) or after failed runs."""
+    """read_sweep's ``finished``: false while the sweep runs (no session line yet); ``missing`` lists the points
+    short of their planned runs (seeds per value of lam, two values here)."""
     head = dict(format=whole.SWEEP_FORMAT, library_version="x", settings={}, n=[4], m=[4], seeds=1)
-    run = dict(n=4, m=4, seed=0, lam=0.1, polysemantic=0, seconds=1.0)
+    run = dict(n=4, m=4, seed=0, lam=0.1, lam_sqrt_m=0.2, polysemantic=0, seconds=1.0)
     path = tmp_path / "s.jsonl"
     for lines, finished in (
         ([head, run], False),
-        ([head, run, {"session": {"status": "failed runs"}}], False),
+        ([head, run, {"session": {"status": "failed runs"}}], True),
         ([head, run, {"session": {"status": "complete", "wall_seconds": 1.0}}], True),
     ):
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
         assert whole.read_sweep(path)[0]["finished"] is finished
+    grid = {**head, "n": [4, 8], "m": [4, 8], "seeds": 2}
+    path.write_text("".join(json.dumps(x) + "\n" for x in (grid, run, {**run, "lam": 0.2, "lam_sqrt_m": 0.4})))
+    assert whole.read_sweep(path)[0]["missing"] == [
+        dict(n=4, m=4, runs=2),
+        dict(n=4, m=8, runs=4),
+        dict(n=8, m=8, runs=4),
+    ]

@@ -831,32 +831,20 @@ def in_band(records: list[dict[str, Any]], band: tuple[float, float]) -> list[di
     return [r for r in records if band[0] <= r["m"] / r["n"] < band[1]]
 
 
-def common_ratio_p(ratios: list[Interval], confidence: float = 0.95) -> float:
-    """p-value of the chi-square test that independent measured ratios (normal intervals at ``confidence``, as
-    :func:`pooled_ratio` gives) share one value: the statistic is ``sum ((r_i - r_w) / se_i)^2`` about their
-    inverse-variance mean ``r_w``, with ``len(ratios) - 1`` degrees of freedom."""
-    from scipy.stats import chi2
-
-    z = norm.ppf(0.5 + confidence / 2)
-    r = np.array([x.value for x in ratios])
-    se = np.array([(x.high - x.low) / (2 * z) for x in ratios])
-    weights = 1.0 / se**2
-    mean = np.sum(weights * r) / np.sum(weights)
-    return float(chi2.sf(np.sum(((r - mean) / se) ** 2), len(ratios) - 1))
-
-
 def ratios_by_load(
     runs: list[dict[str, Any]], confidence: float = 0.95
-) -> tuple[dict[int, Interval], list[Interval], dict[int, list[Interval]]]:
-    """The count over its prediction (:func:`count_ratio`): pooled over ``2 <= m/n < 8`` at each ``n`` that has
-    runs there, ``{n: ratio}``; in each band of :data:`LOAD_BANDS` pooled over ``n``; and in each band at each
-    ``n``, ``{n: [ratio per band]}`` (nan where a band has no run)."""
+) -> tuple[list[Interval], dict[int, list[Interval]], list[Interval]]:
+    """The count over its prediction (:func:`count_ratio`) in each band of :data:`LOAD_BANDS`: pooled over
+    ``n``; at each ``n``, ``{n: [ratio per band]}`` (nan where a band has no run); and its trend with ``n``
+    in each band, the change per doubling of ``n`` (:func:`ratio_trend`)."""
     ns = sorted({r["n"] for r in runs})
-    at_n = {n: [r for r in runs if r["n"] == n] for n in ns}
-    common = {n: count_ratio(in_band(at_n[n], (2, 8)), confidence) for n in ns}
     bands = [count_ratio(in_band(runs, b), confidence) for b in LOAD_BANDS]
-    by_n = {n: [count_ratio(in_band(at_n[n], b), confidence) for b in LOAD_BANDS] for n in ns}
-    return {n: x for n, x in common.items() if np.isfinite(x.value)}, bands, by_n
+    by_n = {n: [count_ratio(in_band([r for r in runs if r["n"] == n], b), confidence) for b in LOAD_BANDS] for n in ns}
+    trends = []
+    for k in range(len(LOAD_BANDS)):
+        at = [n for n in ns if np.isfinite(by_n[n][k].value)]
+        trends.append(ratio_trend(at, [by_n[n][k] for n in at], confidence))
+    return bands, by_n, trends
 
 
 def mean_by_lam(runs: list[dict[str, Any]], key: str, confidence: float, scale: float = 1.0) -> dict[str, Any]:
@@ -866,6 +854,20 @@ def mean_by_lam(runs: list[dict[str, Any]], key: str, confidence: float, scale: 
     means = [mean_interval([r[key] for r in runs if round(r["lam_sqrt_m"], 6) == c], confidence) for c in cs]
     parts = {part: np.array([getattr(x, part) for x in means]) / scale for part in ("value", "low", "high")}
     return dict(c=np.array(cs), n=runs[0]["n"], m=runs[0]["m"], **parts)
+
+
+def ratio_trend(ns: list[int], ratios: list[Interval], confidence: float = 0.95) -> Interval:
+    """Weighted least-squares slope of measured ratios (normal intervals at ``confidence``) against ``log2 n``:
+    the change per doubling of ``n``, with its interval (nan if fewer than two ratios)."""
+    if len(ratios) < 2:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    z = norm.ppf(0.5 + confidence / 2)
+    x, r = np.log2(np.asarray(ns, float)), np.array([q.value for q in ratios])
+    w = 1.0 / (np.array([(q.high - q.low) / (2 * z) for q in ratios]) ** 2)
+    xm = np.sum(w * x) / np.sum(w)
+    sxx = np.sum(w * (x - xm) ** 2)
+    slope, se = float(np.sum(w * (x - xm) * r) / sxx), float(1.0 / np.sqrt(sxx))
+    return Interval(slope, slope - z * se, slope + z * se)
 
 
 def ratio_difference(a: Interval, b: Interval, confidence: float = 0.95) -> Interval:
@@ -919,9 +921,10 @@ def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     run (a :func:`run_point` record) or, under the single key ``"session"``, what one invocation of the script
     did (command, workers, wall time). ``header`` is the first line plus ``sessions`` (their list),
     ``wall_seconds`` (summed over them: a killed session records none), ``cpu_seconds`` (summed over the
-    runs) and ``finished`` (the last invocation ended with every run recorded: false while a sweep runs, or
-    after one was killed or had failed runs); ``records`` are sorted by ``(n, m, lam, seed)``. A last line cut
-    off by an interrupted writer (no final newline, not JSON) is ignored; a run recorded twice is an error.
+    runs), ``finished`` (the last invocation ended: false while a sweep runs or after it was killed; true
+    after runs that failed for good, which ``missing`` lists, see :func:`missing_runs`); ``records`` are sorted
+    by ``(n, m, lam, seed)``. A last line cut off by an interrupted writer (no final newline, not JSON) is
+    ignored; a run recorded twice is an error.
     """
     path = Path(path)
     lines = path.read_text().split("\n")
@@ -950,9 +953,23 @@ def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records.sort(key=lambda r: (r["n"], r["m"], r["lam"], r["seed"]))
     header["sessions"] = sessions
     header["wall_seconds"] = sum(s.get("wall_seconds", 0.0) for s in sessions)
-    header["finished"] = bool(sessions) and sessions[-1].get("status", "complete") == "complete"
+    header["finished"] = bool(sessions) and sessions[-1].get("status", "complete") in ("complete", "failed runs")
     header["cpu_seconds"] = sum(r["seconds"] for r in records)
+    header["missing"] = missing_runs(header, records)
     return header, records
+
+
+def missing_runs(header: dict[str, Any], records: list[dict[str, Any]]) -> list[dict[str, int]]:
+    """The points of a sweep's grid (``header``'s ``n``, ``m`` with ``m >= n``, ``seeds`` per value of ``lam``)
+    with fewer records than planned: ``[{"n", "m", "runs"}]``, ``runs`` the number missing (runs that failed
+    for good, or have not run yet)."""
+    lams = max(1, len({round(r["lam_sqrt_m"], 9) for r in records}))
+    done: dict[tuple[int, int], int] = {}
+    for r in records:
+        done[(r["n"], r["m"])] = done.get((r["n"], r["m"]), 0) + 1
+    planned = [(n, m) for n in header.get("n", []) for m in header.get("m", []) if m >= n]
+    short = [(n, m, header["seeds"] * lams - done.get((n, m), 0)) for n, m in planned]
+    return [dict(n=n, m=m, runs=k) for n, m, k in short if k > 0]
 
 
 @dataclass(frozen=True)

@@ -409,17 +409,17 @@ def _count_sweeps(rec: dict[str, Any], confidence: float, power: float) -> Part:
 def _deficit(runs: list[dict[str, Any]], confidence: float) -> Part:
     """The count's ratio to its prediction at ``lam sqrt(m) = 0.1`` over every recorded ``n``: does the deficit
     grow with ``n`` at a fixed load, or with the load ``m/n``?"""
-    common, bands, by_n = whole.ratios_by_load([r for r in runs if abs(r["lam_sqrt_m"] - 0.1) < 1e-9], confidence)
+    bands, by_n, trends = whole.ratios_by_load([r for r in runs if abs(r["lam_sqrt_m"] - 0.1) < 1e-9], confidence)
     deeper = whole.ratio_difference(bands[-1], bands[0], confidence)
-    ns = sorted(common)
-    at = dict(lam_sqrt_m=0.1, n=f"{ns[0]}..{ns[-1]}")
-    checks = [
-        CHECKS.deficit_n.p_value(p=whole.common_ratio_p(list(common.values()), confidence), level=0.05, ns=ns, at=at),
-        CHECKS.deficit_load.below(measured=deeper.high, bound=0.0, at=at),
-    ]
+    at = dict(lam_sqrt_m=0.1, n=f"{min(by_n)}..{max(by_n)}")
+    names = [f"{lo:g} ≤ m/n < {hi:g}" for lo, hi in whole.LOAD_BANDS]
+    checks = [CHECKS.deficit_n.above(measured=x.high, bound=0.0, band=b, at=at) for x, b in zip(trends, names)]
+    checks += [CHECKS.deficit_shrinks.above(measured=trends[0].low, bound=0.0, band=names[0], at=at)]
+    checks += [CHECKS.deficit_load.below(measured=deeper.high, bound=0.0, at=at)]
     numbers = quotes(".2f", **{f"band_{k}": x for k, x in enumerate(bands)}, deeper=deeper)
-    numbers["loads"] = quote(", ".join(f"{common[n]:.2f} at n = {n}" for n in ns), "")
-    return checks, {**numbers, "load_ns": quote(", ".join(map(str, ns)), "")}, {"load": by_n}
+    numbers.update(quotes(".3f", **{f"trend_{k}": x for k, x in enumerate(trends)}))
+    numbers["low_by_n"] = quote(", ".join(f"{x[0]:.2f} at n = {n}" for n, x in by_n.items()), "")
+    return checks, {**numbers, "load_ns": quote(", ".join(map(str, by_n)), "")}, {"load": by_n}
 
 
 def _lam_sweep(rec: dict[str, Any], confidence: float, power: float) -> Part:
@@ -479,15 +479,8 @@ def recorded(*, confidence: float, power: float) -> Result:
     test that tells the prediction from its nearest rival would need. Without the files, no check and a note."""
     files = {part: load(name) for part, name in DATA.items()}
     checks, numbers, data = [], {}, {"files": files}
-    parts = dict(
-        paper=_paper,
-        counts=_count_sweeps,
-        n512=_count_sweeps,
-        lam=_lam_sweep,
-        bench=_bench,
-        lam_count=_lam_count,
-        steps=_steps,
-    )
+    parts = dict(paper=_paper, counts=_count_sweeps, n512=_count_sweeps, lam=_lam_sweep, bench=_bench)
+    parts.update(lam_count=_lam_count, steps=_steps)
     for part, read in parts.items():
         if files[part] is not None:
             more_checks, more_numbers, more_data = read(files[part], confidence, power)
@@ -498,6 +491,8 @@ def recorded(*, confidence: float, power: float) -> Result:
         checks, numbers, data = checks + more_checks, {**numbers, **more_numbers}, {**data, **more_data}
     present = [DATA[part] for part, x in files.items() if x]
     numbers["present"] = quote("recorded: " + (", ".join(present) or "nothing"), "")
+    missing = [f"{x['runs']} at n = {x['n']}, m = {x['m']}" for f in files.values() if f for x in f.get("missing", [])]
+    numbers["missing"] = quote("; ".join(missing) or "none", "")
     return Result(checks=checks, numbers=numbers, data=data)
 
 
