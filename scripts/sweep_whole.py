@@ -175,7 +175,7 @@ def differences(recorded: dict[str, Any], now: dict[str, Any], prefix: str = "")
 
 def open_output(path: Path, header: dict[str, Any], *, resume: bool, overwrite: bool) -> tuple[IO[str], set[Task]]:
     """The output file, open for appending (its header written if new), and the runs it already holds."""
-    from incidental.whole import read_sweep
+    from incidental.whole import SWEEP_DERIVED, read_sweep
 
     if path.exists() and path.stat().st_size > 0 and not overwrite:
         if not resume:
@@ -191,7 +191,7 @@ def open_output(path: Path, header: dict[str, Any], *, resume: bool, overwrite: 
                 recorded, records = read_sweep(path)
             except (ValueError, KeyError) as e:
                 raise SweepError(f"cannot resume {path}: {e}") from None
-            recorded = {k: v for k, v in recorded.items() if k not in ("sessions", "wall_seconds", "cpu_seconds")}
+            recorded = {k: v for k, v in recorded.items() if k not in SWEEP_DERIVED}
             diff = differences(recorded, header)
             if diff:
                 raise SweepError(

@@ -913,6 +913,10 @@ def read_recorded(path: Path) -> dict[str, Any] | None:
     return {**header, "runs": runs}
 
 
+#: What :func:`read_sweep` adds to a sweep's header (read from its later lines, not what defines the sweep).
+SWEEP_DERIVED: tuple[str, ...] = ("sessions", "wall_seconds", "cpu_seconds", "finished", "missing")
+
+
 def read_sweep(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A sweep recorded by ``scripts/sweep_whole.py`` (JSON Lines): ``(header, records)``.
 
@@ -963,7 +967,7 @@ def missing_runs(header: dict[str, Any], records: list[dict[str, Any]]) -> list[
     """The points of a sweep's grid (``header``'s ``n``, ``m`` with ``m >= n``, ``seeds`` per value of ``lam``)
     with fewer records than planned: ``[{"n", "m", "runs"}]``, ``runs`` the number missing (runs that failed
     for good, or have not run yet)."""
-    lams = max(1, len({round(r["lam_sqrt_m"], 9) for r in records}))
+    lams = max(1, len({round(r.get("lam_sqrt_m", r["lam"] * np.sqrt(r["m"])), 9) for r in records}))
     done: dict[tuple[int, int], int] = {}
     for r in records:
         done[(r["n"], r["m"])] = done.get((r["n"], r["m"]), 0) + 1
