@@ -212,6 +212,7 @@ class _Free:
         self.m = m
         self.rows = np.zeros(0, dtype=int)
         self.X = np.zeros((0, 1))
+        self._nnz: int | None = None  # count_nonzero(X), kept with X
         self.cols = np.zeros((0, 1), dtype=int)
         self.signs = np.zeros((0, 1))
 
@@ -237,6 +238,7 @@ class _Free:
         )
         self.rows = np.concatenate([self.rows, rows])
         self.X = np.concatenate([self.X, X])
+        self._nnz = None
         self.cols = np.concatenate([self.cols, C])
         self.signs = np.concatenate([self.signs, S])
 
@@ -253,13 +255,17 @@ class _Free:
         X = self.X
         c = _radial_rk4_factor(np.einsum("ij,ij->i", X, X), h, order)
         new = np.maximum(c[:, None] * X - lam * h, 0.0)
-        changed = bool(np.count_nonzero(new) != np.count_nonzero(X))
+        nnz = int(np.count_nonzero(new))
+        changed = nnz != self.nnz()
         residual = float(np.max(np.abs(new - X))) / h
-        self.X = new
+        self.X, self._nnz = new, nnz
         return changed, residual
 
     def nnz(self) -> int:
-        return int(np.count_nonzero(self.X))
+        """Nonzero weights of the free features (counted once per change of ``X``)."""
+        if self._nnz is None:
+            self._nnz = int(np.count_nonzero(self.X))
+        return self._nnz
 
     def compact(self) -> None:
         """Drop padded columns where no free feature has a weight left."""
@@ -339,7 +345,7 @@ def _block_step(
         raise FloatingPointError(
             f"the integration blew up at t = {t:g} (step {step:g} too large for this n, m: try a smaller h)"
         )
-    interfering = bool(G.shape[0] > 1 and np.max(G - np.diag(np.diag(G) + 1.0)) > 0)
+    interfering = bool(np.count_nonzero(G > 0) > np.count_nonzero(G.diagonal() > 0))  # an off-diagonal G_ij > 0
     return Bn, G, nnz_new, changed, res, interfering
 
 
