@@ -28,7 +28,6 @@ exercises' inputs and the comparison.
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -784,11 +783,3 @@ def _within_crowding(answer: Any) -> None:
 
 
 _predict_exercise("9.3", "the largest n with nu <= 1 at m = 65536", lambda: 2 + math.sqrt(2 * math.pi * 65536), "rtol")
-
-
-# --- for the documentation and the tests ------------------------------------------------------------
-
-
-def catalogue() -> str:
-    """JSON of every exercise: key, kind, title (what the contract test and the docs read)."""
-    return json.dumps([{"key": e.key, "kind": e.kind, "title": e.title} for e in REGISTRY.values()], indent=1)
