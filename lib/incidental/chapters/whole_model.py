@@ -468,7 +468,8 @@ def _steps(rec: dict[str, Any], confidence: float, power: float) -> Part:
     ]
     t_end = max(abs(book - ref) / ref for _, key, ref, book, _ in rows if key == "t_end")
     paper = max((ref - book) / ref for at, key, ref, book, _ in rows if key == "polysemantic" and at["n"] == 256)
-    numbers = quotes(".0f", step_t_end=100 * t_end, step_paper=100 * paper)
+    dead = max(ref for _, key, ref, _, _ in rows if key == "dead_fraction")  # the reference's, at the largest lam
+    numbers = {**quotes(".0f", step_t_end=100 * t_end, step_paper=100 * paper), **quotes(".2f", step_dead=dead)}
     return checks, {**numbers, "step_runs": quote(len(rec["runs"]), "d")}, {}
 
 
