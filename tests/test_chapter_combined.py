@@ -331,7 +331,7 @@ def test_every_quoted_number_exists(small_results):
             value = getattr(value, part)
         assert repr(value) and "—" not in repr(value), f"{name}.q.{path}"
     assert not re.search(r"\{glue", "\n".join(markdown + code))
-    assert all(not c.metadata for c in nb.cells if c.cell_type == "code"), "no captions in cell metadata"
+    assert all("mystnb" not in c.metadata for c in nb.cells if c.cell_type == "code"), "no captions in cell metadata"
 
 
 def test_figures_and_their_captions_in_the_notebook(small_results):

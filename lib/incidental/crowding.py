@@ -18,6 +18,7 @@ from scipy.sparse.linalg import eigs
 from scipy.special import ndtr
 
 from . import _validate as v
+from . import theory
 
 
 def push_scatter_constant() -> float:
@@ -122,5 +123,4 @@ def first_order_boundary(m: float, level: float) -> float:
 def within_crowding(n: np.ndarray, m: np.ndarray, nu: float) -> np.ndarray:
     """Where the crowding ``(n - 2)/sqrt(2 pi m)`` is at most ``nu``: a boolean array of the broadcast shape of
     ``n`` and ``m`` (chapter 9's boundaries of K2 and T1)."""
-    n, m = np.asarray(n, dtype=float), np.asarray(m, dtype=float)
-    return (n - 2) / np.sqrt(2 * np.pi * m) <= nu
+    return theory.crowding(n, m) <= nu

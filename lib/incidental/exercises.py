@@ -782,4 +782,4 @@ def _within_crowding(answer: Any) -> None:
     _function_cases(answer, cases, crowding.within_crowding)
 
 
-_predict_exercise("9.3", "the largest n with nu <= 1 at m = 65536", lambda: 2 + math.sqrt(2 * math.pi * 65536), "rtol")
+_predict_exercise("9.3", "the largest n with nu <= 1 at m = 65536", lambda: theory.crowding_limit(65536, 1.0), "rtol")

@@ -54,7 +54,19 @@ def drift_strength(n: int, m: int) -> float:
     interfering overlaps decay together at rate ``2 - x`` instead of 2.
     """
     n, m = v.sizes(n, m)
-    return float((n - 2) / np.sqrt(2 * np.pi * m))
+    return float(crowding(n, m))
+
+
+def crowding(n: np.ndarray | float, m: np.ndarray | float) -> np.ndarray:
+    """The crowding ``nu = (n - 2) / sqrt(2 pi m)`` (:func:`drift_strength`) at arrays of sizes, unchecked:
+    an array of the broadcast shape of ``n`` and ``m``."""
+    return (np.asarray(n, dtype=float) - 2) / np.sqrt(2 * np.pi * np.asarray(m, dtype=float))
+
+
+def crowding_limit(m: float, nu: float) -> float:
+    """The number of features at which the crowding :func:`crowding` reaches ``nu`` at ``m`` neurons:
+    ``2 + nu sqrt(2 pi m)`` (a float)."""
+    return float(2 + nu * np.sqrt(2 * np.pi * m))
 
 
 # === numerator (chapter 2): add formulas here ===
