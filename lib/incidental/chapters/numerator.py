@@ -443,15 +443,10 @@ def flow_axes(flow: dict, n: int, m: int, *, mark: float | None = None) -> svgpl
     # The ReLU-free ratio grows without bound: cut the axis a decade above 1 so that the exact
     # median (the message) keeps most of the height.
     low = 0.5 * float(np.nanmin(np.concatenate([flow["exact"][0], [r, late]])))
-    # The three reference levels as flat lines, each in its own colour and pattern (one dotted grey
-    # for all three could not be told apart): r green dashed, the late prediction black dashed,
-    # the ratio 1 grey solid.
+    # The three reference levels, each in its own colour and pattern (one dotted grey could not be told apart).
     span = [float(flow["times"][0]), float(flow["times"][-1])]
-    for value, label, color, dashed in (
-        (r, f"r = {r:.3f} (t = 0)", REF_R, True),
-        (late, f"late prediction {late:.3f}", REF_LATE, True),
-        (1.0, "ratio 1", REF_ONE, False),
-    ):
+    refs = [(r, f"r = {r:.3f} (t = 0)", REF_R, True), (late, f"late prediction {late:.3f}", REF_LATE, True)]
+    for value, label, color, dashed in [*refs, (1.0, "ratio 1", REF_ONE, False)]:
         series.append(svgplot.Series(span, [value, value], label=label, color=color, dashed=dashed))
     lines = dict(vlines=[(mark, "")] if mark is not None else [])
     return svgplot.Axes(series, xlabel="time $t$", ylabel="|second| / |first|", ylog=True, ylim=(low, 10.0), **lines)

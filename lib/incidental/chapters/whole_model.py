@@ -535,8 +535,11 @@ def end_panel(n: int, m: int, lam_sqrt_m: float, seed: int) -> Panel:
         return Panel([], "<p>The model needs m ≥ n.</p>", "Choose m ≥ n.")
     lam = _lam(lam_sqrt_m, m)
     W0 = sample_weights(n, m, seed=seed)
-    run = whole.whole_flow(W0, lam, **whole.SWEEP_SETTINGS)
+    S = {**whole.SWEEP_SETTINGS, "polish": None}  # the state at t_end: the polish only refines lengths after it
+    run = whole.whole_flow(W0, lam, **S)
     W, state = run.W, whole.end_state(run.W)
+    last_step = whole.clock_bounded_steps(S["h"], S["h_sparse"], lam_sqrt_m, S["tau_step"])[1]
+    rest = whole.discrete_final_length(lam, last_step, S["rk_order"])
     count, pred, picture = whole.count_polysemantic(W), whole.expected_polysemantic(n, m), 1 - (n - 1) / (4 * m)
     checks = [CHECKS.panel_count.close(predicted=pred, measured=count, atol=2 * np.sqrt(pred) + 1)]
     note = ""
@@ -570,8 +573,8 @@ def end_panel(n: int, m: int, lam_sqrt_m: float, seed: int) -> Panel:
     pairs = [f"neuron {k}: features {f[0]} ({sign[s[0]]}) and {f[1]} ({sign[s[1]]})" for k, f, s in state.shared]
     listed = ", ".join(pairs[:8]) + (" …" if len(pairs) > 8 else "") + ". " if pairs else ""
     note += (
-        f"{listed}Every feature ends at length {np.mean(state.lengths):.4f} (w*(λ) = {whole.final_length(lam):.4f}); "
-        f"t_end = {run.t_end:.0f}."
+        f"{listed}Every feature ends at length {np.mean(state.lengths):.4f}, the last step's rest length {rest:.4f} "
+        f"(the chapter's runs polish it to w*(λ) = {whole.final_length(lam):.4f}); t_end = {run.t_end:.0f}."
     )
     return Panel(checks, svgplot.svg([left], width=640, height=260), note)
 
