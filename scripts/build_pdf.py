@@ -25,9 +25,7 @@ Usage: ``python scripts/build_pdf.py [--html _build/html] [--out _build/pdf/book
 from __future__ import annotations
 
 import argparse
-import functools
 import html
-import http.server
 import io
 import json
 import logging
@@ -35,10 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -51,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "pdf"
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from browser_support import CHROMIUM_ARGS, find_chromium, toc_pages  # noqa: E402
+from browser_support import CHROMIUM_ARGS, find_chromium, serve, toc_pages  # noqa: E402
 
 VIEWPORT = {"width": 1100, "height": 900}
 LOAD_TIMEOUT_MS = 180_000
@@ -138,24 +133,6 @@ def git_commit() -> str:
 
 
 # --- the local server and the browser ----------------------------------------------------------
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def offline_context(browser: Any, server: str, documents: dict[str, str]) -> Any:

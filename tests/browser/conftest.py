@@ -17,12 +17,9 @@ Environment:
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from browser_support import (
     SCREENSHOTS,
     all_pages,
     find_chromium,
+    serve,
 )
 
 
@@ -95,23 +93,11 @@ def book_html(chromium_path: str) -> Path:
     return BOOK_HTML
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def server(book_html: Path) -> Iterator[str]:
     """A static HTTP server on 127.0.0.1 (a free port) over the built book; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(book_html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(book_html) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -137,18 +137,24 @@ def git_sees_outputs(saved: Path, name: str) -> str:
         real.write_bytes(original)
 
 
+def open_and_run_all(page: Any, lab_server: str, name: str) -> dict:
+    """Open chapter ``name`` fresh in JupyterLab, run all its cells, wait until the kernel is idle; the page's
+    state (``wait_until_idle``)."""
+    page.goto(f"{lab_server}/lab/tree/{name}.ipynb?reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+    page.wait_for_timeout(3000)
+    run_all(page)
+    return wait_until_idle(page, RUN_TIMEOUT_S)
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_chapter_reads_in_jupyterlab_as_in_the_book(
     name: str, lab_server: str, lab_root: Path, browser: Any, screenshots: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab_server}/lab/tree/{name}.ipynb?reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
-        page.wait_for_timeout(3000)
-        run_all(page)
-        state = wait_until_idle(page, RUN_TIMEOUT_S)
+        state = open_and_run_all(page, lab_server, name)
         shoot(page, screenshots, name)
 
         assert not state["errors"], f"{name}: cells ended in errors: {state['errors'][:3]}"
@@ -222,12 +228,7 @@ def test_a_chapter_runs_with_its_exercises_blank(
     name = "02_numerator"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab_server}/lab/tree/{name}.ipynb?reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
-        page.wait_for_timeout(3000)
-        run_all(page)
-        state = wait_until_idle(page, RUN_TIMEOUT_S)
+        state = open_and_run_all(page, lab_server, name)
         deadline = time.monotonic() + 120  # until every exercise cell has shown its verdict
         ex = page.evaluate(EXERCISES)
         while len(ex["verdicts"]) < 2 * ex["statements"] and time.monotonic() < deadline:
